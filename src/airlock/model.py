@@ -1,0 +1,460 @@
+"""The core vocabulary: what an agent asks for, what airlock makes of it, and what it decides.
+
+Every type here is immutable. A front builds an `Action`; classifiers turn it into an
+`Assessment` made of `Effect`s on `Target`s; the inventory resolves targets to resources and
+environments; policy yields a `Decision`; the gate returns an `Outcome`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+# --------------------------------------------------------------------------------------------
+# Risk and verdicts
+
+
+class Risk(str, Enum):
+    """How bad the worst effect of an action could be.
+
+    `unknown` means airlock could not tell; it ranks with `destructive`, so it is held wherever a
+    destructive action would be.
+    """
+
+    READ = "read"
+    WRITE = "write"
+    DESTRUCTIVE = "destructive"
+    UNKNOWN = "unknown"
+    CATASTROPHIC = "catastrophic"
+
+    @property
+    def rank(self) -> int:
+        return _RISK_RANK[self]
+
+    def at_least(self, other: Risk) -> bool:
+        return self.rank >= other.rank
+
+    @staticmethod
+    def worst(risks: Iterable[Risk], default: Risk | None = None) -> Risk:
+        """The highest-ranking risk. On a tie between destructive and unknown, the known
+        destructive wins: it says more, and `Assessment.complete` still records the gap."""
+        best: Risk | None = None
+        for risk in risks:
+            if best is None or risk.rank > best.rank:
+                best = risk
+            elif risk.rank == best.rank and risk is Risk.DESTRUCTIVE:
+                best = risk
+        if best is None:
+            if default is None:
+                raise ValueError("Risk.worst() of nothing needs a default")
+            return default
+        return best
+
+    @classmethod
+    def parse(cls, text: str) -> Risk:
+        try:
+            return cls(text.strip().lower())
+        except ValueError:
+            names = ", ".join(r.value for r in cls)
+            raise ValueError(f"unknown risk {text!r}; expected one of: {names}") from None
+
+
+_RISK_RANK = {
+    Risk.READ: 0,
+    Risk.WRITE: 1,
+    Risk.DESTRUCTIVE: 2,
+    Risk.UNKNOWN: 2,
+    Risk.CATASTROPHIC: 3,
+}
+
+
+class Verdict(str, Enum):
+    ALLOW = "allow"
+    HOLD = "hold"
+    DENY = "deny"
+
+    @property
+    def strictness(self) -> int:
+        return {Verdict.ALLOW: 0, Verdict.HOLD: 1, Verdict.DENY: 2}[self]
+
+
+class ActionKind(str, Enum):
+    SHELL = "shell"
+    SQL = "sql"
+    HTTP = "http"
+    MCP = "mcp"
+    FILE_READ = "file_read"
+    FILE_WRITE = "file_write"
+
+
+class PrincipalKind(str, Enum):
+    """Agents act; humans approve. A principal is one or the other, never both."""
+
+    AGENT = "agent"
+    HUMAN = "human"
+
+
+# --------------------------------------------------------------------------------------------
+# Identifiers and time
+
+_CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
+
+
+def new_id(prefix: str) -> str:
+    """A sortable identifier: prefix, 48 bits of milliseconds, 80 random bits (like a ULID)."""
+    millis = time.time_ns() // 1_000_000
+    value = (millis << 80) | int.from_bytes(os.urandom(10), "big")
+    chars = []
+    for _ in range(26):
+        chars.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return f"{prefix}_{''.join(reversed(chars))}"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def canonical_json(value: Any) -> str:
+    """The one serialisation used wherever bytes are hashed: sorted keys, no spaces, UTF-8."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def sha256_hex(text: str | bytes) -> str:
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    return hashlib.sha256(data).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
+# Actions
+
+
+@dataclass(frozen=True, slots=True)
+class ShellCommand:
+    command: str
+
+    def canonical(self) -> dict[str, Any]:
+        return {"command": self.command}
+
+
+@dataclass(frozen=True, slots=True)
+class SqlQuery:
+    text: str
+    dialect: str = "postgres"
+
+    def canonical(self) -> dict[str, Any]:
+        return {"text": self.text, "dialect": self.dialect}
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...] = ()
+    body: str | None = None
+
+    def header(self, name: str) -> str | None:
+        wanted = name.lower()
+        for key, value in self.headers:
+            if key.lower() == wanted:
+                return value
+        return None
+
+    def canonical(self) -> dict[str, Any]:
+        # Header names are case-insensitive on the wire; the digest must not depend on case.
+        headers = sorted((k.lower(), v) for k, v in self.headers)
+        return {"method": self.method.upper(), "url": self.url, "headers": headers,
+                "body": self.body}
+
+
+@dataclass(frozen=True, slots=True)
+class McpCall:
+    server: str
+    tool: str
+    arguments_json: str = "{}"
+
+    @property
+    def arguments(self) -> Any:
+        return json.loads(self.arguments_json)
+
+    def canonical(self) -> dict[str, Any]:
+        return {"server": self.server, "tool": self.tool, "arguments": self.arguments}
+
+
+@dataclass(frozen=True, slots=True)
+class FileAccess:
+    path: str
+    write: bool = False
+
+    def canonical(self) -> dict[str, Any]:
+        return {"path": self.path, "write": self.write}
+
+
+Payload = ShellCommand | SqlQuery | HttpRequest | McpCall | FileAccess
+
+_KIND_OF_PAYLOAD: dict[type, ActionKind] = {
+    ShellCommand: ActionKind.SHELL,
+    SqlQuery: ActionKind.SQL,
+    HttpRequest: ActionKind.HTTP,
+    McpCall: ActionKind.MCP,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ActionContext:
+    """Where an action runs, as told by the front (trusted code), never by the agent's text.
+
+    `environment` applies only to targets that live inside this context (tables of the
+    connected database, local paths); explicit external identifiers resolve on their own.
+    """
+
+    cwd: str | None = None
+    environment: str | None = None
+    resource: str | None = None
+
+    def canonical(self) -> dict[str, Any]:
+        return {"cwd": self.cwd, "environment": self.environment, "resource": self.resource}
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One thing an agent asked to do, exactly as a front received it."""
+
+    payload: Payload
+    principal: str
+    front: str
+    context: ActionContext = field(default_factory=ActionContext)
+    id: str = field(default_factory=lambda: new_id("act"))
+    received_at: datetime = field(default_factory=utcnow)
+
+    @property
+    def kind(self) -> ActionKind:
+        if isinstance(self.payload, FileAccess):
+            return ActionKind.FILE_WRITE if self.payload.write else ActionKind.FILE_READ
+        return _KIND_OF_PAYLOAD[type(self.payload)]
+
+    def content(self) -> dict[str, Any]:
+        """The normalised content an approval is bound to."""
+        return {"kind": self.kind.value, **self.payload.canonical()}
+
+    def summary(self, limit: int = 200) -> str:
+        """A one-line description for lists and logs."""
+        p = self.payload
+        if isinstance(p, ShellCommand):
+            text = p.command
+        elif isinstance(p, SqlQuery):
+            text = p.text
+        elif isinstance(p, HttpRequest):
+            text = f"{p.method.upper()} {p.url}"
+        elif isinstance(p, McpCall):
+            text = f"{p.server}.{p.tool} {p.arguments_json}"
+        else:
+            text = f"{'write' if p.write else 'read'} {p.path}"
+        text = " ".join(text.split())
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --------------------------------------------------------------------------------------------
+# What an action does
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Something an action touches, as the classifier saw it.
+
+    `kind` says what sort of thing it is (`postgres`, `table`, `path`, `url`, `railway:volume`,
+    `k8s:namespace`, `aws:s3:bucket`, ...); `value` is its canonical identifier.
+    `contextual` targets live inside the action's context (a table of the connected database, a
+    path on the machine the command runs on) and inherit the context's environment when no
+    configured resource claims them; others resolve on their own or count as production.
+    """
+
+    kind: str
+    value: str
+    contextual: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.value}"
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class Verb(str, Enum):
+    READ = "read"
+    WRITE = "write"
+    DELETE = "delete"  # removes part of something (rows, files)
+    DESTROY = "destroy"  # removes a whole thing (table, database, volume)
+    EXECUTE = "execute"  # runs code airlock cannot see into
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Effect:
+    """One consequence of an action on one target (or on nothing in particular)."""
+
+    verb: Verb
+    risk: Risk
+    reason: str
+    target: Target | None = None
+    scope: str = ""  # rows, table, schema, database, file, directory, volume, bucket, ...
+    reversible: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {"verb": self.verb.value, "risk": self.risk.value, "reason": self.reason,
+                "target": self.target.key if self.target else None, "scope": self.scope,
+                "reversible": self.reversible}
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """What a classifier made of an action. `complete` is false when any part was not understood;
+    such an assessment always carries an effect of risk at least `unknown`."""
+
+    risk: Risk
+    effects: tuple[Effect, ...]
+    reasons: tuple[str, ...]
+    complete: bool
+    classifier: str
+    fingerprint: str | None = None
+
+    @classmethod
+    def of(cls, effects: Iterable[Effect], *, classifier: str, complete: bool = True,
+           reasons: Iterable[str] = (), fingerprint: str | None = None) -> Assessment:
+        """Build an assessment whose risk and reasons follow from its effects."""
+        effects = tuple(effects)
+        if not complete and not any(e.risk.at_least(Risk.UNKNOWN) for e in effects):
+            effects += (Effect(Verb.UNKNOWN, Risk.UNKNOWN, "part of the action was not understood"),)
+        risk = Risk.worst((e.risk for e in effects), default=Risk.READ)
+        all_reasons = list(dict.fromkeys([*reasons, *(e.reason for e in effects if e.risk.at_least(Risk.WRITE))]))
+        return cls(risk, effects, tuple(all_reasons), complete, classifier, fingerprint)
+
+    @classmethod
+    def unknown(cls, reason: str, *, classifier: str) -> Assessment:
+        return cls.of([Effect(Verb.UNKNOWN, Risk.UNKNOWN, reason)], classifier=classifier,
+                      complete=False)
+
+    @property
+    def targets(self) -> tuple[Target, ...]:
+        return tuple(dict.fromkeys(e.target for e in self.effects if e.target is not None))
+
+
+# --------------------------------------------------------------------------------------------
+# Who acts, and what they may reach
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What a principal or a token may reach. Every field must permit an action for it to pass;
+    a caller is bound by all of its scopes at once (principal's and token's)."""
+
+    environments: tuple[str, ...] = ("*",)  # globs over environment names
+    resources: tuple[str, ...] = ("*",)  # globs over resource names
+    max_risk: Risk = Risk.CATASTROPHIC
+    expires_at: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"environments": list(self.environments), "resources": list(self.resources),
+                "max_risk": self.max_risk.value,
+                "expires_at": self.expires_at.isoformat() if self.expires_at else None}
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    name: str
+    kind: PrincipalKind
+    scope: Scope = field(default_factory=Scope)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The principal behind an action and every scope that binds it (its own, its token's)."""
+
+    principal: Principal
+    scopes: tuple[Scope, ...]
+    token_id: str | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# Where targets live
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedTarget:
+    """A target placed in the resource graph.
+
+    `resource` is the configured resource that claims it (None when none does); `blast_radius`
+    the names of every resource that dies with it; `environments` every environment those live
+    in. An undeterminable environment is recorded as `UNKNOWN_ENVIRONMENT`, which policy treats
+    as production.
+    """
+
+    target: Target
+    resource: str | None
+    environments: tuple[str, ...]
+    blast_radius: tuple[str, ...] = ()
+    note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"target": self.target.key, "resource": self.resource,
+                "environments": list(self.environments), "blast_radius": list(self.blast_radius),
+                "note": self.note}
+
+
+UNKNOWN_ENVIRONMENT = "(unknown)"
+
+
+# --------------------------------------------------------------------------------------------
+# Decisions and outcomes
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What policy says about an action, which rule said it, and why in one sentence."""
+
+    verdict: Verdict
+    rule: str
+    reason: str
+    approvals_required: int = 0
+    snapshot_required: bool = False
+    trace: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"verdict": self.verdict.value, "rule": self.rule, "reason": self.reason,
+                "approvals_required": self.approvals_required,
+                "snapshot_required": self.snapshot_required}
+
+
+class Status(str, Enum):
+    ALLOWED = "allowed"  # released to the front, which performs the action itself
+    EXECUTED = "executed"  # airlock performed the action
+    HELD = "held"  # waiting for a human
+    DENIED = "denied"
+    FAILED = "failed"  # allowed, but the execution itself failed
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    action_id: str
+    status: Status
+    reason: str
+    assessment: Assessment
+    targets: tuple[ResolvedTarget, ...]
+    decision: Decision
+    approval_id: str | None = None
+    snapshots: tuple[str, ...] = ()
+    result: Mapping[str, Any] | None = None
+
+    @property
+    def verdict(self) -> Verdict:
+        if self.status in (Status.ALLOWED, Status.EXECUTED, Status.FAILED):
+            return Verdict.ALLOW
+        return Verdict.HOLD if self.status is Status.HELD else Verdict.DENY

@@ -5,9 +5,13 @@ path was exercised."""
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.pgcluster import Cluster, find_bindir, running_cluster
 
 REPO = Path(__file__).resolve().parents[1]
 CORPORA = REPO.parent / "shared" / "corpora"
@@ -26,3 +30,20 @@ def require(condition: bool, what: str) -> None:
 def corpora() -> Path:
     require(CORPORA.is_dir(), f"the shared corpora at {CORPORA}")
     return CORPORA
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """A real PostgreSQL server for the whole session (required under CI)."""
+    bindir = find_bindir()
+    require(bindir is not None, "PostgreSQL server binaries (initdb, pg_ctl)")
+    assert bindir is not None
+    with running_cluster(bindir) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def pg_database(pg_cluster: Cluster, request: pytest.FixtureRequest) -> str:
+    """A fresh empty database on the session's server; returns its URL."""
+    name = "t_" + uuid.uuid4().hex[:12]
+    return pg_cluster.create_database(name)

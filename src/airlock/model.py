@@ -14,14 +14,14 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 # --------------------------------------------------------------------------------------------
 # Risk and verdicts
 
 
-class Risk(str, Enum):
+class Risk(StrEnum):
     """How bad the worst effect of an action could be.
 
     `unknown` means airlock could not tell; it ranks with `destructive`, so it is held wherever a
@@ -47,9 +47,7 @@ class Risk(str, Enum):
         destructive wins: it says more, and `Assessment.complete` still records the gap."""
         best: Risk | None = None
         for risk in risks:
-            if best is None or risk.rank > best.rank:
-                best = risk
-            elif risk.rank == best.rank and risk is Risk.DESTRUCTIVE:
+            if best is None or risk.rank > best.rank or (risk.rank == best.rank and risk is Risk.DESTRUCTIVE):
                 best = risk
         if best is None:
             if default is None:
@@ -75,7 +73,7 @@ _RISK_RANK = {
 }
 
 
-class Verdict(str, Enum):
+class Verdict(StrEnum):
     ALLOW = "allow"
     HOLD = "hold"
     DENY = "deny"
@@ -85,7 +83,7 @@ class Verdict(str, Enum):
         return {Verdict.ALLOW: 0, Verdict.HOLD: 1, Verdict.DENY: 2}[self]
 
 
-class ActionKind(str, Enum):
+class ActionKind(StrEnum):
     SHELL = "shell"
     SQL = "sql"
     HTTP = "http"
@@ -94,7 +92,7 @@ class ActionKind(str, Enum):
     FILE_WRITE = "file_write"
 
 
-class PrincipalKind(str, Enum):
+class PrincipalKind(StrEnum):
     """Agents act; humans approve. A principal is one or the other, never both."""
 
     AGENT = "agent"
@@ -288,7 +286,7 @@ class Target:
         return self.key
 
 
-class Verb(str, Enum):
+class Verb(StrEnum):
     READ = "read"
     WRITE = "write"
     DELETE = "delete"  # removes part of something (rows, files)
@@ -334,7 +332,8 @@ class Assessment:
         if not complete and not any(e.risk.at_least(Risk.UNKNOWN) for e in effects):
             effects += (Effect(Verb.UNKNOWN, Risk.UNKNOWN, "part of the action was not understood"),)
         risk = Risk.worst((e.risk for e in effects), default=Risk.READ)
-        all_reasons = list(dict.fromkeys([*reasons, *(e.reason for e in effects if e.risk.at_least(Risk.WRITE))]))
+        notable = (e.reason for e in effects if e.risk.at_least(Risk.WRITE))
+        all_reasons = list(dict.fromkeys([*reasons, *notable]))
         return cls(risk, effects, tuple(all_reasons), complete, classifier, fingerprint)
 
     @classmethod
@@ -433,7 +432,7 @@ class Decision:
                 "snapshot_required": self.snapshot_required}
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     ALLOWED = "allowed"  # released to the front, which performs the action itself
     EXECUTED = "executed"  # airlock performed the action
     HELD = "held"  # waiting for a human

@@ -1,0 +1,28 @@
+# Sourced by bin/test: the real parts the test suite drives (a PostgreSQL server), installed
+# from Debian's packages when this machine lacks them.
+
+airlock_have_postgres() {
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null 2>&1
+}
+
+airlock_apt_install() {
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+      echo "airlock: need root (or sudo) to install: $*" >&2; return 1
+    fi
+  fi
+  echo "airlock: installing system packages: $*" >&2
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >&2
+}
+
+airlock_ensure_system() {
+  if ! airlock_have_postgres; then
+    airlock_apt_install postgresql postgresql-contrib
+  fi
+  # The server refuses to run as root; tests start it as this unprivileged user.
+  if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
+    useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
+  fi
+}

@@ -1,0 +1,163 @@
+"""Approvals: a held action waits for humans, and an approval lets exactly that action through once.
+
+An approval is bound to the action's *digest*: its kind, normalised content, principal, working
+directory, context and resolved targets. The same action retried produces the same digest and
+can redeem the approval; anything else — another command, another principal, another target —
+produces another digest and is held again.
+
+Rules enforced here (the console and CLI of the approvals issue build on them):
+- only humans approve; an agent's approval is refused;
+- nobody approves their own request, and one human counts once towards N;
+- an approval is used at most once (compare-and-set on the stored version), and not after it
+  expires.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from airlock.errors import ApprovalError
+from airlock.model import (
+    Action,
+    Assessment,
+    Decision,
+    Principal,
+    PrincipalKind,
+    ResolvedTarget,
+    canonical_json,
+    new_id,
+    sha256_hex,
+    utcnow,
+)
+from airlock.store import ApprovalRecord, ApprovalStatus, Grant, Store
+
+DEFAULT_TTL = timedelta(minutes=15)
+
+
+def action_digest(action: Action, targets: Sequence[ResolvedTarget]) -> str:
+    """What an approval is bound to. The action id and time are left out on purpose: the
+    retry of an approved action is a new action with the same meaning."""
+    bound = {
+        "content": action.content(),
+        "principal": action.principal,
+        "front": action.front,
+        "context": action.context.canonical(),
+        "targets": sorted({f"{t.target.key}@{t.resource or ''}" for t in targets}),
+    }
+    return sha256_hex(canonical_json(bound))
+
+
+class Approvals(Protocol):
+    def redeemable(self, digest: str, now: datetime) -> ApprovalRecord | None:
+        """An approved, unused, unexpired approval for this digest."""
+        ...
+
+    def redeem(self, approval: ApprovalRecord, action_id: str, now: datetime) -> bool:
+        """Spend the approval; False when it was spent (or changed) by someone else first."""
+        ...
+
+    def request(self, action: Action, digest: str, assessment: Assessment,
+                targets: Sequence[ResolvedTarget], decision: Decision,
+                details: Mapping[str, Any], now: datetime) -> ApprovalRecord:
+        """The pending approval for this digest, created if there is none."""
+        ...
+
+
+class StoreApprovals:
+    """Approvals kept in the state store (the in-memory store makes it a twin for tests)."""
+
+    def __init__(self, store: Store, ttl: timedelta = DEFAULT_TTL) -> None:
+        self.store = store
+        self.ttl = ttl
+
+    def redeemable(self, digest: str, now: datetime) -> ApprovalRecord | None:
+        for approval in self.store.list_approvals(status=ApprovalStatus.APPROVED, digest=digest):
+            if datetime.fromisoformat(approval.expires_at) > now:
+                return approval
+        return None
+
+    def redeem(self, approval: ApprovalRecord, action_id: str, now: datetime) -> bool:
+        if approval.status is not ApprovalStatus.APPROVED:
+            return False
+        if datetime.fromisoformat(approval.expires_at) <= now:
+            return False
+        spent = approval.next_version(status=ApprovalStatus.USED, used_at=now.isoformat(),
+                                      used_by_action=action_id)
+        return self.store.update_approval(spent)
+
+    def request(self, action: Action, digest: str, assessment: Assessment,
+                targets: Sequence[ResolvedTarget], decision: Decision,
+                details: Mapping[str, Any], now: datetime) -> ApprovalRecord:
+        for pending in self.store.list_approvals(status=ApprovalStatus.PENDING, digest=digest):
+            if datetime.fromisoformat(pending.expires_at) > now:
+                return pending
+        record = ApprovalRecord(
+            id=new_id("apr"), action_id=action.id, digest=digest, principal=action.principal,
+            summary=action.summary(), risk=assessment.risk,
+            approvals_required=max(1, decision.approvals_required),
+            requested_at=now.isoformat(), expires_at=(now + self.ttl).isoformat(),
+            details=dict(details))
+        self.store.add_approval(record)
+        return record
+
+
+def decide(store: Store, approval_id: str, approver: Principal, *, approve: bool,
+           reason: str = "", now: datetime | None = None,
+           use_window: timedelta = DEFAULT_TTL) -> ApprovalRecord:
+    """Record one human's approval or denial. Returns the approval as stored afterwards.
+
+    Authentication of the approver (credential + TOTP) happens before this is called; this
+    function enforces what no authentication can make right: kind, self-approval, duplicates,
+    expiry and state.
+    """
+    now = now or utcnow()
+    for _attempt in range(5):  # compare-and-set retries against concurrent approvers
+        approval = store.get_approval(approval_id)
+        if approval is None:
+            raise ApprovalError(f"no approval {approval_id}",
+                                hint="list pending approvals with `airlock approvals`")
+        if approver.kind is not PrincipalKind.HUMAN:
+            raise ApprovalError(f"{approver.name} is an agent; only humans can approve or deny")
+        if approver.name == approval.principal:
+            raise ApprovalError(f"{approver.name} requested this action and cannot approve it")
+        if approval.status is not ApprovalStatus.PENDING:
+            raise ApprovalError(f"approval {approval_id} is {approval.status.value}, not pending")
+        if datetime.fromisoformat(approval.expires_at) <= now:
+            expired = approval.next_version(status=ApprovalStatus.EXPIRED)
+            store.update_approval(expired)
+            raise ApprovalError(f"approval {approval_id} expired at {approval.expires_at}",
+                                hint="the agent must retry the action to request a new approval")
+        if any(g.approver == approver.name for g in approval.grants):
+            raise ApprovalError(f"{approver.name} already decided on {approval_id}; "
+                                f"another person must give the next approval")
+        grant = Grant(approver.name, now.isoformat(), "approve" if approve else "deny", reason)
+        grants = (*approval.grants, grant)
+        if not approve:
+            updated = approval.next_version(status=ApprovalStatus.DENIED, grants=grants,
+                                            decided_at=now.isoformat(), reason=reason)
+        elif sum(g.decision == "approve" for g in grants) >= approval.approvals_required:
+            # From the moment it is approved, the agent has a fresh window to retry.
+            updated = approval.next_version(status=ApprovalStatus.APPROVED, grants=grants,
+                                            decided_at=now.isoformat(),
+                                            expires_at=(now + use_window).isoformat())
+        else:
+            updated = approval.next_version(grants=grants)
+        if store.update_approval(updated):
+            return updated
+    raise ApprovalError(f"approval {approval_id} kept changing while recording the decision; "
+                        "try again")
+
+
+def expire_stale(store: Store, now: datetime | None = None) -> int:
+    """Mark pending and approved-but-unused approvals past their expiry as expired."""
+    now = now or utcnow()
+    count = 0
+    for status in (ApprovalStatus.PENDING, ApprovalStatus.APPROVED):
+        for approval in store.list_approvals(status=status, limit=10_000):
+            if datetime.fromisoformat(approval.expires_at) <= now and store.update_approval(
+                    replace(approval, status=ApprovalStatus.EXPIRED, version=approval.version + 1)):
+                count += 1
+    return count

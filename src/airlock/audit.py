@@ -1,0 +1,217 @@
+"""The tamper-evident audit log.
+
+Each record carries the hash of the record before it and an HMAC of its own hash under a key
+airlock holds, so changing any byte of a record, removing one, or reordering records breaks the
+chain at a place `verify` can name. The hash covers the record's canonical JSON (sorted keys, no
+spaces), so an export can be verified without airlock's database.
+
+    hash = sha256(canonical_json({seq, at, kind, action_id, data, prev}))
+    mac  = hmac_sha256(key, hash)
+
+What the chain alone cannot show: records cut off the *end* of a log. `verify` prints the head
+(count and last hash); keep it somewhere else (a ticket, a chat message) to compare later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from airlock.errors import AuditError
+from airlock.model import canonical_json, sha256_hex, utcnow
+
+GENESIS = "0" * 64
+_RECORD_KEYS = frozenset({"seq", "at", "kind", "action_id", "data", "prev", "hash", "mac"})
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    seq: int
+    at: str  # ISO 8601, UTC
+    kind: str
+    action_id: str | None
+    data: Mapping[str, Any]
+    prev: str
+    hash: str
+    mac: str
+
+    def body(self) -> dict[str, Any]:
+        return {"seq": self.seq, "at": self.at, "kind": self.kind, "action_id": self.action_id,
+                "data": self.data, "prev": self.prev}
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.body(), "hash": self.hash, "mac": self.mac}
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> AuditRecord:
+        if not isinstance(obj, Mapping) or set(obj) != _RECORD_KEYS:
+            got = sorted(obj) if isinstance(obj, Mapping) else type(obj).__name__
+            raise AuditError(f"not an audit record (keys {got}, expected {sorted(_RECORD_KEYS)})")
+        try:
+            return cls(seq=obj["seq"], at=obj["at"], kind=obj["kind"], action_id=obj["action_id"],
+                       data=obj["data"], prev=obj["prev"], hash=obj["hash"], mac=obj["mac"])
+        except (KeyError, TypeError) as exc:
+            raise AuditError(f"not an audit record (missing {exc})") from None
+
+
+def compute_hash(body: Mapping[str, Any]) -> str:
+    return sha256_hex(canonical_json(body))
+
+
+def compute_mac(key: bytes, record_hash: str) -> str:
+    return hmac.new(key, record_hash.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def seal(prev: AuditRecord | None, kind: str, action_id: str | None, data: Mapping[str, Any],
+         key: bytes, at: str | None = None) -> AuditRecord:
+    """The record that follows `prev` (None for the first record)."""
+    # Round-trip through JSON so what is hashed is exactly what is stored and exported.
+    clean = json.loads(canonical_json(dict(data)))
+    body = {"seq": (prev.seq + 1) if prev else 1, "at": at or utcnow().isoformat(),
+            "kind": kind, "action_id": action_id, "data": clean,
+            "prev": prev.hash if prev else GENESIS}
+    digest = compute_hash(body)
+    return AuditRecord(hash=digest, mac=compute_mac(key, digest), **body)
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    ok: bool
+    count: int
+    head: str
+    problem: str = ""
+    bad_seq: int | None = None
+    bad_position: int | None = None  # 1-based position in the sequence read (line in an export)
+    mac_checked: bool = True
+
+
+def verify_records(records: Iterable[AuditRecord], key: bytes | None) -> VerifyReport:
+    """Walk the chain; stop at the first record that does not belong where it is."""
+    prev_hash, expected_seq, count = GENESIS, 1, 0
+    for position, rec in enumerate(records, start=1):
+        problem = _chain_problem(rec, expected_seq, prev_hash, key)
+        if problem:
+            return VerifyReport(False, count, prev_hash, problem, rec.seq, position, key is not None)
+        prev_hash, expected_seq, count = rec.hash, rec.seq + 1, count + 1
+    return VerifyReport(True, count, prev_hash, mac_checked=key is not None)
+
+
+def _chain_problem(rec: AuditRecord, expected_seq: int, prev_hash: str, key: bytes | None) -> str:
+    if rec.seq != expected_seq:
+        what = "missing or reordered" if rec.seq > expected_seq else "reordered or duplicated"
+        return f"record {rec.seq} stands where record {expected_seq} should: records are {what}"
+    if rec.prev != prev_hash:
+        return (f"record {rec.seq} does not follow record {rec.seq - 1}: its previous-hash does "
+                "not match (a record was removed, reordered or changed)")
+    if compute_hash(rec.body()) != rec.hash:
+        return f"record {rec.seq} was changed: its content does not match its hash"
+    if key is not None and not hmac.compare_digest(compute_mac(key, rec.hash), rec.mac):
+        return (f"record {rec.seq} has a wrong HMAC: it was rewritten by someone without "
+                "airlock's audit key, or the key is not the one that wrote it")
+    return ""
+
+
+def read_export(path: Path) -> Iterator[AuditRecord]:
+    """Records from a JSONL export; a line that is not a record is reported by position."""
+    try:
+        handle = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise AuditError(f"cannot read audit export {path}: {exc.strerror}") from None
+    with handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield AuditRecord.from_json(json.loads(line))
+            except (json.JSONDecodeError, AuditError) as exc:
+                raise AuditError(f"{path}:{number}: line {number} is not a valid audit record "
+                                 f"({exc}); the export was damaged") from None
+
+
+class AuditLog(Protocol):
+    """What the gate needs from the audit log: append one record."""
+
+    def record(self, kind: str, action_id: str | None, data: Mapping[str, Any]) -> AuditRecord: ...
+
+
+class MemoryAuditLog:
+    """In-memory twin for unit tests."""
+
+    def __init__(self, key: bytes = b"test-key") -> None:
+        self.key = key
+        self.records: list[AuditRecord] = []
+
+    def record(self, kind: str, action_id: str | None, data: Mapping[str, Any]) -> AuditRecord:
+        rec = seal(self.records[-1] if self.records else None, kind, action_id, data, self.key)
+        self.records.append(rec)
+        return rec
+
+
+def load_or_create_key(path: Path) -> bytes:
+    """The audit key from `path`, created (32 random bytes, hex, mode 0600) on first use.
+
+    The key is written to a private temporary file and hard-linked into place, so a concurrent
+    reader sees either no key or the whole key, and two processes cannot both create one.
+    """
+    try:
+        key = bytes.fromhex(path.read_text(encoding="ascii").strip())
+    except FileNotFoundError:
+        key = None
+    except (OSError, ValueError) as exc:
+        raise AuditError(f"audit key {path} is unreadable or damaged: {exc}",
+                         hint="restore it from your backup; without it old records cannot be "
+                              "verified") from None
+    if key is not None:
+        if len(key) < 32:
+            raise AuditError(f"audit key {path} is shorter than 32 bytes; it was damaged")
+        return key
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(secrets.token_bytes(32).hex() + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass  # another process made it first: use theirs
+    finally:
+        tmp.unlink()
+    return load_or_create_key(path)
+
+
+def key_from_secret(text: str) -> bytes:
+    """A configured key: hex if it parses as at least 32 bytes of hex, else its UTF-8 bytes."""
+    try:
+        raw = bytes.fromhex(text)
+        if len(raw) >= 32:
+            return raw
+    except ValueError:
+        pass
+    if len(text) < 32:
+        raise AuditError("audit.key is too short: use at least 32 random bytes "
+                         "(for example `openssl rand -hex 32`)")
+    return text.encode("utf-8")
+
+
+class _Appender(Protocol):
+    def append_audit(self, make: Any) -> AuditRecord: ...
+
+
+class StoreAuditLog:
+    """The audit log kept in the state store."""
+
+    def __init__(self, store: _Appender, key: bytes) -> None:
+        self.store = store
+        self.key = key
+
+    def record(self, kind: str, action_id: str | None, data: Mapping[str, Any]) -> AuditRecord:
+        return self.store.append_audit(lambda prev: seal(prev, kind, action_id, data, self.key))

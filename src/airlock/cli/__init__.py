@@ -1,0 +1,19 @@
+"""The `airlock` command line. Errors are caught here, at the edge, and printed as one clear
+message with the next step; nothing below prints tracebacks at users."""
+
+from __future__ import annotations
+
+import sys
+
+from airlock.cli import admin_cmd, audit_cmd, check_cmd, token_cmd  # noqa: F401  (registers commands)
+from airlock.cli.app import EXIT_ERROR, app, fail
+from airlock.errors import AirlockError
+
+
+def main() -> None:
+    try:
+        app()
+    except AirlockError as exc:
+        fail(str(exc), EXIT_ERROR)
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,74 @@
+"""`airlock init`, `airlock config check` and `airlock up`."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+
+from airlock.cli.app import app, config_app, err, out, state
+from airlock.errors import InputError
+
+DEFAULT_PORT = 8377
+
+
+def starter_config() -> str:
+    return resources.files("airlock").joinpath("data/airlock.example.toml").read_text("utf-8")
+
+
+@app.command()
+def init(path: Path = typer.Argument(Path("airlock.toml"), help="Where to write the file."),
+         force: bool = typer.Option(False, "--force", help="Overwrite an existing file.")) -> None:
+    """Write a commented starter configuration."""
+    if path.exists() and not force:
+        raise InputError(f"{path} already exists; not overwriting it",
+                         hint="use --force to replace it, or give another path")
+    path.write_text(starter_config(), encoding="utf-8")
+    out.print(f"wrote {path}; edit it, then check it with `airlock --config {path} config check`")
+
+
+@config_app.command("check")
+def config_check(ctx: typer.Context) -> None:
+    """Load and validate the configuration (credentials included) and summarise it."""
+    config = state(ctx).config()
+    out.print(f"[bold green]OK[/] {escape(config.source)}")
+    out.print(f"state: {config.state_dir}")
+    envs = ", ".join(f"{e.name}{' (production)' if e.production else ''}"
+                     for e in config.environments.values())
+    out.print(f"environments: {escape(envs) or 'none declared'}; local: {config.local_environment}")
+    for res in config.resources.values():
+        extra = []
+        if res.stored_on:
+            extra.append(f"stored on {', '.join(res.stored_on)}")
+        if res.backs_up:
+            extra.append(f"backs up {', '.join(res.backs_up)}")
+        creds = [s.source for s in (res.url, res.credential) if s is not None]
+        out.print(f"resource {escape(res.name)}: {res.kind} in {escape(res.environment)}"
+                  + (f"; {escape('; '.join(extra))}" if extra else "")
+                  + (f"; credentials from {escape(', '.join(creds))}" if creds else ""))
+    for p in config.principals.values():
+        out.print(f"principal {escape(p.name)}: {p.kind.value}, environments "
+                  f"{escape(','.join(p.scope.environments))}, max risk {p.scope.max_risk.value}")
+    out.print(f"policy: {len(config.rules)} configured rule(s)"
+              + (" + built-in rules" if config.builtin_rules else " (built-in rules off)"))
+
+
+@app.command()
+def up(ctx: typer.Context,
+       host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+       port: int = typer.Option(DEFAULT_PORT, "--port", help="Port to listen on.")) -> None:
+    """Start the airlock service with the configured fronts."""
+    import uvicorn
+
+    from airlock.fronts.api import create_app
+
+    runtime = state(ctx).runtime()
+    runtime.store  # open (and migrate) the store now: a broken store must stop start-up  # noqa: B018
+    runtime.audit_key  # noqa: B018
+    runtime.audit.record("service_started", None, {"host": host, "port": port,
+                                                    "config": runtime.config.source})
+    err.print(f"airlock {escape(runtime.config.source)}; state in {runtime.config.state_dir}")
+    err.print(f"listening on http://{host}:{port}  (API: POST /v1/actions; health: GET /healthz)")
+    uvicorn.run(create_app(runtime), host=host, port=port, log_level="warning")

@@ -1,0 +1,113 @@
+"""The HTTP API served by `airlock up`: agents submit actions with their airlock token.
+
+    GET  /healthz                     liveness
+    POST /v1/actions                  {kind, input, dialect?, cwd?, resource?} → outcome
+    GET  /v1/approvals/{id}           the status of an approval the caller asked for
+
+The token in `Authorization: Bearer …` decides who the caller is and how far it reaches. The
+request may name a configured `resource` to act on; it cannot claim an environment (the
+environment of anything comes from the configuration, never from the agent).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from airlock import __version__
+from airlock.errors import AuthError, InputError
+from airlock.fronts.check import payload_from
+from airlock.model import Action, ActionContext, Caller, Outcome
+from airlock.runtime import Runtime
+from airlock.tokens import authenticate
+
+MAX_BODY = 1024 * 1024
+
+
+def outcome_json(outcome: Outcome) -> dict[str, Any]:
+    return {
+        "action_id": outcome.action_id, "status": outcome.status.value,
+        "verdict": outcome.verdict.value, "reason": outcome.reason,
+        "risk": outcome.assessment.risk.value, "rule": outcome.decision.rule,
+        "approval_id": outcome.approval_id, "snapshots": list(outcome.snapshots),
+        "targets": [t.to_json() for t in outcome.targets],
+        "effects": [e.to_json() for e in outcome.assessment.effects],
+        "result": dict(outcome.result) if outcome.result else None,
+    }
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def create_app(runtime: Runtime) -> Starlette:
+    gate = runtime.gate()
+    config = runtime.config
+
+    async def caller_of(request: Request) -> Caller:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise AuthError("send your airlock token as `Authorization: Bearer alk_…`")
+        return await run_in_threadpool(authenticate, runtime.store, config, token)
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"ok": True, "version": __version__})
+
+    async def submit(request: Request) -> JSONResponse:
+        try:
+            caller = await caller_of(request)
+        except AuthError as exc:
+            return _error(401, exc.message)
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return _error(413, f"request body over {MAX_BODY} bytes")
+        try:
+            obj = json.loads(body)
+            if not isinstance(obj, dict):
+                raise InputError("the body must be a JSON object {kind, input, ...}")
+            kind = obj.get("kind")
+            if not isinstance(kind, str):
+                raise InputError("`kind` is required: shell, sql or http")
+            payload = payload_from(kind, obj.get("input"), obj.get("dialect"))
+            resource = obj.get("resource")
+            env = None
+            if resource is not None:
+                if not isinstance(resource, str) or resource not in config.resources:
+                    raise InputError(f"resource {resource!r} is not configured")
+                env = config.resources[resource].environment
+            cwd = obj.get("cwd") if isinstance(obj.get("cwd"), str) else None
+        except json.JSONDecodeError as exc:
+            return _error(400, f"the body is not JSON: {exc.msg}")
+        except InputError as exc:
+            return _error(400, exc.message)
+        action = Action(payload, caller.principal.name, "api",
+                        ActionContext(cwd=cwd, environment=env, resource=resource))
+        outcome = await run_in_threadpool(gate.submit, action, caller)
+        return JSONResponse(outcome_json(outcome))
+
+    async def approval_status(request: Request) -> JSONResponse:
+        try:
+            caller = await caller_of(request)
+        except AuthError as exc:
+            return _error(401, exc.message)
+        approval = await run_in_threadpool(runtime.store.get_approval,
+                                           request.path_params["approval_id"])
+        if approval is None or approval.principal != caller.principal.name:
+            return _error(404, "no such approval for this caller")
+        return JSONResponse({"id": approval.id, "status": approval.status.value,
+                             "approvals_required": approval.approvals_required,
+                             "approvals": sum(g.decision == "approve" for g in approval.grants),
+                             "expires_at": approval.expires_at, "reason": approval.reason})
+
+    return Starlette(routes=[
+        Route("/healthz", healthz),
+        Route("/v1/actions", submit, methods=["POST"]),
+        Route("/v1/approvals/{approval_id}", approval_status),
+    ])

@@ -1,0 +1,178 @@
+"""`airlock check`: the offline front for people and scripts.
+
+The JSON-lines contract (stable; benchmarks and other tools depend on it):
+
+    in:  {"kind": "shell"|"sql"|"http", "input": <string; for http {method, url, headers, body}>,
+          "env": optional, "dialect": optional, "principal": optional, "cwd": optional,
+          "resource": optional}
+    out: {"verdict": "allow"|"hold"|"deny",
+          "risk": "read"|"write"|"destructive"|"catastrophic"|"unknown",
+          "reasons": [str], "targets": [{"target", "kind", "value", "resource", "environments"}],
+          "effects": [...], "rule": str, "reason": str, "complete": bool,
+          "approvals_required": int, "snapshot_required": bool, "classifier": str,
+          "fingerprint": str|null}
+    bad line: {"error": str, "line": n, "verdict": "hold", "risk": "unknown", "reasons": [str],
+               "targets": []} — a malformed request is never an allow.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from airlock.config import Config
+from airlock.errors import InputError
+from airlock.gate import Evaluation, Judge
+from airlock.model import (
+    Action,
+    ActionContext,
+    Caller,
+    HttpRequest,
+    Payload,
+    ShellCommand,
+    SqlQuery,
+)
+from airlock.tokens import local_caller
+
+KINDS = ("shell", "sql", "http")
+DIALECTS = ("postgres", "mysql", "sqlite")
+_REQUEST_KEYS = {"kind", "input", "env", "dialect", "principal", "cwd", "resource"}
+
+
+def http_request_from(value: Any) -> HttpRequest:
+    """An HttpRequest from `{method, url, headers, body}` (headers: object or list of pairs)."""
+    if not isinstance(value, Mapping):
+        raise InputError("for kind http, input must be an object {method, url, headers, body}")
+    method, url = value.get("method", "GET"), value.get("url")
+    if not isinstance(method, str) or not isinstance(url, str) or not url:
+        raise InputError("http input needs a string `url` (and `method`, default GET)")
+    raw_headers = value.get("headers") or {}
+    pairs: list[tuple[str, str]] = []
+    items = raw_headers.items() if isinstance(raw_headers, Mapping) else raw_headers
+    try:
+        for name, header_value in items:
+            pairs.append((str(name), str(header_value)))
+    except (TypeError, ValueError):
+        raise InputError("http headers must be an object or a list of [name, value] pairs") from None
+    body = value.get("body")
+    if body is not None and not isinstance(body, str):
+        body = json.dumps(body)  # a JSON body given as an object: send it as JSON text
+    return HttpRequest(method.upper(), url, tuple(pairs), body)
+
+
+def parse_http_line(text: str, headers: Iterable[str] = (), body: str | None = None) -> HttpRequest:
+    """`METHOD URL` (or just `URL`) from the command line."""
+    parts = text.split(None, 1)
+    if len(parts) == 2 and parts[0].isalpha() and "://" not in parts[0]:
+        method, url = parts[0].upper(), parts[1].strip()
+    else:
+        method, url = ("POST" if body is not None else "GET"), text.strip()
+    pairs = []
+    for header in headers:
+        name, sep, value = header.partition(":")
+        if not sep:
+            raise InputError(f"--header {header!r} must look like 'Name: value'")
+        pairs.append((name.strip(), value.strip()))
+    return HttpRequest(method, url, tuple(pairs), body)
+
+
+def build_action(kind: str, payload: Payload, config: Config, *, env: str | None,
+                 principal: str | None, cwd: str | None = None,
+                 resource: str | None = None) -> tuple[Action, Caller]:
+    if env is not None and env not in config.environments and env != config.local_environment \
+            and config.path is not None:
+        raise InputError(f"environment {env!r} is not declared in {config.source} (declared: "
+                         f"{', '.join(sorted(config.environments)) or 'none'})")
+    if resource is not None:
+        res = config.resources.get(resource)
+        if res is None:
+            raise InputError(f"resource {resource!r} is not declared in {config.source}")
+        env = env or res.environment
+    if env is None and kind == "shell":
+        # A shell command runs on this machine: its local paths live in the local environment.
+        env = config.local_environment
+    caller = local_caller(config, principal)
+    action = Action(payload, caller.principal.name, "check",
+                    ActionContext(cwd=cwd, environment=env, resource=resource))
+    return action, caller
+
+
+def payload_from(kind: str, value: Any, dialect: str | None) -> Payload:
+    if kind not in KINDS:
+        raise InputError(f"kind must be one of {', '.join(KINDS)} (got {kind!r})")
+    if kind == "http":
+        return http_request_from(value)
+    if not isinstance(value, str):
+        raise InputError(f"for kind {kind}, input must be a string")
+    if kind == "shell":
+        return ShellCommand(value)
+    dialect = dialect or "postgres"
+    if dialect not in DIALECTS:
+        raise InputError(f"dialect must be one of {', '.join(DIALECTS)} (got {dialect!r})")
+    return SqlQuery(value, dialect)
+
+
+def evaluation_json(ev: Evaluation) -> dict[str, Any]:
+    a, d = ev.assessment, ev.decision
+    return {
+        "verdict": d.verdict.value,
+        "risk": a.risk.value,
+        "reasons": list(a.reasons) or [d.reason],
+        "targets": [{"target": t.target.key, "kind": t.target.kind, "value": t.target.value,
+                     "resource": t.resource, "environments": list(t.environments)}
+                    for t in ev.targets],
+        "effects": [e.to_json() for e in a.effects],
+        "rule": d.rule,
+        "reason": d.reason,
+        "complete": a.complete,
+        "approvals_required": d.approvals_required,
+        "snapshot_required": d.snapshot_required,
+        "classifier": a.classifier,
+        "fingerprint": a.fingerprint,
+    }
+
+
+def check_request(request: Any, judge: Judge, config: Config) -> dict[str, Any]:
+    """One JSON request → one JSON answer (the contract above). Raises InputError on bad input."""
+    if not isinstance(request, Mapping):
+        raise InputError("each line must be a JSON object")
+    unknown = set(request) - _REQUEST_KEYS
+    if unknown:
+        raise InputError(f"unknown keys {sorted(unknown)}; expected some of {sorted(_REQUEST_KEYS)}")
+    kind = request.get("kind")
+    if not isinstance(kind, str):
+        raise InputError("`kind` is required: shell, sql or http")
+    if "input" not in request:
+        raise InputError("`input` is required")
+    for key in ("env", "dialect", "principal", "cwd", "resource"):
+        if request.get(key) is not None and not isinstance(request[key], str):
+            raise InputError(f"`{key}` must be a string")
+    payload = payload_from(kind, request["input"], request.get("dialect"))
+    action, caller = build_action(kind, payload, config, env=request.get("env"),
+                                  principal=request.get("principal"), cwd=request.get("cwd"),
+                                  resource=request.get("resource"))
+    return evaluation_json(judge.evaluate(action, caller))
+
+
+def error_json(message: str, line: int) -> dict[str, Any]:
+    return {"error": message, "line": line, "verdict": "hold", "risk": "unknown",
+            "reasons": [message], "targets": []}
+
+
+def check_lines(lines: Iterable[str], judge: Judge, config: Config) -> Iterator[dict[str, Any]]:
+    """The --jsonl loop: every input line yields exactly one output object, whatever it holds."""
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            request = json.loads(line)
+            yield check_request(request, judge, config)
+        except json.JSONDecodeError as exc:
+            yield error_json(f"line {number} is not valid JSON: {exc.msg} at column {exc.colno}",
+                             number)
+        except InputError as exc:
+            yield error_json(f"line {number}: {exc.message}", number)
+        except Exception as exc:  # fail closed per line; never crash the stream
+            yield error_json(f"line {number}: airlock failed on this request "
+                             f"({type(exc).__name__}: {exc})", number)

@@ -1,0 +1,249 @@
+"""The gate: the one pipeline every front submits actions to.
+
+Read `submit` top to bottom; it is the whole of airlock's judgement:
+
+    classify   what does the action do?                        (classifiers)
+    resolve    which resources and environments does it reach?  (inventory)
+    scope      may this caller reach them at all?               (scope: deny if not)
+    policy     allow, hold or deny, and what safety net?        (policy)
+    approvals  for a hold: has a human approved exactly this?   (approvals)
+    safety net take and verify the backups first                (safety)
+    execute    release or perform the action                    (execute)
+    audit      a record at every step                           (audit)
+
+Failing closed is structural: every step is wrapped, and an exception becomes the conservative
+result for that step (an unknown assessment, an unresolved target, a hold, a deny), recorded in
+the audit log with its reason. An action is never allowed because a step failed; if the audit
+log itself cannot be written, nothing is allowed at all.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from airlock.approvals import Approvals, action_digest
+from airlock.audit import AuditLog
+from airlock.classify import Classifier
+from airlock.config import Config
+from airlock.execute import Executor
+from airlock.inventory import Resolver
+from airlock.model import (
+    UNKNOWN_ENVIRONMENT,
+    Action,
+    Assessment,
+    Caller,
+    Decision,
+    Outcome,
+    ResolvedTarget,
+    Status,
+    Verdict,
+    utcnow,
+)
+from airlock.policy import Fact, Policy, facts_of
+from airlock.redact import redact
+from airlock.safety import SafetyNet, SafetyPlan
+from airlock.scope import check_scope
+
+log = logging.getLogger("airlock.gate")
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What airlock thinks of an action before anything happens (also `airlock check`)."""
+
+    action: Action
+    caller: Caller
+    assessment: Assessment
+    targets: tuple[ResolvedTarget, ...]
+    facts: tuple[Fact, ...]
+    decision: Decision
+    errors: tuple[str, ...] = field(default=())
+
+
+class Judge:
+    """The side-effect-free half of the gate: classify → resolve → scope → policy.
+    `airlock check` and `airlock policy explain` use it alone; it needs no state."""
+
+    def __init__(self, *, config: Config, classifier: Classifier, resolver: Resolver,
+                 policy: Policy, clock: Callable[[], datetime] = utcnow) -> None:
+        self.config = config
+        self.classifier = classifier
+        self.resolver = resolver
+        self.policy = policy
+        self.clock = clock
+
+    def evaluate(self, action: Action, caller: Caller) -> Evaluation:
+        errors: list[str] = []
+
+        try:
+            assessment = self.classifier.classify(action)
+        except Exception as exc:  # a classifier bug must not become an allow
+            errors.append(f"classify: {exc!r}")
+            assessment = Assessment.unknown(f"the classifier failed ({type(exc).__name__}); "
+                                            "treated as unknown", classifier="error")
+
+        try:
+            targets = self.resolver.resolve(assessment.targets, action.context)
+        except Exception as exc:
+            errors.append(f"resolve: {exc!r}")
+            targets = tuple(ResolvedTarget(t, None, (UNKNOWN_ENVIRONMENT,), (),
+                                           "resolution failed; treated as production")
+                            for t in assessment.targets)
+
+        facts: tuple[Fact, ...] = ()
+        try:
+            facts = tuple(facts_of(assessment, targets, action, self.config))
+            decision = check_scope(facts, caller, self.clock())
+        except Exception as exc:
+            errors.append(f"scope: {exc!r}")
+            decision = Decision(Verdict.DENY, "error:scope", "airlock could not check this "
+                                f"caller's scope ({type(exc).__name__}); denied to be safe")
+        if decision is None:
+            try:
+                decision = self.policy.decide(facts, action, caller)
+            except Exception as exc:
+                errors.append(f"policy: {exc!r}")
+                decision = Decision(Verdict.HOLD, "error:policy", "airlock could not evaluate "
+                                    f"its policy ({type(exc).__name__}); held to be safe", 1, True)
+        return Evaluation(action, caller, assessment, targets, facts, decision, tuple(errors))
+
+
+class Gate:
+    """The whole pipeline, with its side effects: approvals, backups, execution, audit."""
+
+    def __init__(self, *, judge: Judge, approvals: Approvals, safety_net: SafetyNet,
+                 executor: Executor, audit: AuditLog) -> None:
+        self.judge = judge
+        self.approvals = approvals
+        self.safety_net = safety_net
+        self.executor = executor
+        self.audit = audit
+        self.clock = judge.clock
+
+    def evaluate(self, action: Action, caller: Caller) -> Evaluation:
+        return self.judge.evaluate(action, caller)
+
+    def submit(self, action: Action, caller: Caller) -> Outcome:
+        try:
+            return self._submit(action, caller)
+        except Exception as exc:  # the last line: whatever broke, the answer is no
+            log.exception("gate failed on %s", action.id)
+            reason = (f"airlock failed while handling this action ({type(exc).__name__}: {exc}); "
+                      "denied to be safe")
+            try:
+                self.audit.record("error", action.id, {"step": "gate", "error": repr(exc)})
+            except Exception:
+                log.exception("could not record the failure of %s in the audit log", action.id)
+            return Outcome(action.id, Status.DENIED, reason,
+                           Assessment.unknown(reason, classifier="error"), (),
+                           Decision(Verdict.DENY, "error:gate", reason))
+
+    def _submit(self, action: Action, caller: Caller) -> Outcome:
+        self.audit.record("action", action.id, _action_record(action, caller))
+
+        ev = self.evaluate(action, caller)
+        for error in ev.errors:
+            self.audit.record("error", action.id, {"step": error.split(":", 1)[0], "error": error})
+        self.audit.record("decision", action.id, _decision_record(ev))
+        decision = ev.decision
+
+        if decision.verdict is Verdict.DENY:
+            return self._finish(ev, Status.DENIED, decision.reason, decision)
+
+        plan = SafetyPlan()
+        if decision.snapshot_required:
+            try:
+                plan = self.safety_net.plan(action, ev.assessment, ev.targets)
+            except Exception as exc:
+                self.audit.record("error", action.id, {"step": "safety_net.plan", "error": repr(exc)})
+                reason = (f"airlock could not plan the backup this action needs "
+                          f"({type(exc).__name__}: {exc}); it does not run")
+                return self._finish(ev, Status.HELD, reason, decision)
+            if decision.verdict is Verdict.ALLOW and not plan.complete:
+                # Policy lets it through only with a safety net, and part of it cannot be
+                # protected: a human must accept that before it runs.
+                decision = Decision(Verdict.HOLD, decision.rule,
+                                    f"{decision.reason}; but no backup is possible for "
+                                    f"{plan.unprotected[0][0]}, so a human must accept that",
+                                    1, True, decision.trace)
+
+        grant = None
+        if decision.verdict is Verdict.HOLD:
+            now = self.clock()
+            digest = action_digest(action, ev.targets)
+            grant = self.approvals.redeemable(digest, now)
+            if grant is None:
+                pending = self.approvals.request(action, digest, ev.assessment, ev.targets,
+                                                 decision, _approval_details(ev, plan), now)
+                self.audit.record("held", action.id, {"approval_id": pending.id, "digest": digest,
+                                                      "approvals_required": pending.approvals_required,
+                                                      "expires_at": pending.expires_at})
+                return self._finish(ev, Status.HELD, decision.reason, decision,
+                                    approval_id=pending.id)
+
+        snapshots: tuple[str, ...] = ()
+        if plan.steps:
+            try:
+                snapshots = self.safety_net.protect(action, plan)
+            except Exception as exc:
+                self.audit.record("snapshot_failed", action.id,
+                                  {"plan": plan.to_json(), "error": repr(exc)})
+                reason = (f"the backup taken before this action failed ({type(exc).__name__}: "
+                          f"{exc}); the action did not run")
+                return self._finish(ev, Status.HELD, reason, decision,
+                                    approval_id=grant.id if grant else None)
+            self.audit.record("snapshot", action.id, {"snapshots": list(snapshots),
+                                                      "plan": plan.to_json()})
+
+        if grant is not None:
+            if not self.approvals.redeem(grant, action.id, self.clock()):
+                reason = f"approval {grant.id} was used or changed a moment ago; ask again"
+                return self._finish(ev, Status.HELD, reason, decision, approval_id=grant.id)
+            self.audit.record("approval_used", action.id,
+                              {"approval_id": grant.id,
+                               "approvers": [g.approver for g in grant.grants]})
+
+        try:
+            result = self.executor.execute(action, snapshots)
+        except Exception as exc:
+            self.audit.record("execution_failed", action.id, {"error": repr(exc)})
+            return self._finish(ev, Status.FAILED, f"the action failed: {exc}", decision,
+                                approval_id=grant.id if grant else None, snapshots=snapshots)
+        status = Status.EXECUTED if self.executor.performs else Status.ALLOWED
+        reason = decision.reason if grant is None else f"approved ({grant.id}): {decision.reason}"
+        return self._finish(ev, status, reason, decision, approval_id=grant.id if grant else None,
+                            snapshots=snapshots, result=result)
+
+    def _finish(self, ev: Evaluation, status: Status, reason: str, decision: Decision, *,
+                approval_id: str | None = None, snapshots: tuple[str, ...] = (),
+                result: Mapping[str, Any] | None = None) -> Outcome:
+        outcome = Outcome(ev.action.id, status, reason, ev.assessment, ev.targets, decision,
+                          approval_id, snapshots, result)
+        self.audit.record("outcome", ev.action.id, {"status": status.value, "reason": reason,
+                                                    "approval_id": approval_id,
+                                                    "snapshots": list(snapshots)})
+        return outcome
+
+
+def _action_record(action: Action, caller: Caller) -> dict[str, Any]:
+    return {"principal": action.principal, "principal_kind": caller.principal.kind.value,
+            "token": caller.token_id, "front": action.front, "kind": action.kind.value,
+            "content": redact(action.content()), "context": action.context.canonical(),
+            "received_at": action.received_at.isoformat()}
+
+
+def _decision_record(ev: Evaluation) -> dict[str, Any]:
+    a = ev.assessment
+    return {"risk": a.risk.value, "complete": a.complete, "classifier": a.classifier,
+            "reasons": list(a.reasons), "effects": [e.to_json() for e in a.effects],
+            "targets": [t.to_json() for t in ev.targets], "decision": ev.decision.to_json()}
+
+
+def _approval_details(ev: Evaluation, plan: SafetyPlan) -> dict[str, Any]:
+    return {**_decision_record(ev), "content": redact(ev.action.content()),
+            "context": ev.action.context.canonical(), "front": ev.action.front,
+            "safety_plan": plan.to_json()}

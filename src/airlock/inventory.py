@@ -1,0 +1,158 @@
+"""The resource graph: which configured resource a target is, which environment it lives in, and
+what else dies with it.
+
+Resolution is deliberately pessimistic. A target no resource claims has no known environment
+(`(unknown)`, which policy treats as production) unless it lives inside the action's own context
+(a table of the connected database, a path on this machine). A target that is only partly known
+(`postgres:?:5432/app`) may be any resource it could match *or* something unconfigured, so it
+carries `(unknown)` as well. Destroying a resource destroys everything stored on it and the
+backups it holds, so those resources' environments join its own.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from fnmatch import fnmatchcase
+from typing import Protocol
+
+from airlock.config import Config, Resource
+from airlock.model import UNKNOWN_ENVIRONMENT, ActionContext, ResolvedTarget, Target
+
+# Target kinds that name an object inside a database (the context's resource owns them).
+DATABASE_OBJECT_KINDS = frozenset({
+    "table", "schema", "database", "view", "materialized_view", "function", "procedure",
+    "sequence", "index", "extension", "type", "role", "trigger", "column", "constraint",
+    "publication", "subscription", "policy", "rule", "domain", "collation", "tablespace",
+    "large_object", "replication_slot", "owned", "object",
+})
+
+_GLOB_CHARS = "*?["
+
+
+class Resolver(Protocol):
+    def resolve(self, targets: Sequence[Target], context: ActionContext) -> tuple[ResolvedTarget, ...]: ...
+
+
+class Inventory:
+    """Resolves targets against the configured resources."""
+
+    def __init__(self, resources: Mapping[str, Resource]) -> None:
+        self.resources = dict(resources)
+        # reverse edges: who is stored on me, whose backups do I hold
+        self._dependents: dict[str, set[str]] = {name: set() for name in self.resources}
+        for res in self.resources.values():
+            for host in res.stored_on:
+                self._dependents.setdefault(host, set()).add(res.name)
+            for protected in res.backs_up:
+                self._dependents.setdefault(res.name, set()).add(protected)
+
+    @classmethod
+    def from_config(cls, config: Config) -> Inventory:
+        return cls(config.resources)
+
+    def resolve(self, targets: Sequence[Target], context: ActionContext) -> tuple[ResolvedTarget, ...]:
+        resolved: list[ResolvedTarget] = []
+        for target in targets:
+            resolved.extend(self.resolve_one(target, context))
+        return tuple(resolved)
+
+    def resolve_one(self, target: Target, context: ActionContext) -> list[ResolvedTarget]:
+        matches = [res for res in self.resources.values() if self._claims(res, target, context)]
+        partial = _is_partial(target)
+        owner = self.resources.get(context.resource) if context.resource else None
+        if not matches and owner is not None and target.contextual \
+                and target.kind in DATABASE_OBJECT_KINDS:
+            matches = [owner]
+        if not matches:
+            if target.contextual and context.environment:
+                env, note = context.environment, "inside the action's context"
+            else:
+                env, note = UNKNOWN_ENVIRONMENT, "no configured resource claims this target"
+            return [ResolvedTarget(target, None, (env,), (), note)]
+        out = []
+        for res in matches:
+            blast = self.blast_radius(res.name)
+            envs = list(dict.fromkeys(self.resources[name].environment for name in blast))
+            note = ""
+            if partial:
+                envs.append(UNKNOWN_ENVIRONMENT)
+                note = "only partly identified: it may also be an unconfigured resource"
+            out.append(ResolvedTarget(target, res.name, tuple(envs), tuple(blast), note))
+        return out
+
+    def blast_radius(self, name: str) -> list[str]:
+        """The resource and everything that dies with it, nearest first."""
+        order = [name]
+        seen = {name}
+        index = 0
+        while index < len(order):
+            for dependent in sorted(self._dependents.get(order[index], ())):
+                if dependent not in seen:
+                    seen.add(dependent)
+                    order.append(dependent)
+            index += 1
+        return order
+
+    # ----------------------------------------------------------------------------------------
+
+    def _claims(self, res: Resource, target: Target, context: ActionContext) -> bool:
+        if target.kind == "path":
+            return any(_path_overlaps(root, _absolute(target.value, context.cwd))
+                       for root in res.paths)
+        return any(_selector_matches(selector, target) for selector in res.selectors)
+
+
+def _is_partial(target: Target) -> bool:
+    return target.kind in ("postgres", "mysql", "redis", "mongodb") and "?" in target.value
+
+
+def _selector_matches(selector: str, target: Target) -> bool:
+    # Kinds may contain colons (railway:volume:ID), so most selectors compare whole keys;
+    # database targets compare part by part, because their parts may be unknown.
+    prefix = target.kind + ":"
+    if target.kind in ("postgres", "mysql", "redis", "mongodb") and selector.startswith(prefix):
+        return _database_matches(selector[len(prefix):], target.value)
+    return fnmatchcase(target.key, selector)
+
+
+def _database_matches(pattern: str, value: str) -> bool:
+    """`host:port/db` against a selector of the same shape; a `?` part of the target is unknown
+    and could be anything, so it matches."""
+    want = _split_database(pattern)
+    got = _split_database(value)
+    if want is None or got is None:
+        return fnmatchcase(value, pattern)
+    return all(g == "?" or fnmatchcase(g, w) for w, g in zip(want, got, strict=True))
+
+
+def _split_database(value: str) -> tuple[str, str, str] | None:
+    hostport, slash, db = value.partition("/")
+    host, colon, port = hostport.rpartition(":")
+    if not slash or not colon:
+        return None
+    return host.lower(), port, db
+
+
+def _absolute(path: str, cwd: str | None) -> str:
+    expanded = os.path.expanduser(path)
+    if not os.path.isabs(expanded):
+        expanded = os.path.join(cwd or os.getcwd(), expanded)
+    return os.path.normpath(expanded)
+
+
+def _path_overlaps(root: str, path: str) -> bool:
+    """True when acting on `path` can touch `root`: it is the root, inside it, or above it
+    (`rm -rf /srv` destroys `/srv/data`). Globs count from their literal prefix."""
+    cut = min((path.find(c) for c in _GLOB_CHARS if c in path), default=-1)
+    if cut >= 0:
+        path = os.path.dirname(path[:cut] + "x")
+    return _within(path, root) or _within(root, path)
+
+
+def _within(inner: str, outer: str) -> bool:
+    return inner == outer or outer == "/" or inner.startswith(outer.rstrip("/") + "/")
+
+
+def environments_of(resolved: Iterable[ResolvedTarget]) -> set[str]:
+    return {env for r in resolved for env in r.environments}

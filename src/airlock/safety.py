@@ -1,0 +1,92 @@
+"""The safety net: before a destructive action runs, protect exactly what it destroys.
+
+A `SafetyNet` first *plans* (shown to approvers: which backup will be taken of what, and what
+cannot be protected), then *protects* (takes and verifies the backups, returning their ids).
+`protect` raising means the action does not run. The vault issue plugs real snapshotters in;
+until then `NoVault` plans nothing and says so, so approvers see that no backup will exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from airlock.model import Action, Assessment, ResolvedTarget, Risk, new_id
+
+
+@dataclass(frozen=True, slots=True)
+class ProtectionStep:
+    target: str
+    resource: str | None
+    method: str  # e.g. "postgres-table-dump", "sqlite-backup", "deferred-delete"
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SafetyPlan:
+    steps: tuple[ProtectionStep, ...] = ()
+    unprotected: tuple[tuple[str, str], ...] = ()  # (target, why it cannot be protected)
+
+    @property
+    def complete(self) -> bool:
+        return not self.unprotected
+
+    def to_json(self) -> dict[str, Any]:
+        return {"steps": [{"target": s.target, "resource": s.resource, "method": s.method,
+                           "detail": s.detail} for s in self.steps],
+                "unprotected": [{"target": t, "why": why} for t, why in self.unprotected]}
+
+
+class SafetyNet(Protocol):
+    def plan(self, action: Action, assessment: Assessment,
+             targets: Sequence[ResolvedTarget]) -> SafetyPlan: ...
+
+    def protect(self, action: Action, plan: SafetyPlan) -> tuple[str, ...]:
+        """Take and verify every planned backup; return their ids, or raise."""
+        ...
+
+
+def destroyed_targets(assessment: Assessment) -> list[str]:
+    """Keys of the targets of effects that destroy (or might: unknown), in order."""
+    keys: list[str] = []
+    for effect in assessment.effects:
+        if effect.risk.at_least(Risk.DESTRUCTIVE):
+            key = effect.target.key if effect.target else "(the action as a whole)"
+            if key not in keys:
+                keys.append(key)
+    return keys
+
+
+class NoVault:
+    """No snapshotters configured: every destroyed target is unprotected, and says why."""
+
+    def plan(self, action: Action, assessment: Assessment,
+             targets: Sequence[ResolvedTarget]) -> SafetyPlan:
+        why = "no vault snapshotter is configured for it, so no backup can be taken"
+        return SafetyPlan((), tuple((key, why) for key in destroyed_targets(assessment)))
+
+    def protect(self, action: Action, plan: SafetyPlan) -> tuple[str, ...]:
+        if plan.steps:
+            raise RuntimeError("NoVault cannot carry out a plan with protection steps")
+        return ()
+
+
+@dataclass
+class RecordingSafetyNet:
+    """Twin for tests: plans a step per destroyed target, records what it protected, and fails
+    on demand."""
+
+    fail_with: str | None = None
+    protected: list[tuple[str, SafetyPlan]] = field(default_factory=list)
+
+    def plan(self, action: Action, assessment: Assessment,
+             targets: Sequence[ResolvedTarget]) -> SafetyPlan:
+        return SafetyPlan(tuple(ProtectionStep(key, None, "test-snapshot")
+                                for key in destroyed_targets(assessment)))
+
+    def protect(self, action: Action, plan: SafetyPlan) -> tuple[str, ...]:
+        if self.fail_with:
+            raise RuntimeError(self.fail_with)
+        self.protected.append((action.id, plan))
+        return tuple(new_id("snap") for _ in plan.steps)

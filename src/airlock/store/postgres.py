@@ -1,0 +1,98 @@
+"""Shared state in PostgreSQL, so several airlock replicas see the same tokens, approvals and
+audit log.
+
+Audit appends take a transaction-scoped advisory lock, so replicas append one at a time and the
+chain never forks; `seq` being the primary key is the backstop. The audit table refuses UPDATE
+and DELETE by trigger. Rows are written as text, not jsonb: the audit hash covers exact bytes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+
+from airlock.errors import StoreError
+from airlock.secrets import redact_url
+from airlock.store.sqlstore import SCHEMA, SCHEMA_VERSION, Cursor, SqlStore
+
+# An arbitrary constant: the advisory lock every replica takes to append to the audit log.
+AUDIT_LOCK_ID = 0x6169726C6F636B  # "airlock"
+
+_APPEND_ONLY = (
+    """CREATE OR REPLACE FUNCTION airlock_audit_append_only() RETURNS trigger
+       LANGUAGE plpgsql AS $$ BEGIN
+         RAISE EXCEPTION 'the audit log is append-only';
+       END $$""",
+    "DROP TRIGGER IF EXISTS audit_append_only ON audit",
+    """CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON audit
+       FOR EACH STATEMENT EXECUTE FUNCTION airlock_audit_append_only()""",
+)
+
+
+class _QmarkCursor:
+    """Adapts `?` placeholders (the shared queries) to psycopg's `%s`."""
+
+    def __init__(self, cur: psycopg.Cursor[Any]) -> None:
+        self._cur = cur
+
+    @property
+    def rowcount(self) -> int:
+        return self._cur.rowcount
+
+    def execute(self, sql: str, params: Any = ()) -> Any:
+        return self._cur.execute(sql.replace("%", "%%").replace("?", "%s"), params)
+
+    def fetchone(self) -> Any:
+        return self._cur.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return self._cur.fetchall()
+
+
+class PostgresStore(SqlStore):
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._lock = threading.Lock()
+        self._conn: psycopg.Connection[Any] | None = None
+        with self._transaction(lock_audit=True) as cur:
+            for statement in SCHEMA:
+                cur.execute(statement)
+            for statement in _APPEND_ONLY:
+                cur.execute(statement)
+            cur.execute("INSERT INTO airlock_meta (key, value) VALUES (?, ?) "
+                        "ON CONFLICT (key) DO NOTHING", ("schema_version", str(SCHEMA_VERSION)))
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            try:
+                self._conn = psycopg.connect(self._url, connect_timeout=10,
+                                             application_name="airlock")
+            except psycopg.Error as exc:
+                raise StoreError(
+                    f"cannot connect to the state database {redact_url(self._url)}: "
+                    f"{str(exc).strip()}",
+                    hint="check store.url and that the server is reachable") from None
+        return self._conn
+
+    @contextmanager
+    def _transaction(self, *, lock_audit: bool = False) -> Iterator[Cursor]:
+        with self._lock:
+            conn = self._connection()
+            try:
+                with conn.transaction(), conn.cursor() as raw:
+                    cur = _QmarkCursor(raw)
+                    if lock_audit:
+                        raw.execute("SELECT pg_advisory_xact_lock(%s)", (AUDIT_LOCK_ID,))
+                    yield cur
+            except psycopg.Error as exc:
+                raise StoreError(f"state database {redact_url(self._url)} failed: "
+                                 f"{str(exc).strip()}") from None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()

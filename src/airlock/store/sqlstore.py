@@ -1,0 +1,169 @@
+"""What the SQLite and PostgreSQL stores share: the schema and every query.
+
+Queries are written once with `?` placeholders; a backend supplies a transaction whose cursor
+takes them (PostgreSQL's adapter rewrites them to `%s`). Approvals are stored as a JSON document
+beside the columns that are searched on, and updated by compare-and-set on `version`.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from airlock.audit import AuditRecord
+from airlock.model import PrincipalKind
+from airlock.store.records import ApprovalRecord, ApprovalStatus, TokenRecord
+
+SCHEMA_VERSION = 1
+
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS airlock_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS tokens (
+        id TEXT PRIMARY KEY, principal TEXT NOT NULL, principal_kind TEXT NOT NULL,
+        scope TEXT NOT NULL, secret_hash TEXT NOT NULL, created_at TEXT NOT NULL,
+        revoked_at TEXT, note TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS approvals (
+        id TEXT PRIMARY KEY, action_id TEXT NOT NULL, digest TEXT NOT NULL,
+        status TEXT NOT NULL, requested_at TEXT NOT NULL, version INTEGER NOT NULL,
+        record TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS approvals_by_digest ON approvals (digest, status)",
+    "CREATE INDEX IF NOT EXISTS approvals_by_status ON approvals (status, requested_at)",
+    """CREATE TABLE IF NOT EXISTS audit (
+        seq BIGINT PRIMARY KEY, at TEXT NOT NULL, kind TEXT NOT NULL, action_id TEXT,
+        data TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL, mac TEXT NOT NULL)""",
+)
+
+
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+    def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+
+
+class SqlStore(ABC):
+    """A Store over any SQL backend that provides `_transaction()`."""
+
+    @abstractmethod
+    def _transaction(self, *, lock_audit: bool = False) -> AbstractContextManager[Cursor]:
+        """A cursor inside one transaction; `lock_audit` serialises audit appends."""
+
+    # ---- tokens -----------------------------------------------------------------------------
+
+    def add_token(self, token: TokenRecord) -> None:
+        with self._transaction() as cur:
+            cur.execute(
+                "INSERT INTO tokens (id, principal, principal_kind, scope, secret_hash, "
+                "created_at, revoked_at, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (token.id, token.principal, token.principal_kind.value, token.scope_json(),
+                 token.secret_hash, token.created_at, token.revoked_at, token.note))
+
+    def get_token(self, token_id: str) -> TokenRecord | None:
+        with self._transaction() as cur:
+            cur.execute("SELECT id, principal, principal_kind, scope, secret_hash, created_at, "
+                        "revoked_at, note FROM tokens WHERE id = ?", (token_id,))
+            row = cur.fetchone()
+        return _token(row) if row else None
+
+    def list_tokens(self) -> list[TokenRecord]:
+        with self._transaction() as cur:
+            cur.execute("SELECT id, principal, principal_kind, scope, secret_hash, created_at, "
+                        "revoked_at, note FROM tokens ORDER BY created_at, id")
+            rows = cur.fetchall()
+        return [_token(row) for row in rows]
+
+    def revoke_token(self, token_id: str, at: str) -> bool:
+        with self._transaction() as cur:
+            cur.execute("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                        (at, token_id))
+            cur.execute("SELECT revoked_at FROM tokens WHERE id = ?", (token_id,))
+            row = cur.fetchone()
+        return row is not None and row[0] == at
+
+    # ---- approvals --------------------------------------------------------------------------
+
+    def add_approval(self, approval: ApprovalRecord) -> None:
+        with self._transaction() as cur:
+            cur.execute(
+                "INSERT INTO approvals (id, action_id, digest, status, requested_at, version, "
+                "record) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (approval.id, approval.action_id, approval.digest, approval.status.value,
+                 approval.requested_at, approval.version, json.dumps(approval.to_json())))
+
+    def get_approval(self, approval_id: str) -> ApprovalRecord | None:
+        with self._transaction() as cur:
+            cur.execute("SELECT record FROM approvals WHERE id = ?", (approval_id,))
+            row = cur.fetchone()
+        return ApprovalRecord.from_json(json.loads(row[0])) if row else None
+
+    def list_approvals(self, *, status: ApprovalStatus | None = None, digest: str | None = None,
+                       limit: int = 100) -> list[ApprovalRecord]:
+        clauses, params = [], []
+        if status is not None:
+            clauses.append("status = ?")
+            params.append(status.value)
+        if digest is not None:
+            clauses.append("digest = ?")
+            params.append(digest)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._transaction() as cur:
+            cur.execute(f"SELECT record FROM approvals {where} "
+                        f"ORDER BY requested_at DESC, id DESC LIMIT ?", (*params, int(limit)))
+            rows = cur.fetchall()
+        return [ApprovalRecord.from_json(json.loads(row[0])) for row in rows]
+
+    def update_approval(self, approval: ApprovalRecord) -> bool:
+        with self._transaction() as cur:
+            cur.execute(
+                "UPDATE approvals SET status = ?, version = ?, record = ? "
+                "WHERE id = ? AND version = ?",
+                (approval.status.value, approval.version, json.dumps(approval.to_json()),
+                 approval.id, approval.version - 1))
+            # One row changed iff nobody moved the version on since we read it.
+            return int(cur.rowcount) == 1
+
+    # ---- audit ------------------------------------------------------------------------------
+
+    def append_audit(self, make: Callable[[AuditRecord | None], AuditRecord]) -> AuditRecord:
+        with self._transaction(lock_audit=True) as cur:
+            cur.execute("SELECT seq, at, kind, action_id, data, prev, hash, mac FROM audit "
+                        "ORDER BY seq DESC LIMIT 1")
+            row = cur.fetchone()
+            record = make(_audit(row) if row else None)
+            cur.execute(
+                "INSERT INTO audit (seq, at, kind, action_id, data, prev, hash, mac) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (record.seq, record.at, record.kind, record.action_id,
+                 json.dumps(record.data, sort_keys=True, separators=(",", ":"),
+                            ensure_ascii=False),
+                 record.prev, record.hash, record.mac))
+        return record
+
+    def audit_records(self, after: int = 0) -> Iterator[AuditRecord]:
+        # Pages, so a long log streams without holding a transaction open for its whole length.
+        page = 1000
+        while True:
+            with self._transaction() as cur:
+                cur.execute("SELECT seq, at, kind, action_id, data, prev, hash, mac FROM audit "
+                            "WHERE seq > ? ORDER BY seq LIMIT ?", (after, page))
+                rows = cur.fetchall()
+            for row in rows:
+                yield _audit(row)
+            if len(rows) < page:
+                return
+            after = int(rows[-1][0])
+
+
+def _token(row: Sequence[Any]) -> TokenRecord:
+    return TokenRecord(id=row[0], principal=row[1], principal_kind=PrincipalKind(row[2]),
+                       scope=TokenRecord.scope_from_json(row[3]), secret_hash=row[4],
+                       created_at=row[5], revoked_at=row[6], note=row[7])
+
+
+def _audit(row: Sequence[Any]) -> AuditRecord:
+    return AuditRecord(seq=int(row[0]), at=row[1], kind=row[2], action_id=row[3],
+                       data=json.loads(row[4]), prev=row[5], hash=row[6], mac=row[7])

@@ -1,0 +1,115 @@
+"""Tokens: what agents (and scripts acting for humans) present instead of real credentials.
+
+A token looks like `alk_<id>_<secret>`. The id finds the record; the secret is 32 random bytes
+whose SHA-256 is all airlock keeps, so a leaked state database yields no usable token. The
+secret has full entropy, so a fast hash is enough (no password-stretching needed).
+
+A token's scope is the narrowing it was issued with, and it is enforced *together with* its
+principal's scope from the configuration: neither can widen the other.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from airlock.config import Config
+from airlock.errors import AuthError, InputError
+from airlock.model import Caller, Principal, PrincipalKind, Risk, Scope, new_id, sha256_hex, utcnow
+from airlock.store import Store, TokenRecord
+
+TOKEN_RE = re.compile(r"^alk_(tok_[0-9a-z]{26})_([A-Za-z0-9_-]{43})$")
+_DURATION_RE = re.compile(r"^(\d+)([smhdw])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MAX_TTL = timedelta(days=90)
+
+
+def parse_ttl(text: str) -> timedelta:
+    """`90s`, `15m`, `8h`, `7d`, `2w` → a duration (at most 90 days: tokens should be short-lived)."""
+    match = _DURATION_RE.match(text.strip())
+    if not match:
+        raise InputError(f"--ttl {text!r} is not a duration; use a number and a unit, like 8h or 7d")
+    ttl = timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    if ttl <= timedelta(0):
+        raise InputError("--ttl must be longer than zero")
+    if ttl > MAX_TTL:
+        raise InputError(f"--ttl {text} is longer than the maximum of 90 days; issue a new token "
+                         "when this one runs out instead")
+    return ttl
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    record: TokenRecord
+    token: str  # shown once, never stored
+
+
+def issue_token(store: Store, config: Config, *, principal: str, environments: list[str],
+                resources: list[str] | None = None, max_risk: Risk | None = None,
+                ttl: timedelta = timedelta(hours=8), note: str = "",
+                now: datetime | None = None) -> IssuedToken:
+    pconf = config.principals.get(principal)
+    if pconf is None:
+        known = ", ".join(sorted(config.principals)) or "none are declared"
+        raise InputError(f"principal {principal!r} is not declared in {config.source} "
+                         f"(declared: {known})",
+                         hint=f"add [principals.{principal}] with kind = \"agent\" to the config")
+    if not environments:
+        raise InputError("a token needs at least one --env: tokens are scoped to environments")
+    known_envs = set(config.environments) | {config.local_environment}
+    for env in environments:
+        if env != "*" and env not in known_envs:
+            raise InputError(f"--env {env!r} is not a declared environment "
+                             f"(declared: {', '.join(sorted(known_envs))})")
+    now = now or utcnow()
+    scope = Scope(tuple(environments), tuple(resources or ["*"]),
+                  max_risk or pconf.scope.max_risk, now + ttl)
+    secret = secrets.token_urlsafe(32)
+    record = TokenRecord(id=new_id("tok"), principal=principal, principal_kind=pconf.kind,
+                         scope=scope, secret_hash=sha256_hex(secret),
+                         created_at=now.isoformat(), note=note)
+    store.add_token(record)
+    return IssuedToken(record, f"alk_{record.id}_{secret}")
+
+
+def authenticate(store: Store, config: Config, token: str, *,
+                 now: datetime | None = None) -> Caller:
+    """The caller a token speaks for, bound by the token's and the principal's scopes."""
+    match = TOKEN_RE.match(token.strip())
+    if not match:
+        raise AuthError("this is not an airlock token (they look like alk_tok_…_…)")
+    record = store.get_token(match.group(1))
+    if record is None or not hmac.compare_digest(record.secret_hash, sha256_hex(match.group(2))):
+        raise AuthError("unknown token", hint="ask for a new one with `airlock token create`")
+    if record.revoked_at is not None:
+        raise AuthError(f"token {record.id} was revoked at {record.revoked_at}")
+    now = now or utcnow()
+    if record.scope.expires_at is not None and now >= record.scope.expires_at:
+        raise AuthError(f"token {record.id} expired at {record.scope.expires_at.isoformat()}",
+                        hint="ask for a new one with `airlock token create`")
+    pconf = config.principals.get(record.principal)
+    if pconf is None:
+        raise AuthError(f"token {record.id} belongs to principal {record.principal!r}, which is no "
+                        "longer declared in the configuration")
+    if pconf.kind is not record.principal_kind:
+        raise AuthError(f"principal {record.principal!r} changed kind since token {record.id} "
+                        "was issued; issue a new token")
+    principal = Principal(pconf.name, pconf.kind, pconf.scope)
+    return Caller(principal, (pconf.scope, record.scope), token_id=record.id)
+
+
+def local_caller(config: Config, name: str | None = None,
+                 kind: PrincipalKind = PrincipalKind.AGENT) -> Caller:
+    """The caller for fronts that run beside the agent without a token (hooks, `check`)."""
+    if name is not None:
+        pconf = config.principals.get(name)
+        if pconf is None:
+            known = ", ".join(sorted(config.principals)) or "none are declared"
+            raise InputError(f"principal {name!r} is not declared in {config.source} "
+                             f"(declared: {known})")
+        return Caller(Principal(pconf.name, pconf.kind, pconf.scope), (pconf.scope,))
+    principal = Principal("local-agent", kind, Scope())
+    return Caller(principal, (principal.scope,))

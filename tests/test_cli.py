@@ -1,0 +1,172 @@
+"""The command line as users and scripts meet it: real processes, real files."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from airlock.tokens import TOKEN_RE
+from tests.cli import airlock
+
+CONFIG = """
+[environments.production]
+[environments.staging]
+
+[resources.prod-db]
+kind = "postgres"
+environment = "production"
+url = "postgresql://app@db.prod.internal:5432/app"
+
+[principals.agent]
+kind = "agent"
+environments = ["staging", "production"]
+max_risk = "destructive"
+
+[principals.alice]
+kind = "human"
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "airlock.toml").write_text(CONFIG)
+    return tmp_path
+
+
+def test_check_drop_table_is_never_allowed(tmp_path: Path) -> None:
+    result = airlock("check", "--kind", "sql", "DROP TABLE x", cwd=tmp_path)
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert result.stdout.startswith("HOLD")
+    assert "risk " in result.stdout and "reason:" in result.stdout
+    assert not (tmp_path / ".airlock").exists()  # check needs no state
+
+
+def test_check_json(tmp_path: Path) -> None:
+    result = airlock("check", "--kind", "sql", "--json", "DROP TABLE x", cwd=tmp_path)
+    view = json.loads(result.stdout)
+    assert view["verdict"] == "hold" and view["risk"] in ("destructive", "unknown", "catastrophic")
+
+
+def test_check_jsonl_contract_and_bad_lines(tmp_path: Path) -> None:
+    lines = [
+        json.dumps({"kind": "sql", "input": "DROP TABLE users"}),
+        "this is not json",
+        json.dumps({"kind": "teleport", "input": "x"}),
+        json.dumps({"kind": "http", "input": {"method": "DELETE", "url": "https://api.example.com/v1/things/1"}}),
+        json.dumps(["not", "an", "object"]),
+        "",
+        json.dumps({"kind": "shell", "input": "rm -rf /", "env": "staging", "extra": 1}),
+        json.dumps({"kind": "shell", "input": 42}),
+        json.dumps({"kind": "sql", "input": "SELECT 1", "dialect": "oracle"}),
+    ]
+    result = airlock("check", "--jsonl", cwd=tmp_path, input="\n".join(lines) + "\n")
+    assert result.returncode == 0, result.stderr
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(answers) == 8  # one per non-empty line, in order
+    for answer in answers:
+        assert answer["verdict"] in ("allow", "hold", "deny")
+        assert answer["risk"] in ("read", "write", "destructive", "catastrophic", "unknown")
+        assert isinstance(answer["reasons"], list) and answer["reasons"]
+        assert isinstance(answer["targets"], list)
+    assert answers[0]["verdict"] == "hold" and "error" not in answers[0]
+    assert answers[2]["verdict"] == "hold"
+    errors = [a for a in answers if "error" in a]
+    assert [a["line"] for a in errors] == [2, 3, 5, 7, 8, 9]
+    assert all(a["verdict"] == "hold" and a["risk"] == "unknown" for a in errors)
+    assert "not valid JSON" in errors[0]["error"] and "kind must be one of" in errors[1]["error"]
+    assert "unknown keys" in errors[3]["error"] and "dialect must be one of" in errors[5]["error"]
+
+
+def test_token_lifecycle(project: Path) -> None:
+    result = airlock("token", "create", "--principal", "agent", "--env", "staging",
+                     "--resource", "prod-*", "--max-risk", "write", "--ttl", "30m", cwd=project)
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.rstrip("\n").splitlines()[-1]
+    assert TOKEN_RE.match(token), token
+    secret = token.rsplit("_", 1)[1]
+    db = (project / ".airlock" / "state.db").read_bytes()
+    assert secret.encode() not in db  # only the hash is kept
+    token_id = TOKEN_RE.match(token).group(1)  # type: ignore[union-attr]
+
+    listed = airlock("token", "list", "--json", cwd=project)
+    rows = json.loads(listed.stdout)
+    assert rows[0]["id"] == token_id and rows[0]["status"] == "active"
+    assert rows[0]["environments"] == ["staging"] and rows[0]["max_risk"] == "write"
+    assert secret not in listed.stdout
+
+    assert airlock("token", "revoke", token_id, cwd=project).returncode == 0
+    rows = json.loads(airlock("token", "list", "--json", cwd=project).stdout)
+    assert rows[0]["status"] == "revoked"
+    kinds = [r[0] for r in sqlite3.connect(project / ".airlock" / "state.db").execute(
+        "SELECT kind FROM audit ORDER BY seq")]
+    assert kinds == ["token_created", "token_revoked"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--principal", "ghost", "--env", "staging"], "principal 'ghost' is not declared"),
+    (["--principal", "agent", "--env", "mars"], "--env 'mars' is not a declared environment"),
+    (["--principal", "agent", "--env", "staging", "--ttl", "forever"], "is not a duration"),
+    (["--principal", "agent", "--env", "staging", "--ttl", "365d"], "longer than the maximum"),
+    (["--principal", "agent", "--env", "staging", "--max-risk", "huge"], "unknown risk"),
+])
+def test_token_create_bad_input(project: Path, args: list[str], message: str) -> None:
+    result = airlock("token", "create", *args, cwd=project)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("state_dir = 5\n", "`state_dir`: Input should be a valid string"),
+    ("surprise = 1\n", "`surprise`: unknown key"),
+    ('[resources.db]\nkind = "postgres"\nenvironment = "x"\nurl = { env = "AIRLOCK_TEST_UNSET_VAR" }\n',
+     "AIRLOCK_TEST_UNSET_VAR is not set"),
+])
+def test_broken_config_stops_every_command(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "airlock.toml").write_text(text)
+    for args in (["check", "ls"], ["config", "check"], ["token", "list"], ["audit", "verify"]):
+        result = airlock(*args, cwd=tmp_path)
+        assert result.returncode == 2, (args, result.stdout)
+        assert message in result.stderr and "airlock.toml" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert not (tmp_path / ".airlock").exists()  # nothing started
+
+
+def test_config_flag_and_environment_variable(tmp_path: Path) -> None:
+    (tmp_path / "elsewhere.toml").write_text(CONFIG)
+    result = airlock("--config", "elsewhere.toml", "config", "check", cwd=tmp_path)
+    assert result.returncode == 0 and "elsewhere.toml" in result.stdout
+    result = airlock("config", "check", cwd=tmp_path,
+                     env={"AIRLOCK_CONFIG": str(tmp_path / "elsewhere.toml")})
+    assert result.returncode == 0 and "elsewhere.toml" in result.stdout
+    result = airlock("--config", "missing.toml", "config", "check", cwd=tmp_path)
+    assert result.returncode == 2 and "no such configuration file" in result.stderr
+
+
+def test_init_writes_a_working_config_and_never_overwrites(tmp_path: Path) -> None:
+    assert airlock("init", cwd=tmp_path).returncode == 0
+    assert airlock("config", "check", cwd=tmp_path).returncode == 0
+    (tmp_path / "airlock.toml").write_text("# mine\n" + (tmp_path / "airlock.toml").read_text())
+    result = airlock("init", cwd=tmp_path)
+    assert result.returncode == 2 and "already exists" in result.stderr
+    assert (tmp_path / "airlock.toml").read_text().startswith("# mine")
+
+
+def test_policy_explain_and_show(project: Path) -> None:
+    result = airlock("policy", "explain", "--kind", "sql", "--resource", "prod-db",
+                     "DROP TABLE users", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert "how the verdict was reached" in result.stdout
+    assert "rule builtin:read: no" in result.stdout
+    shown = airlock("policy", "show", cwd=project)
+    assert "builtin:catastrophic-production" in shown.stdout and "no rule matches → hold" in shown.stdout
+
+
+def test_check_as_principal_outside_scope_is_denied(tmp_path: Path) -> None:
+    (tmp_path / "airlock.toml").write_text(CONFIG.replace('["staging", "production"]', '["staging"]'))
+    result = airlock("check", "--kind", "sql", "--resource", "prod-db", "--principal", "agent",
+                     "SELECT 1", cwd=tmp_path)
+    assert result.returncode == 4 and result.stdout.startswith("DENY"), result.stdout

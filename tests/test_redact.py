@@ -1,0 +1,35 @@
+"""Credentials never reach audit records."""
+
+from __future__ import annotations
+
+import pytest
+
+from airlock.redact import redact, redact_text
+
+
+@pytest.mark.parametrize(("text", "secret"), [
+    ("psql postgresql://app:hunter2@db/app", "hunter2"),
+    ("PGPASSWORD=hunter2 psql -h db", "hunter2"),
+    ("export AWS_SECRET_ACCESS_KEY='abc/def+ghi'", "abc/def+ghi"),
+    ("curl -H 'Authorization: Bearer eyJhbGciOi.abc' https://x", "eyJhbGciOi.abc"),
+    ("curl -H 'X-Api-Key: k-123' https://x", "k-123"),
+    ("mysql -uroot -phunter2 app", "hunter2"),
+    ("tool --password=hunter2", "hunter2"),
+    ("use alk_tok_01m8benkyndme5a4t9w7j3faas_L4MMYZPKcaUnriGU_6ZX9jMwrA5Ih0Z-lYUQxDZK5Q0 now",
+     "L4MMYZPKcaUnriGU_6ZX9jMwrA5Ih0Z-lYUQxDZK5Q0"),
+])
+def test_secrets_are_masked(text: str, secret: str) -> None:
+    assert secret not in redact_text(text)
+
+
+def test_plain_text_is_untouched() -> None:
+    text = "DELETE FROM users WHERE id = 5; rm -rf build"
+    assert redact_text(text) == text
+
+
+def test_structures() -> None:
+    value = {"headers": [["Authorization", "Bearer x"], ["Accept", "json"]], "password": "p",
+             "nested": ["https://u:pw@h/p"]}
+    masked = redact(value)
+    assert masked["headers"][0] == ["Authorization", "***"] and masked["headers"][1] == ["Accept", "json"]
+    assert masked["password"] == "***" and "pw" not in masked["nested"][0]

@@ -1,0 +1,60 @@
+"""Tokens: issued once, stored as a hash, refused when wrong, revoked, expired or orphaned."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from airlock.errors import AuthError, InputError
+from airlock.model import Risk
+from airlock.store.memory import MemoryStore
+from airlock.tokens import authenticate, issue_token, parse_ttl
+from tests.factories import make_config
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+def test_issue_and_authenticate() -> None:
+    store, config = MemoryStore(), make_config()
+    issued = issue_token(store, config, principal="staging-agent", environments=["staging"],
+                         max_risk=Risk.WRITE, ttl=timedelta(hours=1), now=NOW)
+    caller = authenticate(store, config, issued.token, now=NOW + timedelta(minutes=59))
+    assert caller.principal.name == "staging-agent" and caller.token_id == issued.record.id
+    assert caller.scopes[1].environments == ("staging",) and caller.scopes[1].max_risk is Risk.WRITE
+    assert caller.scopes[0] == config.principals["staging-agent"].scope  # the principal binds too
+    assert issued.token.split("_")[-1] not in repr(store.tokens)
+
+
+def test_refusals() -> None:
+    store, config = MemoryStore(), make_config()
+    issued = issue_token(store, config, principal="agent", environments=["staging"],
+                         ttl=timedelta(hours=1), now=NOW)
+    with pytest.raises(AuthError, match="not an airlock token"):
+        authenticate(store, config, "hunter2")
+    with pytest.raises(AuthError, match="unknown token"):
+        authenticate(store, config, issued.token[:-1] + ("A" if issued.token[-1] != "A" else "B"))
+    with pytest.raises(AuthError, match="expired"):
+        authenticate(store, config, issued.token, now=NOW + timedelta(hours=1))
+    store.revoke_token(issued.record.id, NOW.isoformat())
+    with pytest.raises(AuthError, match="revoked"):
+        authenticate(store, config, issued.token, now=NOW)
+
+
+def test_token_of_a_removed_principal_is_refused() -> None:
+    store, config = MemoryStore(), make_config()
+    issued = issue_token(store, config, principal="agent", environments=["staging"], now=NOW)
+    smaller = make_config(base="[environments.staging]\n")
+    with pytest.raises(AuthError, match="no longer declared"):
+        authenticate(store, smaller, issued.token, now=NOW)
+
+
+@pytest.mark.parametrize(("text", "expected"), [("90s", 90), ("15m", 900), ("8h", 28800), ("7d", 604800)])
+def test_ttl(text: str, expected: int) -> None:
+    assert parse_ttl(text).total_seconds() == expected
+
+
+@pytest.mark.parametrize("text", ["", "8", "h", "-1h", "0s", "91d", "1y"])
+def test_bad_ttl(text: str) -> None:
+    with pytest.raises(InputError):
+        parse_ttl(text)

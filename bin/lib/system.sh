@@ -18,8 +18,12 @@ airlock_apt_install() {
 }
 
 airlock_ensure_system() {
-  if ! airlock_have_postgres; then
-    airlock_apt_install postgresql postgresql-contrib
+  local missing=()
+  airlock_have_postgres || missing+=(postgresql postgresql-contrib)
+  # Browser tests drive Debian's Chromium through Playwright; no browser is ever downloaded.
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    airlock_apt_install "${missing[@]}"
   fi
   # The server refuses to run as root; tests start it as this unprivileged user.
   if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then

@@ -77,7 +77,7 @@ def test_good_config_is_typed_and_hides_secrets(in_tmp: Path) -> None:
 
 @pytest.mark.parametrize(("text", "expected"), [
     ('state_dir = 5\n', r"`state_dir`: Input should be a valid string \(got 5\)"),
-    ('[principals.a]\nkind = "agent"\nmax_risk = "huge"\n', r"`principals.a.max_risk`.*unknown risk 'huge'"),
+    ('[principals.a]\nkind = "agent"\nmax_risk = "huge"\n', r"`principals.a.max_risk`: Input should be 'read', 'write'.*got 'huge'"),
     ('[principals.a]\nkind = "robot"\n', r"`principals.a.kind`"),
     ('[environments.prod]\nproduction = "yes"\n', r"`environments.prod.production`: Input should be a valid boolean"),
     ('colour = "blue"\n', r"`colour`: unknown key"),

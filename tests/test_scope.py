@@ -60,7 +60,8 @@ def test_scoped_token_never_allowed_outside_its_environments(data: st.DataObject
     scope_envs = tuple(data.draw(st.lists(st.sampled_from(ENVS), min_size=1, max_size=3, unique=True)))
     scope = Scope(environments=scope_envs, max_risk=data.draw(st.sampled_from(RISKS)),
                   resources=data.draw(st.sampled_from([("*",), ("r0",), ("r*",)])))
-    context = ActionContext(environment=data.draw(st.sampled_from([None, *ENVS])))
+    context = ActionContext(environment=data.draw(st.sampled_from([None, *ENVS])),
+                            resource=data.draw(st.sampled_from([None, *world["resources"]])))
     caller = Caller(Principal("agent", PrincipalKind.AGENT), (Scope(), scope), token_id="tok_x")
 
     twins = Twins(config, classifier=FixedClassifier(assessment(*(effect(r, t) for r, t in effects))))
@@ -73,6 +74,8 @@ def test_scoped_token_never_allowed_outside_its_environments(data: st.DataObject
         assert "(unknown)" not in placed.environments
         for name in placed.blast_radius:
             assert config.resources[name].environment in scope_envs, (placed, scope_envs)
+    if context.resource is not None:
+        assert config.resources[context.resource].environment in scope_envs
     assert all(e.risk.at_least(Risk.READ) and scope.max_risk.at_least(e.risk)
                for e in outcome.assessment.effects)
 
@@ -110,3 +113,17 @@ def test_max_risk_caps_what_a_token_may_do() -> None:
     outcome = twins.gate.submit(action("drop"), Caller(
         Principal("agent", PrincipalKind.AGENT), (Scope(), Scope(environments=("staging",), max_risk=Risk.WRITE)), "t"))
     assert outcome.verdict is Verdict.DENY and "only up to write" in outcome.reason
+
+
+def test_targetless_action_inside_a_production_resource_is_out_of_a_staging_scope() -> None:
+    # `SELECT 1` touches no table, but it runs on the production database all the same.
+    twins = Twins(classifier=FixedClassifier(assessment(effect(Risk.READ))))
+    staging_token = Caller(Principal("agent", PrincipalKind.AGENT), (Scope(), Scope(environments=("staging",))), "t")
+    on_prod = twins.gate.submit(action("select 1", context=ActionContext(resource="prod-db")), staging_token)
+    assert on_prod.verdict is Verdict.DENY and "prod-db in production" in on_prod.reason
+    on_staging = twins.gate.submit(action("select 1", context=ActionContext(resource="staging-db")), staging_token)
+    assert on_staging.verdict is Verdict.ALLOW
+    only_staging_db = Caller(Principal("agent", PrincipalKind.AGENT),
+                             (Scope(), Scope(environments=("*",), resources=("staging-db",))), "t")
+    assert twins.gate.submit(action("select 1", context=ActionContext(resource="prod-db")),
+                             only_staging_db).verdict is Verdict.DENY

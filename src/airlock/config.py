@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from airlock.errors import ConfigError
 from airlock.model import ActionKind, PrincipalKind, Risk, Scope, Verdict
@@ -72,63 +72,36 @@ class ResourceFile(_Strict):
     backs_up: list[str] = Field(default_factory=list)  # resources this one holds backups of
 
 
+# Enum fields accept their string values; strict mode still refuses `"yes"` for a bool elsewhere.
+LaxRisk = Annotated[Risk, Field(strict=False)]
+LaxPrincipalKind = Annotated[PrincipalKind, Field(strict=False)]
+LaxActionKind = Annotated[ActionKind, Field(strict=False)]
+LaxVerdict = Annotated[Verdict, Field(strict=False)]
+
+
 class PrincipalFile(_Strict):
-    kind: PrincipalKind
+    kind: LaxPrincipalKind
     environments: list[str] = Field(default_factory=lambda: ["*"])
     resources: list[str] = Field(default_factory=lambda: ["*"])
-    max_risk: Risk = Risk.CATASTROPHIC
-
-    @field_validator("kind", mode="before")
-    @classmethod
-    def _kind(cls, value: Any) -> Any:
-        return PrincipalKind(value) if isinstance(value, str) else value
-
-    @field_validator("max_risk", mode="before")
-    @classmethod
-    def _risk(cls, value: Any) -> Any:
-        return Risk.parse(value) if isinstance(value, str) else value
+    max_risk: LaxRisk = Risk.CATASTROPHIC
 
 
 class RuleFile(_Strict):
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
     # when (every field given must match; lists match any element; globs allowed in names)
     principal: list[str] | None = None
-    principal_kind: PrincipalKind | None = None
+    principal_kind: LaxPrincipalKind | None = None
     environment: list[str] | None = None
     production: bool | None = None
     resource: list[str] | None = None
-    risk: list[Risk] | None = None
+    risk: list[LaxRisk] | None = None
     front: list[str] | None = None
-    action: list[ActionKind] | None = None
+    action: list[LaxActionKind] | None = None
     # then
-    verdict: Verdict
+    verdict: LaxVerdict
     approvals: int | None = None
     snapshot: bool = False
     reason: str = ""
-
-    @field_validator("principal_kind", mode="before")
-    @classmethod
-    def _pkind(cls, value: Any) -> Any:
-        return PrincipalKind(value) if isinstance(value, str) else value
-
-    @field_validator("verdict", mode="before")
-    @classmethod
-    def _verdict(cls, value: Any) -> Any:
-        return Verdict(value) if isinstance(value, str) else value
-
-    @field_validator("risk", mode="before")
-    @classmethod
-    def _risks(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            return [Risk.parse(v) if isinstance(v, str) else v for v in value]
-        return value
-
-    @field_validator("action", mode="before")
-    @classmethod
-    def _actions(cls, value: Any) -> Any:
-        if isinstance(value, list):
-            return [ActionKind(v) if isinstance(v, str) else v for v in value]
-        return value
 
 
 class PolicyFile(_Strict):

@@ -79,13 +79,21 @@ def facts_of(assessment: Assessment, resolved: Sequence[ResolvedTarget], action:
     effects = assessment.effects or (
         Effect(_VERB_OF_RISK.get(assessment.risk, Verb.UNKNOWN), assessment.risk,
                "the action as a whole"),)
+    # An effect with no target of its own happens wherever the action runs: inside the
+    # context's resource when the front connected it to one (so `SELECT 1` on a production
+    # database still reaches production), else in the context's environment.
+    home = config.resources.get(action.context.resource) if action.context.resource else None
     for effect in effects:
         placements = by_target.get(effect.target.key, []) if effect.target else []
         if not placements:
-            env = (action.context.environment or UNKNOWN_ENVIRONMENT) if effect.target is None \
-                else UNKNOWN_ENVIRONMENT
+            if effect.target is None and home is not None:
+                env, resource = home.environment, home.name
+            elif effect.target is None:
+                env, resource = action.context.environment or UNKNOWN_ENVIRONMENT, None
+            else:
+                env, resource = UNKNOWN_ENVIRONMENT, None
             facts.append(Fact(effect, effect.risk, env, config.environment(env).production,
-                              None, None))
+                              resource, None))
             continue
         for placed in placements:
             for env in placed.environments:

@@ -6,7 +6,7 @@ deny, not a hold: no approval can stretch a token beyond what it was issued for.
 
 An environment nobody could determine is `(unknown)`: only a scope that reaches every
 environment (`*`) covers it. Facts without a target that only read are not scoped (there is
-nothing to reach); every other fact is.
+nothing to reach) unless they happen inside a resource; every other fact is.
 """
 
 from __future__ import annotations
@@ -25,16 +25,17 @@ def scope_violation(fact: Fact, scope: Scope, now: datetime) -> str | None:
     """Why `fact` lies outside `scope`, or None when it is inside."""
     if scope.expires_at is not None and now >= scope.expires_at:
         return f"the token expired at {scope.expires_at.isoformat(timespec='seconds')}"
-    if fact.target is None and fact.effect.target is None and fact.risk is Risk.READ:
-        return None
+    if fact.effect.target is None and fact.resource is None and fact.risk is Risk.READ:
+        return None  # a read of nothing in particular reaches nothing
     if not _environment_allowed(scope.environments, fact.environment):
         shown = "an unknown environment (treated as production)" \
             if fact.environment == UNKNOWN_ENVIRONMENT else f"environment {fact.environment}"
         return (f"{fact.where()} is in {shown}, and this caller may only reach "
                 f"{', '.join(scope.environments) or 'no environment'}")
-    if fact.effect.target is not None and scope.resources != ("*",):
+    if (fact.effect.target is not None or fact.resource is not None) and scope.resources != ("*",):
         if fact.resource is None:
-            return (f"{fact.effect.target.key} is not a configured resource, and this caller may "
+            what = fact.effect.target.key if fact.effect.target else "this action"
+            return (f"{what} is not a configured resource, and this caller may "
                     f"only reach {', '.join(scope.resources)}")
         if not any(fnmatchcase(fact.resource, g) for g in scope.resources):
             return (f"resource {fact.resource} is outside this caller's resources "

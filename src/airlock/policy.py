@@ -83,6 +83,11 @@ def facts_of(assessment: Assessment, resolved: Sequence[ResolvedTarget], action:
     # context's resource when the front connected it to one (so `SELECT 1` on a production
     # database still reaches production), else in the context's environment.
     home = config.resources.get(action.context.resource) if action.context.resource else None
+    if home is not None:
+        # Being connected to a resource reaches it, whatever the statement names.
+        reach = Effect(Verb.READ, Risk.READ, f"runs inside resource {home.name}")
+        facts.append(Fact(reach, Risk.READ, home.environment,
+                          config.environment(home.environment).production, home.name, None))
     for effect in effects:
         placements = by_target.get(effect.target.key, []) if effect.target else []
         if not placements:

@@ -27,7 +27,7 @@ from airlock.model import (
 
 # Anything larger is not parsed at all: it is unknown. Parsers are fast, but a bound on input
 # size is what keeps their worst case bounded.
-MAX_INPUT_BYTES = 256 * 1024
+MAX_INPUT_BYTES = 100 * 1024
 
 
 class Classifier(Protocol):

@@ -1,0 +1,90 @@
+"""Shell classification: what a command line would do, judged before it runs.
+
+    classify_shell(command) -> Assessment        total: never raises, bounded time
+
+Module map (read in this order):
+
+    syntax.py      tree-sitter-bash; a tree with errors or text it did not place is not trusted
+    words.py       an argument's value after quotes, escapes, ANSI-C and brace expansion
+    analysis.py    the walk over every part of the tree; redirections, pipes, heredocs, variables
+    wrappers.py    sudo, env, nice, timeout, xargs, npx, uv run, … peeled to the inner command
+    programs.py    shells and eval, find, git settings that hold commands, sed, awk, npm/yarn
+    remote.py      ssh, docker/compose exec and run, kubectl exec, railway/heroku/fly run
+    databases.py   psql, mysql, sqlite3, redis-cli, mongosh and the server tools around them
+    http_clients.py curl, wget, httpie, gh api, railway api
+    inline.py      python -c (ast), node -e, ruby -e, perl -e, php -r (token scans)
+    embedded.py    handing SQL and HTTP to their classifiers, keeping what they say
+    argv.py        options, bundles and values of one program's arguments
+    rules.py       the rule packs (src/airlock/data/rules/*.toml): model, loading, matching
+    paths.py       path classes: temp, root, device, precious
+    targets.py     what an effect touches, in the shapes the gate resolves
+
+Unknown, unparseable or failing anything is unknown, which the gate holds: a program name
+computed at run time, eval of computed text, code piped in from curl or base64, options hidden in
+variables, a parse error, text nested too deep, input too large or too slow to analyse.
+"""
+
+from __future__ import annotations
+
+import time
+
+from airlock.classify import MAX_INPUT_BYTES
+from airlock.model import Assessment, Effect, Risk, Verb
+
+__all__ = ["MAX_SHELL_BYTES", "classify_shell"]
+
+# Shell commands above this size are unknown without parsing. Tighter than MAX_INPUT_BYTES:
+# parsing and walking are linear, but a guard that answers within tens of milliseconds needs a
+# bound on the input itself, and no agent's command line comes near it.
+MAX_SHELL_BYTES = min(MAX_INPUT_BYTES, 100 * 1024)
+# Wall-clock budget for one classification; past it the answer is unknown.
+TIME_BUDGET_SECONDS = 0.04
+
+_CLASSIFIER = "shell"
+
+
+def classify_shell(command: str) -> Assessment:
+    """Judge a shell command line. Never raises; whatever is not understood is unknown."""
+    try:
+        return _classify(command)
+    except Exception as exc:  # total by contract: a crash is an unknown, never an allow
+        return Assessment.unknown(f"the shell classifier failed ({type(exc).__name__}: {exc})",
+                                  classifier=_CLASSIFIER)
+
+
+def _classify(command: object) -> Assessment:
+    if not isinstance(command, str):  # callers are typed, but fronts pass along what they get
+        return Assessment.unknown("the command is not text", classifier=_CLASSIFIER)
+    if len(command) > MAX_SHELL_BYTES:  # characters never outnumber their UTF-8 bytes
+        return _too_large(len(command))
+    if "\x00" in command:
+        return Assessment.unknown("the command contains a NUL byte", classifier=_CLASSIFIER)
+    try:
+        size = len(command.encode("utf-8"))
+    except UnicodeEncodeError:
+        return Assessment.unknown("the command is not valid UTF-8", classifier=_CLASSIFIER)
+    if size > MAX_SHELL_BYTES:
+        return _too_large(size)
+    if not command.strip():
+        return Assessment.of([Effect(Verb.READ, Risk.READ, "an empty command does nothing")],
+                             classifier=_CLASSIFIER)
+
+    from airlock.classify.shell.analysis import Analysis
+    from airlock.classify.shell.rules import RulePackError, registry
+
+    try:
+        packs = registry()
+    except RulePackError as exc:
+        return Assessment.unknown(f"the shell rule packs do not load: {exc.message}",
+                                  classifier=_CLASSIFIER)
+    analysis = Analysis(packs, deadline=time.perf_counter() + TIME_BUDGET_SECONDS)
+    effects = analysis.finish(analysis.script(command, 0, ""))
+    if not effects:
+        effects = [Effect(Verb.READ, Risk.READ, "the command does nothing")]
+    complete = not any(e.risk is Risk.UNKNOWN for e in effects)
+    return Assessment.of(effects, classifier=_CLASSIFIER, complete=complete)
+
+
+def _too_large(size: int) -> Assessment:
+    return Assessment.unknown(f"the command is too large to analyse ({size} bytes; the limit "
+                              f"is {MAX_SHELL_BYTES})", classifier=_CLASSIFIER)

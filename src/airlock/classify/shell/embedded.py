@@ -1,0 +1,54 @@
+"""Handing SQL and HTTP found in a command to their classifiers, and keeping what they say.
+
+The SQL classifier (`classify_sql`) and the HTTP classifier (`classify_http`) judge what is sent;
+their effects are kept as they are. Each is joined by one effect of the same risk on the
+database or URL the client talks to, because a statement's own targets (a table) live in the
+database's context, not in the shell's: an INSERT run by psql against another host is a write
+to that host, not to this machine. SQL or requests that cannot be seen are unknown, and a
+classifier that fails is unknown too (they are imported when used, so one that does not even
+import fails closed the same way).
+"""
+
+from __future__ import annotations
+
+from airlock.classify.shell.analysis import unknown
+from airlock.model import Assessment, Effect, HttpRequest, Target, Verb
+
+
+def _keep(assessment: Assessment, target: Target | None, what: str) -> list[Effect]:
+    effects = list(assessment.effects)
+    if target is not None and all(e.target != target for e in effects):
+        worst = max(assessment.effects, key=lambda e: e.risk.rank, default=None)
+        verb = worst.verb if worst is not None else Verb.READ
+        detail = worst.reason if worst is not None else ""
+        effects.append(Effect(verb, assessment.risk, f"{what}: {detail}" if detail else what,
+                              target, "database" if target.kind != "url" else "request"))
+    return effects
+
+
+def sql_effects(text: str | None, dialect: str, target: Target | None,
+                origin: str) -> list[Effect]:
+    where = f" on {target.value}" if target is not None else ""
+    if text is None:
+        return [unknown(f"the SQL run {origin}{where} cannot be seen before it runs", target)]
+    try:
+        from airlock.classify.sql import classify_sql
+
+        assessment = classify_sql(text, dialect)
+    except Exception as exc:  # fail closed: the SQL classifier is a black box
+        return [unknown(f"the SQL classifier failed ({type(exc).__name__})", target)]
+    return _keep(assessment, target, f"runs SQL{where}")
+
+
+def http_effects(request: HttpRequest | None, origin: str) -> list[Effect]:
+    if request is None:
+        return [unknown(f"the HTTP request sent {origin} is computed at run time")]
+    try:
+        from airlock.classify.http import classify_http
+
+        assessment = classify_http(request)
+    except Exception as exc:  # fail closed, as above
+        return [unknown(f"the HTTP classifier failed ({type(exc).__name__})",
+                        Target("url", request.url))]
+    return _keep(assessment, Target("url", request.url),
+                     f"sends {request.method.upper()} {request.url}")

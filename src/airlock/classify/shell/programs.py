@@ -1,0 +1,378 @@
+"""Programs with logic of their own: shells and eval, find, git configuration that holds
+commands, sed and awk scripts, package runners. Commands run elsewhere are in remote.py,
+database clients in databases.py, HTTP clients in http_clients.py, interpreters in inline.py.
+
+Each handler receives the program's words and returns effects; most fall back to
+the program's rules for whatever they do not treat specially.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from airlock.classify.shell import databases, http_clients, inline, paths, remote
+from airlock.classify.shell.analysis import unknown
+from airlock.classify.shell.argv import Args, OptionSpec, parse_args
+from airlock.classify.shell.rules import Program
+from airlock.classify.shell.words import Word
+from airlock.classify.shell.wrappers import package_bin
+from airlock.model import Effect, Risk, Target, Verb
+
+if TYPE_CHECKING:
+    from airlock.classify.shell.analysis import Analysis, Env, Stdin
+
+Handler = Callable[["Analysis", Program, list[Word], "Env", "Stdin | None", int], list[Effect]]
+
+
+def _read(reason: str, target: Target | None = None) -> list[Effect]:
+    return [Effect(Verb.READ, Risk.READ, reason, target)]
+
+
+def _write(reason: str, target: Target | None = None, scope: str = "") -> list[Effect]:
+    return [Effect(Verb.WRITE, Risk.WRITE, reason, target, scope)]
+
+
+def _args(program: Program, words: Sequence[Word], stop: bool = False) -> Args:
+    spec = program.options
+    if stop:
+        spec = dataclasses.replace(spec, stop_at_positional=True)
+    return parse_args(words[1:], spec)
+
+
+def _help(program: Program, args: Args) -> bool:
+    return any(f.name in program.help_flags for f in args.flags)
+
+# --------------------------------------------------------------------------------------------
+# Shells and shell code
+
+
+def _shell(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+           depth: int) -> list[Effect]:
+    name = words[0].value or "sh"
+    args = _args(program, words, stop=True)
+    if args.opaque:
+        return [unknown(f"the options of {name} are computed at run time")]
+    if _help(program, args):
+        return _read(f"{name} --help")
+    if args.has(frozenset({"-c"})):
+        code = args.positionals[0] if args.positionals else None
+        return run.script(code.value if code else None, depth + 1, f"by {name} -c")
+    if args.has(frozenset({"-n"})):
+        return _read(f"{name} -n only checks syntax")
+    script = args.positionals[0] if args.positionals else None
+    if script is not None and not args.has(frozenset({"-s"})) and script.value != "-":
+        if script.value is None and script.prefix.startswith("/dev/fd/"):
+            return [unknown(f"{name} runs code from a process substitution")]
+        if script.value not in ("/dev/stdin", "/proc/self/fd/0"):
+            return _write(f"runs the shell script {script.display}",
+                          Target("path", script.display, contextual=True), "file")
+    if stdin is None:
+        return [unknown(f"{name} reads commands from standard input, which cannot be seen")]
+    return run.script(stdin.text, depth + 1, f"by {name} from {stdin.origin}")
+
+
+def _foreign_shell(run: Analysis, program: Program, words: list[Word], env: Env,
+                   stdin: Stdin | None, depth: int) -> list[Effect]:
+    name = words[0].value or "shell"
+    args = _args(program, words, stop=True)
+    if _help(program, args):
+        return _read(f"{name} --help")
+    if args.positionals and not args.has(frozenset({"-c", "--command", "-Command"})) and \
+            args.positionals[0].value not in (None, "-"):
+        return _write(f"runs the {name} script {args.positionals[0].display}")
+    return [unknown(f"{name} code is not analysed (only POSIX shells are)")]
+
+
+def _eval(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+          depth: int) -> list[Effect]:
+    rest = words[1:]
+    if any(w.value is None for w in rest):
+        return [unknown("eval runs text computed at run time")]
+    return run.script(" ".join(w.value or "" for w in rest), depth + 1, "by eval")
+
+
+def _source(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+            depth: int) -> list[Effect]:
+    if len(words) < 2:
+        return _read("source without a file")
+    script = words[1]
+    if script.value in ("/dev/stdin", "-", "/proc/self/fd/0"):
+        if stdin is None:
+            return [unknown("source reads commands from standard input, which cannot be seen")]
+        return run.script(stdin.text, depth + 1, f"by source from {stdin.origin}")
+    if script.value is None and script.prefix.startswith("/dev/fd/"):
+        return [unknown("source runs code from a process substitution")]
+    return _write(f"runs the shell script {script.display} in this shell",
+                  Target("path", script.display, contextual=True), "file")
+
+
+def _alias(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+           depth: int) -> list[Effect]:
+    effects: list[Effect] = []
+    for word in words[1:]:
+        if word.value is None:
+            return [unknown("alias defines a command computed at run time")]
+        name, eq, value = word.value.partition("=")
+        if eq:
+            effects.extend(run.script(value, depth + 1, f"by the alias {name}"))
+    return effects or _read("alias lists aliases")
+
+
+def _trap(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+          depth: int) -> list[Effect]:
+    rest = words[1:]
+    if not rest or rest[0].value in ("-l", "-p", "-", "--"):
+        return _read("trap lists or resets handlers")
+    return run.script(rest[0].value, depth + 1, "by trap")
+
+
+# --------------------------------------------------------------------------------------------
+# find
+
+_FIND_VALUE_TESTS = frozenset({
+    "-name", "-iname", "-path", "-ipath", "-wholename", "-iwholename", "-regex", "-iregex",
+    "-type", "-xtype", "-size", "-perm", "-user", "-group", "-uid", "-gid", "-mtime", "-atime",
+    "-ctime", "-mmin", "-amin", "-cmin", "-newer", "-anewer", "-cnewer", "-maxdepth",
+    "-mindepth", "-links", "-inum", "-samefile", "-lname", "-ilname", "-fstype", "-used",
+    "-printf", "-context", "-regextype", "-newerXY", "-D", "-files0-from",
+})
+_FIND_WRITES = frozenset({"-fprint", "-fprint0", "-fprintf", "-fls"})
+_FIND_EXEC = frozenset({"-exec", "-execdir", "-ok", "-okdir"})
+# `{}`: each found file. Never an option (find prefixes it with the start point).
+_FOUND = Word("{}", None, "{}", template=None)
+
+
+def _find(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+          depth: int) -> list[Effect]:
+    rest = words[1:]
+    starts: list[Word] = []
+    i = 0
+    while i < len(rest) and rest[i].value in ("-H", "-L", "-P"):
+        i += 1
+    while i < len(rest):
+        value = rest[i].value
+        if value is None or value.startswith(("-", "(", "!", ")")) or value == ",":
+            break
+        starts.append(rest[i])
+        i += 1
+    if not starts:
+        starts = [Word.literal(".")]
+    effects: list[Effect] = []
+    start_targets = [Target("path", s.display, contextual=True) for s in starts]
+    while i < len(rest):
+        word = rest[i]
+        i += 1
+        value = word.value
+        if value is None:
+            if word.may_be_flag:
+                return [unknown(f"find's expression has a part computed at run time "
+                                f"({word.text}), which could be -delete or -exec")]
+            continue
+        if value in ("--help", "--version"):
+            return _read("find --help")
+        if value in _FIND_VALUE_TESTS:
+            i += 1
+        elif value == "-delete":
+            root = any(paths.is_root(s) for s in starts)
+            risk = Risk.CATASTROPHIC if root else Risk.DESTRUCTIVE
+            effects.extend(Effect(Verb.DELETE, risk, "find -delete removes every file it matches",
+                                  t, "directory") for t in start_targets)
+        elif value in _FIND_WRITES:
+            if i < len(rest):
+                effects.extend(_write(f"find {value} writes a file",
+                                      Target("path", rest[i].display, contextual=True), "file"))
+            i += 1
+        elif value in _FIND_EXEC:
+            end = i
+            while end < len(rest) and rest[end].value not in (";", "+"):
+                end += 1
+            inner = [(_FOUND if w.value is not None and "{}" in w.value else w)
+                     for w in rest[i:end]]
+            if inner and inner[0] is _FOUND:
+                return [unknown("find -exec runs the found files themselves")]
+            effects.extend(run.invoke(inner, env, None, depth + 1))
+            i = end + 1
+    return effects or _read("find only lists files", start_targets[0])
+
+
+# --------------------------------------------------------------------------------------------
+# git: configuration keys whose values are commands
+
+_GIT_COMMAND_KEYS = re.compile(
+    r"^(core\.(pager|editor|sshcommand|askpass|gitproxy|fsmonitor)|sequence\.editor|"
+    r"diff\.external|diff\..*\.(textconv|command)|merge\..*\.driver|"
+    r"filter\..*\.(clean|smudge|process)|credential(\..*)?\.helper|gpg(\..*)?\.program|"
+    r"alias\..*|uploadpack\.packobjectshook|pager\..*|web\.browser|browser\..*\.cmd|"
+    r"(diff|merge)tool\..*\.cmd|man\..*\.cmd|remote\..*\.(uploadpack|receivepack)|"
+    r"core\.hookspath|include\.path|includeif\..*)$")
+
+
+def _git(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+         depth: int) -> list[Effect]:
+    args = parse_args(words[1:], program.options)
+    effects: list[Effect] = []
+    settings = list(args.values(frozenset({"-c"})))
+    pos = args.positionals
+    if pos and pos[0].value == "config":
+        values = [w for w in pos[1:] if not (w.value or "").startswith("-")]
+        if len(values) >= 2 and values[0].value is not None:
+            settings.append(Word.literal(f"{values[0].value}={values[1].value}")
+                            if values[1].value is not None else Word.opaque(values[1].text))
+    for setting in settings:
+        if setting.value is None:
+            effects.append(unknown("git runs with a setting computed at run time"))
+            continue
+        key, _, value = setting.value.partition("=")
+        if _GIT_COMMAND_KEYS.match(key.lower()):
+            if key.lower() in ("core.hookspath", "include.path") or key.lower().startswith(
+                    "includeif."):
+                effects.append(unknown(f"git setting {key} loads hooks or configuration "
+                                       "that cannot be seen"))
+            elif not key.lower().startswith("alias.") or value.startswith("!"):
+                effects.extend(run.script(value.removeprefix("!"), depth + 1,
+                                          f"by git as {key}"))
+    return effects + run.decide_effects(program, words, env)
+
+
+# --------------------------------------------------------------------------------------------
+# sed and awk: their scripts can write files and run commands
+
+_SED_S_COMMAND = re.compile(r"s(?P<d>[^\\\n])(?:\\.|(?!(?P=d)).)*(?P=d)"
+                            r"(?:\\.|(?!(?P=d)).)*(?P=d)(?P<flags>[gpiImMe0-9w]*)")
+
+
+def _sed(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+         depth: int) -> list[Effect]:
+    args = parse_args(words[1:], program.options)
+    if args.opaque:
+        return [unknown("sed's options are computed at run time")]
+    if _help(program, args):
+        return _read("sed --help")
+    if args.values(frozenset({"-f", "--file"})):
+        return [unknown("sed runs a script file that cannot be seen")]
+    scripts = args.values(frozenset({"-e", "--expression"}))
+    files = args.positionals
+    if not scripts and files:
+        scripts, files = [files[0]], files[1:]
+    effects: list[Effect] = []
+    for script in scripts:
+        if script.value is None:
+            return [unknown("sed's script is computed at run time")]
+        kind = _sed_script_kind(script.value)
+        if kind == "exec":
+            return [unknown("the sed script runs shell commands (e)")]
+        if kind == "write":
+            effects.extend(_write("the sed script writes files (w)"))
+    in_place = args.has(frozenset({"-i", "--in-place"})) or any(
+        f.name.startswith("--in-place") for f in args.flags)
+    if in_place:
+        effects.extend(Effect(Verb.WRITE, Risk.WRITE, "sed -i edits the file in place",
+                              Target("path", f.display, contextual=True), "file")
+                       for f in files)
+        if not files:
+            effects.extend(_write("sed -i edits files in place"))
+    return effects or _read("sed prints transformed text")
+
+
+def _sed_script_kind(script: str) -> str:
+    """"exec" when the script can run commands, "write" when it writes files, else "read"."""
+    for match in _SED_S_COMMAND.finditer(script):
+        flags = match.group("flags")
+        if "e" in flags:
+            return "exec"
+        if "w" in flags:
+            return "write"
+    stripped = _SED_S_COMMAND.sub("", script)
+    for part in re.split(r"[;\n}]", stripped):
+        command = part.strip().lstrip("0123456789,$/!~+ ").lstrip("{").strip()
+        if command.startswith("e"):
+            return "exec"
+        if command[:1] in ("w", "W"):
+            return "write"
+    return "read"
+
+
+def _awk(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+         depth: int) -> list[Effect]:
+    args = parse_args(words[1:], program.options)
+    if args.opaque:
+        return [unknown("awk's options are computed at run time")]
+    if _help(program, args):
+        return _read("awk --help")
+    if args.values(frozenset({"-f", "--file", "-i", "--include", "-l", "--load"})):
+        return [unknown("awk runs program files or extensions that cannot be seen")]
+    texts = args.values(frozenset({"-e", "--source"}))
+    if not texts and args.positionals:
+        texts = [args.positionals[0]]
+    for text in texts:
+        if text.value is None:
+            return [unknown("awk's program is computed at run time")]
+        if re.search(r"\bsystem\s*\(|\|\s*getline|\|&|\bprint[f]?\b[^;}]*\|", text.value):
+            return [unknown("the awk program runs shell commands")]
+        if re.search(r"\bprint[f]?\b[^;}]*>", text.value):
+            return _write("the awk program writes files")
+    return _read("awk prints transformed text")
+
+
+# --------------------------------------------------------------------------------------------
+# Package runners: `yarn prisma migrate reset` runs the prisma binary
+
+_RUNNER_BUILTINS = {
+    "npm": {"exec", "x"},
+    "yarn": {"dlx", "exec"},
+    "pnpm": {"dlx", "exec"},
+    "bun": {"x"},
+}
+
+
+def _packages(run: Analysis, program: Program, words: list[Word], env: Env,
+              stdin: Stdin | None, depth: int) -> list[Effect]:
+    name = words[0].value or ""
+    args = _args(program, words, stop=True)
+    pos = args.positionals
+    if args.opaque or not pos or pos[0].value is None:
+        return run.decide_effects(program, words, env)
+    first = pos[0].value
+    if name == "bun" and args.has(frozenset({"-e", "--eval", "-p", "--print"})):
+        code = args.values(frozenset({"-e", "--eval", "-p", "--print"}))
+        return inline.javascript(run, code[0].value, depth)
+    if first in _RUNNER_BUILTINS.get(name, set()):
+        inner = list(pos[1:])
+        if inner and inner[0].value == "--":
+            inner = inner[1:]
+        inner_args = parse_args(inner, OptionSpec(value_options=frozenset({"-p", "--package",
+                                                                             "-c", "--call"}),
+                                                  stop_at_positional=True))
+        calls = inner_args.values(frozenset({"-c", "--call"}))
+        if calls:
+            return run.script(calls[0].value, depth + 1, f"by {name} {first} -c")
+        if not inner_args.positionals:
+            return _read(f"{name} {first} without a command")
+        rest = inner_args.positionals
+        return run.invoke([package_bin(rest[0]), *rest[1:]], env, stdin, depth + 1)
+    if name in ("yarn", "pnpm", "bun") and first not in program.subcommands:
+        # `yarn prisma …`: not a built-in, so a binary of the project (or a script).
+        return run.invoke([package_bin(pos[0]), *pos[1:]], env, stdin, depth + 1)
+    return run.decide_effects(program, words, env)
+
+
+HANDLERS: dict[str, Handler] = {
+    "shell": _shell,
+    "foreign-shell": _foreign_shell,
+    "eval": _eval,
+    "source": _source,
+    "alias": _alias,
+    "trap": _trap,
+    "find": _find,
+    "git": _git,
+    "sed": _sed,
+    "awk": _awk,
+    "packages": _packages,
+    **databases.HANDLERS,
+    **http_clients.HANDLERS,
+    **remote.HANDLERS,
+    **inline.HANDLERS,
+}

@@ -13,7 +13,20 @@ import pytest
 from airlock.audit import AuditRecord, seal, verify_records
 from airlock.errors import StoreError
 from airlock.model import PrincipalKind, Risk, Scope
-from airlock.store import ApprovalRecord, ApprovalStatus, Grant, Store, TokenRecord, open_store
+from airlock.store import (
+    ApprovalRecord,
+    ApprovalStatus,
+    ApproverRecord,
+    DeferredRecord,
+    DeferredStatus,
+    Grant,
+    OutboxItem,
+    OutboxStatus,
+    SnapshotRecord,
+    Store,
+    TokenRecord,
+    open_store,
+)
 from airlock.store.memory import MemoryStore
 from tests.pgcluster import Cluster
 
@@ -126,6 +139,165 @@ def test_only_one_of_many_concurrent_redeemers_wins(store: Store) -> None:
     for t in threads:
         t.join()
     assert wins.count(True) == 1
+
+
+# ---- approvers ------------------------------------------------------------------------------
+
+def approver(name: str = "alice", **changes: object) -> ApproverRecord:
+    base = ApproverRecord(name=name, credential_hash="cd" * 32, seed_box="sealed-ünïcode",
+                          created_at=T0.isoformat())
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_approver_round_trip_and_listing(store: Store) -> None:
+    store.add_approver(approver("bob"))
+    store.add_approver(approver("alice", last_step=7, locked_until=T0.isoformat()))
+    assert store.get_approver("alice") == approver("alice", last_step=7,
+                                                   locked_until=T0.isoformat())
+    assert [a.name for a in store.list_approvers()] == ["alice", "bob"]
+    assert store.get_approver("carol") is None
+
+
+def test_approver_names_are_unique(store: Store) -> None:
+    store.add_approver(approver())
+    with pytest.raises((StoreError, KeyError)):
+        store.add_approver(approver())
+
+
+def test_approver_update_is_compare_and_set(store: Store) -> None:
+    a = approver()
+    store.add_approver(a)
+    first = a.next_version(last_step=100)
+    replayed = a.next_version(last_step=100)  # the same code presented twice at once
+    assert store.update_approver(first) is True
+    assert store.update_approver(replayed) is False
+    assert store.get_approver("alice") == first
+    assert store.update_approver(approver("nobody", version=2)) is False
+
+
+def test_only_one_of_many_concurrent_code_uses_wins(store: Store) -> None:
+    a = approver()
+    store.add_approver(a)
+    wins: list[bool] = []
+    barrier = threading.Barrier(8)
+
+    def use_code() -> None:
+        barrier.wait()
+        wins.append(store.update_approver(a.next_version(last_step=42)))
+
+    threads = [threading.Thread(target=use_code) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wins.count(True) == 1
+
+
+def test_remove_approver(store: Store) -> None:
+    store.add_approver(approver())
+    assert store.remove_approver("alice") is True
+    assert store.remove_approver("alice") is False
+    assert store.get_approver("alice") is None
+
+
+# ---- notification outbox --------------------------------------------------------------------
+
+def outbox_item(n: int = 1, due: int = 0, **changes: object) -> OutboxItem:
+    base = OutboxItem(id=f"ntf_{n}", channel="hook1", event="approval.requested",
+                      payload={"approval": {"id": f"apr_{n}", "summary": "DROP TABLE ✓"}},
+                      created_at=T0.isoformat(),
+                      due_at=(T0 + timedelta(seconds=due)).isoformat())
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_outbox_returns_due_pending_items_oldest_first(store: Store) -> None:
+    store.add_outbox(outbox_item(1, due=30))
+    store.add_outbox(outbox_item(2, due=10))
+    store.add_outbox(outbox_item(3, due=60))
+    store.add_outbox(outbox_item(4, due=0, status=OutboxStatus.DELIVERED))
+    due = store.due_outbox((T0 + timedelta(seconds=30)).isoformat())
+    assert [i.id for i in due] == ["ntf_2", "ntf_1"]
+    assert due[1] == outbox_item(1, due=30)
+    assert len(store.due_outbox((T0 + timedelta(hours=1)).isoformat(), limit=1)) == 1
+
+
+def test_outbox_update_is_compare_and_set(store: Store) -> None:
+    item = outbox_item()
+    store.add_outbox(item)
+    claimed = item.next_version(attempts=1, due_at=(T0 + timedelta(minutes=1)).isoformat())
+    assert store.update_outbox(claimed) is True
+    assert store.update_outbox(item.next_version(attempts=1)) is False  # another replica, late
+    assert store.due_outbox(T0.isoformat()) == []
+    done = claimed.next_version(status=OutboxStatus.DELIVERED, delivered_at=T0.isoformat())
+    assert store.update_outbox(done) is True
+    assert store.due_outbox((T0 + timedelta(days=1)).isoformat()) == []
+
+
+# ---- vault snapshot catalog -----------------------------------------------------------------
+
+def snapshot(n: int = 1, resource: str = "app-db", action: str | None = "act_1",
+             **changes: object) -> SnapshotRecord:
+    base = SnapshotRecord(id=f"snap_{n}", kind="postgres-table", resource=resource,
+                          environment="production",
+                          created_at=(T0 + timedelta(seconds=n)).isoformat(), size=1234 * n,
+                          digest="ef" * 32, location="/vault", action_id=action,
+                          retain_until=(T0 + timedelta(days=30)).isoformat(),
+                          summary="table public.users ✓")
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_snapshot_catalog_round_trip_and_filters(store: Store) -> None:
+    store.add_snapshot(snapshot(1))
+    store.add_snapshot(snapshot(2, resource="other", action="act_2"))
+    store.add_snapshot(snapshot(3, action=None))
+    assert store.get_snapshot("snap_1") == snapshot(1)
+    assert store.get_snapshot("snap_missing") is None
+    assert [s.id for s in store.list_snapshots()] == ["snap_3", "snap_2", "snap_1"]
+    assert [s.id for s in store.list_snapshots(resource="app-db")] == ["snap_3", "snap_1"]
+    assert [s.id for s in store.list_snapshots(action_id="act_2")] == ["snap_2"]
+    assert len(store.list_snapshots(limit=1)) == 1
+    with pytest.raises((StoreError, KeyError)):
+        store.add_snapshot(snapshot(1))
+
+
+def test_snapshot_verification_is_recorded(store: Store) -> None:
+    store.add_snapshot(snapshot(1))
+    checked = snapshot(1, last_verified_at=T0.isoformat(), verify_problem="data: digest differs")
+    assert store.update_snapshot(checked) is True
+    assert store.get_snapshot("snap_1") == checked
+    assert store.update_snapshot(snapshot(9)) is False
+
+
+# ---- deferred destructive calls ---------------------------------------------------------------
+
+def deferred(n: int = 1, due: int = 0, **changes: object) -> DeferredRecord:
+    base = DeferredRecord(id=f"def_{n}", action_id=f"act_{n}", principal="agent",
+                          resource="railway", target="railway:volume:vol-1",
+                          summary="POST https://backboard.railway.app/graphql/v2",
+                          content={"kind": "http", "body": "volumeDelete ✓"},
+                          context={"cwd": None}, digest="ab" * 32, created_at=T0.isoformat(),
+                          due_at=(T0 + timedelta(hours=48, seconds=due)).isoformat())
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_deferred_round_trip_and_order(store: Store) -> None:
+    store.add_deferred(deferred(1, due=30))
+    store.add_deferred(deferred(2, due=10))
+    store.add_deferred(deferred(3, due=0, status=DeferredStatus.CANCELLED))
+    assert store.get_deferred("def_1") == deferred(1, due=30)
+    assert [d.id for d in store.list_deferred()] == ["def_3", "def_2", "def_1"]
+    assert [d.id for d in store.list_deferred(status=DeferredStatus.PENDING)] == ["def_2", "def_1"]
+    assert store.get_deferred("def_missing") is None
+
+
+def test_deferred_cancel_and_execute_cannot_both_win(store: Store) -> None:
+    d = deferred()
+    store.add_deferred(d)
+    cancel = d.next_version(status=DeferredStatus.CANCELLED, decided_by="alice")
+    execute = d.next_version(status=DeferredStatus.EXECUTED)
+    assert store.update_deferred(cancel) is True
+    assert store.update_deferred(execute) is False
+    assert store.get_deferred(d.id) == cancel
 
 
 # ---- audit ----------------------------------------------------------------------------------

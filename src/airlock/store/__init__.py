@@ -17,9 +17,22 @@ from typing import Protocol
 
 from airlock.audit import AuditRecord
 from airlock.errors import ConfigError
-from airlock.store.records import ApprovalRecord, ApprovalStatus, Grant, TokenRecord
+from airlock.store.records import (
+    ApprovalRecord,
+    ApprovalStatus,
+    ApproverRecord,
+    DeferredRecord,
+    DeferredStatus,
+    Grant,
+    OutboxItem,
+    OutboxStatus,
+    SnapshotRecord,
+    TokenRecord,
+)
 
-__all__ = ["ApprovalRecord", "ApprovalStatus", "Grant", "Store", "TokenRecord", "open_store"]
+__all__ = ["ApprovalRecord", "ApprovalStatus", "ApproverRecord", "DeferredRecord",
+           "DeferredStatus", "Grant", "OutboxItem", "OutboxStatus", "SnapshotRecord", "Store",
+           "TokenRecord", "open_store"]
 
 
 class Store(Protocol):
@@ -37,6 +50,49 @@ class Store(Protocol):
     def update_approval(self, approval: ApprovalRecord) -> bool:
         """Replace the stored approval whose version is `approval.version - 1`; False when
         someone else changed it first (compare-and-set, so single use holds across replicas)."""
+        ...
+
+    # approvers (humans who approve; see approvers.py)
+    def add_approver(self, approver: ApproverRecord) -> None:
+        """Add a new approver; raises if one of that name exists."""
+        ...
+    def get_approver(self, name: str) -> ApproverRecord | None: ...
+    def list_approvers(self) -> list[ApproverRecord]: ...
+    def update_approver(self, approver: ApproverRecord) -> bool:
+        """Compare-and-set on `version`, like `update_approval`: a TOTP code is accepted once
+        even when two requests present it at the same moment."""
+        ...
+    def remove_approver(self, name: str) -> bool: ...
+
+    # notification outbox (see notify.py)
+    def add_outbox(self, item: OutboxItem) -> None: ...
+    def due_outbox(self, now: str, limit: int = 20) -> list[OutboxItem]:
+        """Pending items due at or before `now`, oldest due first."""
+        ...
+    def update_outbox(self, item: OutboxItem) -> bool:
+        """Compare-and-set on `version`: one replica claims an item, the others skip it."""
+        ...
+
+    # vault snapshot catalog (see vault/catalog.py)
+    def add_snapshot(self, snapshot: SnapshotRecord) -> None: ...
+    def get_snapshot(self, snapshot_id: str) -> SnapshotRecord | None: ...
+    def list_snapshots(self, *, resource: str | None = None, action_id: str | None = None,
+                       limit: int = 1000) -> list[SnapshotRecord]:
+        """Newest first."""
+        ...
+    def update_snapshot(self, snapshot: SnapshotRecord) -> bool:
+        """Replace the record with this id (verification results); False if there is none."""
+        ...
+
+    # deferred destructive calls (see vault/deferred.py)
+    def add_deferred(self, deferred: DeferredRecord) -> None: ...
+    def get_deferred(self, deferred_id: str) -> DeferredRecord | None: ...
+    def list_deferred(self, *, status: DeferredStatus | None = None,
+                      limit: int = 1000) -> list[DeferredRecord]:
+        """Soonest due first."""
+        ...
+    def update_deferred(self, deferred: DeferredRecord) -> bool:
+        """Compare-and-set on `version`: a cancel and an execution cannot both win."""
         ...
 
     # audit

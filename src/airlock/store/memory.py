@@ -7,7 +7,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 from airlock.audit import AuditRecord
-from airlock.store.records import ApprovalRecord, ApprovalStatus, TokenRecord
+from airlock.store.records import (
+    ApprovalRecord,
+    ApprovalStatus,
+    ApproverRecord,
+    DeferredRecord,
+    DeferredStatus,
+    OutboxItem,
+    OutboxStatus,
+    SnapshotRecord,
+    TokenRecord,
+)
 
 
 class MemoryStore:
@@ -16,6 +26,10 @@ class MemoryStore:
         self.tokens: dict[str, TokenRecord] = {}
         self.approvals: dict[str, ApprovalRecord] = {}
         self.audit: list[AuditRecord] = []
+        self.approvers: dict[str, ApproverRecord] = {}
+        self.outbox: dict[str, OutboxItem] = {}
+        self.snapshots: dict[str, SnapshotRecord] = {}
+        self.deferred: dict[str, DeferredRecord] = {}
 
     def add_token(self, token: TokenRecord) -> None:
         with self._lock:
@@ -61,6 +75,50 @@ class MemoryStore:
             self.approvals[approval.id] = approval
             return True
 
+    def add_approver(self, approver: ApproverRecord) -> None:
+        with self._lock:
+            if approver.name in self.approvers:
+                raise KeyError(approver.name)
+            self.approvers[approver.name] = approver
+
+    def get_approver(self, name: str) -> ApproverRecord | None:
+        return self.approvers.get(name)
+
+    def list_approvers(self) -> list[ApproverRecord]:
+        return sorted(self.approvers.values(), key=lambda a: a.name)
+
+    def update_approver(self, approver: ApproverRecord) -> bool:
+        with self._lock:
+            current = self.approvers.get(approver.name)
+            if current is None or current.version != approver.version - 1:
+                return False
+            self.approvers[approver.name] = approver
+            return True
+
+    def remove_approver(self, name: str) -> bool:
+        with self._lock:
+            return self.approvers.pop(name, None) is not None
+
+    def add_outbox(self, item: OutboxItem) -> None:
+        with self._lock:
+            if item.id in self.outbox:
+                raise KeyError(item.id)
+            self.outbox[item.id] = item
+
+    def due_outbox(self, now: str, limit: int = 20) -> list[OutboxItem]:
+        due = [i for i in self.outbox.values()
+               if i.status is OutboxStatus.PENDING and i.due_at <= now]
+        due.sort(key=lambda i: (i.due_at, i.id))
+        return due[:limit]
+
+    def update_outbox(self, item: OutboxItem) -> bool:
+        with self._lock:
+            current = self.outbox.get(item.id)
+            if current is None or current.version != item.version - 1:
+                return False
+            self.outbox[item.id] = item
+            return True
+
     def append_audit(self, make: Callable[[AuditRecord | None], AuditRecord]) -> AuditRecord:
         with self._lock:
             record = make(self.audit[-1] if self.audit else None)
@@ -69,6 +127,53 @@ class MemoryStore:
 
     def audit_records(self, after: int = 0) -> Iterator[AuditRecord]:
         return iter([r for r in self.audit if r.seq > after])
+
+    def add_snapshot(self, snapshot: SnapshotRecord) -> None:
+        with self._lock:
+            if snapshot.id in self.snapshots:
+                raise KeyError(snapshot.id)
+            self.snapshots[snapshot.id] = snapshot
+
+    def get_snapshot(self, snapshot_id: str) -> SnapshotRecord | None:
+        return self.snapshots.get(snapshot_id)
+
+    def list_snapshots(self, *, resource: str | None = None, action_id: str | None = None,
+                       limit: int = 1000) -> list[SnapshotRecord]:
+        found = [s for s in self.snapshots.values()
+                 if (resource is None or s.resource == resource)
+                 and (action_id is None or s.action_id == action_id)]
+        found.sort(key=lambda s: (s.created_at, s.id), reverse=True)
+        return found[:limit]
+
+    def update_snapshot(self, snapshot: SnapshotRecord) -> bool:
+        with self._lock:
+            if snapshot.id not in self.snapshots:
+                return False
+            self.snapshots[snapshot.id] = snapshot
+            return True
+
+    def add_deferred(self, deferred: DeferredRecord) -> None:
+        with self._lock:
+            if deferred.id in self.deferred:
+                raise KeyError(deferred.id)
+            self.deferred[deferred.id] = deferred
+
+    def get_deferred(self, deferred_id: str) -> DeferredRecord | None:
+        return self.deferred.get(deferred_id)
+
+    def list_deferred(self, *, status: DeferredStatus | None = None,
+                      limit: int = 1000) -> list[DeferredRecord]:
+        found = [d for d in self.deferred.values() if status is None or d.status is status]
+        found.sort(key=lambda d: (d.due_at, d.id))
+        return found[:limit]
+
+    def update_deferred(self, deferred: DeferredRecord) -> bool:
+        with self._lock:
+            current = self.deferred.get(deferred.id)
+            if current is None or current.version != deferred.version - 1:
+                return False
+            self.deferred[deferred.id] = deferred
+            return True
 
     def close(self) -> None:
         pass

@@ -15,7 +15,17 @@ from typing import Any, Protocol
 
 from airlock.audit import AuditRecord
 from airlock.model import PrincipalKind
-from airlock.store.records import ApprovalRecord, ApprovalStatus, TokenRecord
+from airlock.store.records import (
+    ApprovalRecord,
+    ApprovalStatus,
+    ApproverRecord,
+    DeferredRecord,
+    DeferredStatus,
+    OutboxItem,
+    OutboxStatus,
+    SnapshotRecord,
+    TokenRecord,
+)
 
 SCHEMA_VERSION = 1
 
@@ -31,6 +41,24 @@ SCHEMA = (
         record TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS approvals_by_digest ON approvals (digest, status)",
     "CREATE INDEX IF NOT EXISTS approvals_by_status ON approvals (status, requested_at)",
+    # approvers and the notification outbox: a JSON document beside the searched columns,
+    # updated by compare-and-set on `version` (like approvals)
+    """CREATE TABLE IF NOT EXISTS approvers (
+        name TEXT PRIMARY KEY, version INTEGER NOT NULL, record TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS outbox (
+        id TEXT PRIMARY KEY, status TEXT NOT NULL, due_at TEXT NOT NULL,
+        version INTEGER NOT NULL, record TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, due_at)",
+    # the vault's snapshot catalog and deferred destructive calls (vault/)
+    """CREATE TABLE IF NOT EXISTS snapshots (
+        id TEXT PRIMARY KEY, resource TEXT NOT NULL, action_id TEXT, created_at TEXT NOT NULL,
+        record TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS snapshots_by_resource ON snapshots (resource, created_at)",
+    "CREATE INDEX IF NOT EXISTS snapshots_by_action ON snapshots (action_id)",
+    """CREATE TABLE IF NOT EXISTS deferred (
+        id TEXT PRIMARY KEY, status TEXT NOT NULL, due_at TEXT NOT NULL,
+        version INTEGER NOT NULL, record TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS deferred_due ON deferred (status, due_at)",
     """CREATE TABLE IF NOT EXISTS audit (
         seq BIGINT PRIMARY KEY, at TEXT NOT NULL, kind TEXT NOT NULL, action_id TEXT,
         data TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL, mac TEXT NOT NULL)""",
@@ -124,6 +152,131 @@ class SqlStore(ABC):
                 (approval.status.value, approval.version, json.dumps(approval.to_json()),
                  approval.id, approval.version - 1))
             # One row changed iff nobody moved the version on since we read it.
+            return int(cur.rowcount) == 1
+
+    # ---- approvers --------------------------------------------------------------------------
+
+    def add_approver(self, approver: ApproverRecord) -> None:
+        with self._transaction() as cur:
+            cur.execute("INSERT INTO approvers (name, version, record) VALUES (?, ?, ?)",
+                        (approver.name, approver.version, json.dumps(approver.to_json())))
+
+    def get_approver(self, name: str) -> ApproverRecord | None:
+        with self._transaction() as cur:
+            cur.execute("SELECT record FROM approvers WHERE name = ?", (name,))
+            row = cur.fetchone()
+        return ApproverRecord.from_json(json.loads(row[0])) if row else None
+
+    def list_approvers(self) -> list[ApproverRecord]:
+        with self._transaction() as cur:
+            cur.execute("SELECT record FROM approvers ORDER BY name")
+            rows = cur.fetchall()
+        return [ApproverRecord.from_json(json.loads(row[0])) for row in rows]
+
+    def update_approver(self, approver: ApproverRecord) -> bool:
+        with self._transaction() as cur:
+            cur.execute("UPDATE approvers SET version = ?, record = ? WHERE name = ? AND version = ?",
+                        (approver.version, json.dumps(approver.to_json()), approver.name,
+                         approver.version - 1))
+            return int(cur.rowcount) == 1
+
+    def remove_approver(self, name: str) -> bool:
+        with self._transaction() as cur:
+            cur.execute("DELETE FROM approvers WHERE name = ?", (name,))
+            return int(cur.rowcount) == 1
+
+    # ---- notification outbox ----------------------------------------------------------------
+
+    def add_outbox(self, item: OutboxItem) -> None:
+        with self._transaction() as cur:
+            cur.execute("INSERT INTO outbox (id, status, due_at, version, record) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (item.id, item.status.value, item.due_at, item.version,
+                         json.dumps(item.to_json())))
+
+    def due_outbox(self, now: str, limit: int = 20) -> list[OutboxItem]:
+        with self._transaction() as cur:
+            cur.execute("SELECT record FROM outbox WHERE status = ? AND due_at <= ? "
+                        "ORDER BY due_at, id LIMIT ?",
+                        (OutboxStatus.PENDING.value, now, int(limit)))
+            rows = cur.fetchall()
+        return [OutboxItem.from_json(json.loads(row[0])) for row in rows]
+
+    def update_outbox(self, item: OutboxItem) -> bool:
+        with self._transaction() as cur:
+            cur.execute("UPDATE outbox SET status = ?, due_at = ?, version = ?, record = ? "
+                        "WHERE id = ? AND version = ?",
+                        (item.status.value, item.due_at, item.version,
+                         json.dumps(item.to_json()), item.id, item.version - 1))
+            return int(cur.rowcount) == 1
+
+    # ---- vault snapshot catalog -------------------------------------------------------------
+
+    def add_snapshot(self, snapshot: SnapshotRecord) -> None:
+        with self._transaction() as cur:
+            cur.execute("INSERT INTO snapshots (id, resource, action_id, created_at, record) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (snapshot.id, snapshot.resource, snapshot.action_id, snapshot.created_at,
+                         json.dumps(snapshot.to_json())))
+
+    def get_snapshot(self, snapshot_id: str) -> SnapshotRecord | None:
+        with self._transaction() as cur:
+            cur.execute("SELECT record FROM snapshots WHERE id = ?", (snapshot_id,))
+            row = cur.fetchone()
+        return SnapshotRecord.from_json(json.loads(row[0])) if row else None
+
+    def list_snapshots(self, *, resource: str | None = None, action_id: str | None = None,
+                       limit: int = 1000) -> list[SnapshotRecord]:
+        clauses, params = [], []
+        if resource is not None:
+            clauses.append("resource = ?")
+            params.append(resource)
+        if action_id is not None:
+            clauses.append("action_id = ?")
+            params.append(action_id)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._transaction() as cur:
+            cur.execute(f"SELECT record FROM snapshots {where} "
+                        f"ORDER BY created_at DESC, id DESC LIMIT ?", (*params, int(limit)))
+            rows = cur.fetchall()
+        return [SnapshotRecord.from_json(json.loads(row[0])) for row in rows]
+
+    def update_snapshot(self, snapshot: SnapshotRecord) -> bool:
+        with self._transaction() as cur:
+            cur.execute("UPDATE snapshots SET record = ? WHERE id = ?",
+                        (json.dumps(snapshot.to_json()), snapshot.id))
+            return int(cur.rowcount) == 1
+
+    # ---- deferred destructive calls ---------------------------------------------------------
+
+    def add_deferred(self, deferred: DeferredRecord) -> None:
+        with self._transaction() as cur:
+            cur.execute("INSERT INTO deferred (id, status, due_at, version, record) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (deferred.id, deferred.status.value, deferred.due_at, deferred.version,
+                         json.dumps(deferred.to_json())))
+
+    def get_deferred(self, deferred_id: str) -> DeferredRecord | None:
+        with self._transaction() as cur:
+            cur.execute("SELECT record FROM deferred WHERE id = ?", (deferred_id,))
+            row = cur.fetchone()
+        return DeferredRecord.from_json(json.loads(row[0])) if row else None
+
+    def list_deferred(self, *, status: DeferredStatus | None = None,
+                      limit: int = 1000) -> list[DeferredRecord]:
+        where, params = ("WHERE status = ?", [status.value]) if status is not None else ("", [])
+        with self._transaction() as cur:
+            cur.execute(f"SELECT record FROM deferred {where} ORDER BY due_at, id LIMIT ?",
+                        (*params, int(limit)))
+            rows = cur.fetchall()
+        return [DeferredRecord.from_json(json.loads(row[0])) for row in rows]
+
+    def update_deferred(self, deferred: DeferredRecord) -> bool:
+        with self._transaction() as cur:
+            cur.execute("UPDATE deferred SET status = ?, due_at = ?, version = ?, record = ? "
+                        "WHERE id = ? AND version = ?",
+                        (deferred.status.value, deferred.due_at, deferred.version,
+                         json.dumps(deferred.to_json()), deferred.id, deferred.version - 1))
             return int(cur.rowcount) == 1
 
     # ---- audit ------------------------------------------------------------------------------

@@ -10,6 +10,10 @@ Rules enforced here (the console and CLI of the approvals issue build on them):
 - nobody approves their own request, and one human counts once towards N;
 - an approval is used at most once (compare-and-set on the stored version), and not after it
   expires.
+
+Given an audit log, `decide` records every approval (`approval_given`), denial
+(`approval_denied`) and refusal (`approval_refused`, with a `why`); the fronts that authenticate
+approvers (`decisions.ApprovalDesk`) always give it one.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from airlock.audit import AuditLog
 from airlock.errors import ApprovalError
 from airlock.model import (
     Action,
@@ -32,6 +37,7 @@ from airlock.model import (
     sha256_hex,
     utcnow,
 )
+from airlock.redact import redact_text
 from airlock.store import ApprovalRecord, ApprovalStatus, Grant, Store
 
 DEFAULT_TTL = timedelta(minutes=15)
@@ -96,7 +102,7 @@ class StoreApprovals:
                 return pending
         record = ApprovalRecord(
             id=new_id("apr"), action_id=action.id, digest=digest, principal=action.principal,
-            summary=action.summary(), risk=assessment.risk,
+            summary=redact_text(action.summary()), risk=assessment.risk,
             approvals_required=max(1, decision.approvals_required),
             requested_at=now.isoformat(), expires_at=(now + self.ttl).isoformat(),
             details=dict(details))
@@ -104,35 +110,62 @@ class StoreApprovals:
         return record
 
 
+def effective_status(approval: ApprovalRecord, now: datetime) -> ApprovalStatus:
+    """The status as of `now`: a pending or approved record past its expiry is expired even
+    before anyone has marked it so."""
+    if approval.status in (ApprovalStatus.PENDING, ApprovalStatus.APPROVED) and \
+            datetime.fromisoformat(approval.expires_at) <= now:
+        return ApprovalStatus.EXPIRED
+    return approval.status
+
+
 def decide(store: Store, approval_id: str, approver: Principal, *, approve: bool,
            reason: str = "", now: datetime | None = None,
-           use_window: timedelta = DEFAULT_TTL) -> ApprovalRecord:
+           use_window: timedelta = DEFAULT_TTL, audit: AuditLog | None = None,
+           via: str = "") -> ApprovalRecord:
     """Record one human's approval or denial. Returns the approval as stored afterwards.
 
     Authentication of the approver (credential + TOTP) happens before this is called; this
     function enforces what no authentication can make right: kind, self-approval, duplicates,
-    expiry and state.
+    expiry and state. With `audit`, the decision or the refusal is recorded (`via` names the
+    path: console, cli, api).
     """
     now = now or utcnow()
+    decision = "approve" if approve else "deny"
+
+    def refuse(why: str, approval: ApprovalRecord | None, message: str,
+               hint: str | None = None) -> ApprovalError:
+        if audit is not None:
+            audit.record("approval_refused", approval.action_id if approval else None,
+                         {"approval_id": approval_id, "approver": approver.name,
+                          "approver_kind": approver.kind.value, "decision": decision,
+                          "why": why, "via": via, "message": message})
+        return ApprovalError(message, hint=hint)
+
     for _attempt in range(5):  # compare-and-set retries against concurrent approvers
         approval = store.get_approval(approval_id)
         if approval is None:
-            raise ApprovalError(f"no approval {approval_id}",
-                                hint="list pending approvals with `airlock approvals`")
+            raise refuse("unknown_approval", None, f"no approval {approval_id}",
+                         hint="list pending approvals with `airlock approvals`")
         if approver.kind is not PrincipalKind.HUMAN:
-            raise ApprovalError(f"{approver.name} is an agent; only humans can approve or deny")
+            raise refuse("not_human", approval,
+                         f"{approver.name} is an agent; only humans can approve or deny")
         if approver.name == approval.principal:
-            raise ApprovalError(f"{approver.name} requested this action and cannot approve it")
+            raise refuse("own_request", approval,
+                         f"{approver.name} requested this action and cannot approve it")
         if approval.status is not ApprovalStatus.PENDING:
-            raise ApprovalError(f"approval {approval_id} is {approval.status.value}, not pending")
+            raise refuse(f"already_{approval.status.value}", approval,
+                         f"approval {approval_id} is {approval.status.value}, not pending")
         if datetime.fromisoformat(approval.expires_at) <= now:
             expired = approval.next_version(status=ApprovalStatus.EXPIRED)
             store.update_approval(expired)
-            raise ApprovalError(f"approval {approval_id} expired at {approval.expires_at}",
-                                hint="the agent must retry the action to request a new approval")
+            raise refuse("expired", approval,
+                         f"approval {approval_id} expired at {approval.expires_at}",
+                         hint="the agent must retry the action to request a new approval")
         if any(g.approver == approver.name for g in approval.grants):
-            raise ApprovalError(f"{approver.name} already decided on {approval_id}; "
-                                f"another person must give the next approval")
+            raise refuse("already_decided", approval,
+                         f"{approver.name} already decided on {approval_id}; "
+                         f"another person must give the next approval")
         grant = Grant(approver.name, now.isoformat(), "approve" if approve else "deny", reason)
         grants = (*approval.grants, grant)
         if not approve:
@@ -146,9 +179,17 @@ def decide(store: Store, approval_id: str, approver: Principal, *, approve: bool
         else:
             updated = approval.next_version(grants=grants)
         if store.update_approval(updated):
+            if audit is not None:
+                audit.record("approval_given" if approve else "approval_denied",
+                             approval.action_id,
+                             {"approval_id": approval_id, "approver": approver.name,
+                              "reason": reason, "via": via, "status": updated.status.value,
+                              "approvals": sum(g.decision == "approve" for g in grants),
+                              "approvals_required": updated.approvals_required,
+                              "digest": updated.digest})
             return updated
-    raise ApprovalError(f"approval {approval_id} kept changing while recording the decision; "
-                        "try again")
+    raise refuse("busy", None, f"approval {approval_id} kept changing while recording the "
+                 "decision; try again")
 
 
 def expire_stale(store: Store, now: datetime | None = None) -> int:

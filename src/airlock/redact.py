@@ -34,6 +34,8 @@ _PATTERNS = (
     re.compile(r"(?P<pre>\bmysql\b[^|;&]*?\s-p)(?P<secret>[^\s'\"]+)"),
     # airlock's own tokens
     re.compile(r"(?P<pre>alk_tok_[0-9a-z]{26}_)(?P<secret>[A-Za-z0-9_-]{43})"),
+    # approver credentials (alk_apv_<name>_<secret>): everything after the prefix
+    re.compile(r"(?P<pre>alk_apv_)(?P<secret>[A-Za-z0-9_.-]+)"),
 )
 
 

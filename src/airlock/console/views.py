@@ -1,0 +1,116 @@
+"""What the console's pages show, computed from stored approvals and audit records.
+
+Templates only lay out what these functions return; every judgement about what is production,
+how long is left, or what may be shown is made here, once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from markupsafe import Markup
+
+from airlock.approvals import effective_status
+from airlock.audit import AuditRecord
+from airlock.config import Config
+from airlock.console.highlight import content_html
+from airlock.model import UNKNOWN_ENVIRONMENT
+from airlock.redact import redact, redact_text
+from airlock.store import ApprovalRecord, ApprovalStatus
+
+ACTION_NOUNS = {"sql": "SQL", "shell": "a shell command", "http": "an HTTP call",
+                "mcp": "an MCP tool call", "file_read": "a file read", "file_write": "a file write"}
+
+
+@dataclass(frozen=True, slots=True)
+class EnvironmentView:
+    name: str
+    production: bool
+
+    @property
+    def label(self) -> str:
+        return "unknown → production" if self.name == UNKNOWN_ENVIRONMENT else self.name
+
+
+def environments(details: dict[str, Any], config: Config) -> list[EnvironmentView]:
+    """Every environment the action reaches, production first (it is what matters)."""
+    names = {env for t in details.get("targets") or [] for env in t.get("environments", [])}
+    views = [EnvironmentView(n, n == UNKNOWN_ENVIRONMENT or config.environment(n).production)
+             for n in names]
+    return sorted(views, key=lambda v: (not v.production, v.name))
+
+
+def when(iso: str | None) -> str:
+    if not iso:
+        return ""
+    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def approval_summary(approval: ApprovalRecord, config: Config, now: datetime) -> dict[str, Any]:
+    """A row of the pending and recent lists."""
+    envs = environments(approval.details, config)
+    status = effective_status(approval, now)
+    return {
+        "id": approval.id, "summary": redact_text(approval.summary),
+        "risk": approval.risk.value, "principal": approval.principal,
+        "front": approval.details.get("front") or "", "status": status.value,
+        "pending": status is ApprovalStatus.PENDING,
+        "environments": envs, "production": any(e.production for e in envs),
+        "approvals": sum(g.decision == "approve" for g in approval.grants),
+        "approvals_required": approval.approvals_required,
+        "requested_at": when(approval.requested_at), "expires_at": approval.expires_at,
+        "expires_at_text": when(approval.expires_at),
+        "decided_by": ", ".join(g.approver for g in approval.grants),
+        "decided_at": when(approval.decided_at or approval.used_at),
+        "reason": approval.reason,
+    }
+
+
+def approval_page(approval: ApprovalRecord, config: Config, now: datetime,
+                  viewer: str) -> dict[str, Any]:
+    """Everything an approver needs to decide, from the record stored at hold time."""
+    details = approval.details
+    content = details.get("content") or {}
+    context = details.get("context") or {}
+    decision = details.get("decision") or {}
+    plan = details.get("safety_plan") or {"steps": [], "unprotected": []}
+    kind = str(content.get("kind", ""))
+    view = approval_summary(approval, config, now)
+    targets = [{"target": t.get("target"), "resource": t.get("resource"),
+                "environments": [EnvironmentView(e, e == UNKNOWN_ENVIRONMENT
+                                                 or config.environment(e).production)
+                                 for e in t.get("environments", [])],
+                "blast_radius": t.get("blast_radius") or [], "note": t.get("note") or ""}
+               for t in details.get("targets") or []]
+    blast = sorted({r for t in targets for r in t["blast_radius"]})
+    already = any(g.approver == viewer for g in approval.grants)
+    view.update({
+        "kind": kind, "kind_noun": ACTION_NOUNS.get(kind, kind or "an action"),
+        "content_html": content_html(content) if content else Markup(""),
+        "context": {k: v for k, v in context.items() if v},
+        "action_id": approval.action_id, "digest": approval.digest,
+        "targets": targets, "blast_radius": blast,
+        "effects": details.get("effects") or [], "reasons": details.get("reasons") or [],
+        "complete": details.get("complete", True), "classifier": details.get("classifier"),
+        "rule": decision.get("rule"), "rule_reason": decision.get("reason"),
+        "plan_steps": plan.get("steps") or [], "plan_unprotected": plan.get("unprotected") or [],
+        "snapshot_required": decision.get("snapshot_required", False),
+        "grants": [{"approver": g.approver, "decision": g.decision, "at": when(g.at),
+                    "reason": g.reason} for g in approval.grants],
+        "own_request": viewer == approval.principal, "already_decided": already,
+        "can_decide": view["pending"] and viewer != approval.principal and not already,
+        "used_by_action": approval.used_by_action,
+    })
+    return view
+
+
+def audit_row(record: AuditRecord) -> dict[str, Any]:
+    data = json.dumps(redact(dict(record.data)), sort_keys=True, ensure_ascii=False)
+    return {"seq": record.seq, "at": when(record.at), "kind": record.kind,
+            "action_id": record.action_id or "",
+            "data": data if len(data) <= 400 else data[:399] + "…",
+            "alarm": record.kind in ("approval_refused", "error", "snapshot_failed",
+                                     "execution_failed", "notification_failed")}

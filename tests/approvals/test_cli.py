@@ -1,0 +1,151 @@
+"""`airlock approver …`, `airlock approve|deny`, `airlock approvals`, as people and scripts
+run them: real processes, real files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from airlock.model import Action, ShellCommand, Status
+from tests.approvals.helpers import enrol_by_cli, runtime_for, write_project
+from tests.cli import airlock
+from tests.factories import caller
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return write_project(tmp_path)
+
+
+def hold(project: Path, command: str) -> str:
+    """A hold made the way a hook process makes one: the gate, in-process, on the same state."""
+    runtime = runtime_for(project)
+    outcome = runtime.gate().submit(Action(ShellCommand(command), "agent", "hook"), caller())
+    runtime.close()
+    assert outcome.status is Status.HELD and outcome.approval_id
+    return outcome.approval_id
+
+
+def test_approver_add_refuses_agents_and_unknown_names(project: Path) -> None:
+    agent = airlock("approver", "add", "agent", cwd=project)
+    assert agent.returncode == 2 and "only humans approve" in agent.stderr
+    unknown = airlock("approver", "add", "mallory", cwd=project)
+    assert unknown.returncode == 2 and "humans declared: alice, bob, carol" in unknown.stderr
+    assert "no approvers" in airlock("approver", "list", cwd=project).stdout
+
+
+def test_approver_add_prints_credential_uri_and_qr_once(project: Path) -> None:
+    result = airlock("approver", "add", "alice", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert "otpauth://totp/airlock:alice?secret=" in result.stdout
+    assert "▀" in result.stdout or "█" in result.stdout  # the QR code
+    credential = result.stdout.splitlines()[-1]
+    assert credential.startswith("alk_apv_alice_")
+    again = airlock("approver", "add", "alice", cwd=project)
+    assert again.returncode == 2 and "--replace" in again.stderr
+    listing = json.loads(airlock("approver", "list", "--json", cwd=project).stdout)
+    assert [a["name"] for a in listing] == ["alice"] and listing[0]["declared"] == "human"
+    assert credential not in json.dumps(listing)
+    export = airlock("audit", "export", cwd=project).stdout
+    assert '"approver_added"' in export and credential.rsplit("_", 1)[1] not in export
+
+
+def test_replace_voids_the_old_credential(project: Path) -> None:
+    old = enrol_by_cli(project, "alice")
+    replaced = airlock("approver", "add", "alice", "--replace", cwd=project)
+    assert replaced.returncode == 0 and "re-enrolled" in replaced.stdout
+    apr = hold(project, "rm -rf /srv/data")
+    result = airlock("approve", apr, "--token", old.credential, "--code", old.code(), cwd=project)
+    assert result.returncode == 2 and "wrong credential" in result.stderr
+
+
+def test_approve_prompts_for_credential_and_code(project: Path) -> None:
+    alice = enrol_by_cli(project, "alice")
+    apr = hold(project, "rm -rf /srv/data")
+    result = airlock("approve", apr, cwd=project, input=f"{alice.credential}\n{alice.code()}\n")
+    assert result.returncode == 0, result.stderr
+    assert "rm -rf /srv/data" in result.stdout and "no backup" in result.stdout  # shown first
+    assert alice.credential not in result.stdout  # typed hidden, never echoed
+    assert "approved" in result.stdout
+
+
+def test_wrong_code_is_a_clear_error_and_recorded(project: Path) -> None:
+    alice = enrol_by_cli(project, "alice")
+    apr = hold(project, "rm -rf /srv/data")
+    result = airlock("approve", apr, "--token", alice.credential, "--code", alice.wrong_code(),
+                     cwd=project)
+    assert result.returncode == 2
+    assert "wrong TOTP code" in result.stderr and "current 6-digit code" in result.stderr
+    assert '"why": "bad_code"' in airlock("audit", "export", cwd=project).stdout
+
+
+def test_deny_needs_a_reason(project: Path) -> None:
+    alice = enrol_by_cli(project, "alice")
+    apr = hold(project, "rm -rf /srv/data")
+    missing = airlock("deny", apr, "--token", alice.credential, "--code", alice.code(),
+                      cwd=project)
+    assert missing.returncode == 2 and "--reason" in missing.stderr
+    blank = airlock("deny", apr, "--reason", " ", "--token", alice.credential, "--code",
+                    alice.code(), cwd=project)
+    assert blank.returncode == 2 and "needs a reason" in blank.stderr
+    done = airlock("deny", apr, "--reason", "not on a Friday", "--token", alice.credential,
+                   "--code", alice.code(), cwd=project)
+    assert done.returncode == 0 and "not on a Friday" in done.stdout
+
+
+def test_unknown_approval_and_unreachable_server_are_clear(project: Path) -> None:
+    alice = enrol_by_cli(project, "alice")
+    missing = airlock("approve", "apr_nope", "--token", alice.credential, "--code", "123456",
+                      cwd=project)
+    assert missing.returncode == 2 and "no approval apr_nope" in missing.stderr
+    assert "airlock approvals" in missing.stderr
+    nowhere = airlock("approve", "apr_nope", "--token", alice.credential, "--code", "123456",
+                      "--server", "http://127.0.0.1:9", cwd=project)
+    assert nowhere.returncode == 2 and "cannot reach" in nowhere.stderr
+    bad_url = airlock("approve", "apr_nope", "--token", "x", "--code", "1", "--server", "nope",
+                      cwd=project)
+    assert bad_url.returncode == 2 and "not an http(s) URL" in bad_url.stderr
+
+
+def test_approvals_lists_what_waits_and_with_all_what_was_decided(project: Path) -> None:
+    alice = enrol_by_cli(project, "alice")
+    assert "nothing is waiting" in airlock("approvals", cwd=project).stdout
+    first = hold(project, "rm -rf /srv/data")
+    second = hold(project, "PGPASSWORD=hunter2 psql -h db.prod.internal -c 'DROP TABLE users'")
+    airlock("deny", first, "--reason", "no", "--token", alice.credential, "--code",
+            alice.code(), cwd=project)
+    waiting = airlock("approvals", cwd=project).stdout
+    assert second in waiting and first not in waiting and "hunter2" not in waiting
+    rows = json.loads(airlock("approvals", "--all", "--json", cwd=project).stdout)
+    assert {r["id"]: r["status"] for r in rows} == {first: "denied", second: "pending"}
+    denied = next(r for r in rows if r["id"] == first)
+    assert denied["reason"] == "no" and denied["decided_by"] == ["alice"]
+
+
+def test_removed_approver_cannot_approve(project: Path) -> None:
+    alice = enrol_by_cli(project, "alice")
+    assert airlock("approver", "remove", "alice", cwd=project).returncode == 0
+    apr = hold(project, "rm -rf /srv/data")
+    result = airlock("approve", apr, "--token", alice.credential, "--code", alice.code(),
+                     cwd=project)
+    assert result.returncode == 2 and "unknown approver or wrong credential" in result.stderr
+    again = airlock("approver", "remove", "alice", cwd=project)
+    assert again.returncode == 2 and "is not an approver" in again.stderr
+
+
+def test_up_warns_when_the_state_folder_is_open_to_other_users(project: Path) -> None:
+    from tests.approvals.helpers import start_server
+
+    state = project / ".airlock"
+    state.mkdir(mode=0o755)
+    state.chmod(0o755)  # the mistake being detected (mkdir applies the umask)
+    server = start_server(project)
+    try:
+        log = server.log.read_text()
+    finally:
+        server.stop()
+    assert "warning:" in log and f"{state} is open to other users (mode 755)" in log
+    assert f"chmod 700 {state}" in log
+    assert "approval console: http://127.0.0.1:" in log

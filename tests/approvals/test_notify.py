@@ -1,0 +1,272 @@
+"""Webhooks on every new hold: what they say (never a secret), and that they get there —
+retried with backoff, surviving a restart, sent once across replicas, from the real service."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from airlock.approvals import StoreApprovals
+from airlock.classify import FixedClassifier
+from airlock.gate import Gate
+from airlock.model import Action, ActionContext, Risk, ShellCommand, Status, Target
+from airlock.notify import BACKOFF, MAX_ATTEMPTS, Dispatcher, NotifyingApprovals
+from airlock.store import OutboxStatus, Store, open_store
+from airlock.store.memory import MemoryStore
+from tests.approvals.helpers import agent_token, runtime_for, start_server, write_project
+from tests.factories import Twins, assessment, caller, effect, make_config
+
+PROD_DB = Target("postgres", "db.prod.internal:5432/app")
+SECRET_COMMAND = ("PGPASSWORD=hunter2 psql postgresql://app:s3cr3t@db.prod.internal/app "
+                  "-c 'DROP TABLE users' -H 'Authorization: Bearer sk_live_42'")
+T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+class Receiver:
+    """A real HTTP endpoint that records what it is sent and answers with scripted statuses."""
+
+    def __init__(self, statuses: list[int] | None = None) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.paths: list[str] = []
+        self.statuses = list(statuses or [])
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                outer.received.append(json.loads(body))
+                outer.paths.append(self.path)
+                self.send_response(outer.statuses.pop(0) if outer.statuses else 200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/T0/B0/secret-path"
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
+                                       daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def notifying_twins(url: str, fmt: str = "json", store: Store | None = None) -> Twins:
+    config = make_config(f"""
+[[approvals.webhooks]]
+url = "{url}"
+format = "{fmt}"
+""")
+    twins = Twins(config=config, classifier=FixedClassifier(assessment(
+        effect(Risk.DESTRUCTIVE, PROD_DB))))
+    if store is not None:
+        twins.store = store  # type: ignore[assignment]
+    twins.gate = Gate(judge=twins.judge, approvals=NotifyingApprovals(
+        StoreApprovals(twins.store), twins.store, config, twins.audit),
+        safety_net=twins.safety, executor=twins.executor, audit=twins.audit)
+    return twins
+
+
+def hold(twins: Twins, command: str = SECRET_COMMAND) -> str:
+    outcome = twins.gate.submit(Action(ShellCommand(command), "agent", "hook-claude",
+                                       ActionContext(cwd="/work/app")), caller())
+    assert outcome.status is Status.HELD and outcome.approval_id
+    return outcome.approval_id
+
+
+def dispatcher(twins: Twins, clock: Clock | None = None) -> Dispatcher:
+    return Dispatcher(twins.store, twins.config.approvals.webhooks, twins.audit,
+                      "https://airlock.example", clock=clock or Clock())
+
+
+# ---- what is said ---------------------------------------------------------------------------
+
+def test_json_notification_has_the_facts_and_no_secrets(receiver: Receiver) -> None:
+    twins = notifying_twins(receiver.url)
+    apr = hold(twins)
+    assert dispatcher(twins).run_once() == 1
+    [sent] = receiver.received
+    assert sent["event"] == "approval.requested" and sent["approval_id"] == apr
+    assert sent["url"] == f"https://airlock.example/console/approvals/{apr}"
+    assert sent["risk"] == "destructive" and sent["environments"] == ["production"]
+    assert sent["production"] == ["production"] and sent["principal"] == "agent"
+    assert sent["resources"] == ["prod-db"] and sent["front"] == "hook-claude"
+    text = json.dumps(sent)
+    for secret in ("hunter2", "s3cr3t", "sk_live_42"):
+        assert secret not in text
+    assert "PGPASSWORD=***" in sent["summary"]
+
+
+def test_slack_notification_links_to_the_console(receiver: Receiver) -> None:
+    twins = notifying_twins(receiver.url, "slack")
+    apr = hold(twins, "rm -rf /srv/<data> && echo ```done```")
+    dispatcher(twins).run_once()
+    [sent] = receiver.received
+    assert "Review it: https://airlock.example/console/approvals/" in sent["text"]
+    section, context, actions = sent["blocks"]
+    assert "&lt;data&gt;" in section["text"]["text"] and "```done```" not in section["text"]["text"]
+    assert "*production* :red_circle:" in section["text"]["text"]
+    assert "requested by agent via hook-claude" in context["elements"][0]["text"]
+    assert actions["elements"][0]["url"] == f"https://airlock.example/console/approvals/{apr}"
+
+
+def test_only_new_holds_are_announced(receiver: Receiver) -> None:
+    twins = notifying_twins(receiver.url)
+    first = hold(twins)
+    assert hold(twins) == first  # the same action again: the same pending approval
+    hold(twins, "another command")
+    assert dispatcher(twins).run_once() == 2
+    assert len(receiver.received) == 2
+
+
+def test_a_broken_outbox_does_not_undo_the_hold(receiver: Receiver) -> None:
+    twins = notifying_twins(receiver.url)
+
+    def broken(item: Any) -> None:
+        raise RuntimeError("disk full")
+
+    twins.store.add_outbox = broken  # type: ignore[method-assign]
+    apr = hold(twins)
+    assert twins.store.get_approval(apr) is not None
+    errors = [r for r in twins.audit.records if r.kind == "error"]
+    assert errors and errors[0].data["step"] == "notify.enqueue"
+
+
+# ---- getting there --------------------------------------------------------------------------
+
+def test_failures_are_retried_with_backoff(receiver: Receiver) -> None:
+    receiver.statuses = [500, 503]
+    twins = notifying_twins(receiver.url)
+    clock = Clock()
+    d = dispatcher(twins, clock)
+    hold(twins)
+    assert d.run_once() == 0
+    [item] = twins.store.due_outbox((T0 + timedelta(days=1)).isoformat())
+    assert item.attempts == 1 and item.last_error == "HTTP 500 Internal Server Error"
+    assert datetime.fromisoformat(item.due_at) == T0 + BACKOFF[0]
+    assert "secret-path" not in item.last_error and "127.0.0.1" not in json.dumps(item.to_json())
+    clock.now = T0 + BACKOFF[0] - timedelta(seconds=1)
+    assert d.run_once() == 0 and len(receiver.received) == 1  # not due yet: not sent
+    clock.now = T0 + BACKOFF[0]
+    assert d.run_once() == 0 and len(receiver.received) == 2
+    clock.now += BACKOFF[1]
+    assert d.run_once() == 1 and len(receiver.received) == 3
+    assert twins.store.due_outbox((T0 + timedelta(days=1)).isoformat()) == []
+
+
+def test_gives_up_after_the_last_attempt_and_records_it() -> None:
+    twins = notifying_twins("http://127.0.0.1:9/unreachable")  # nothing listens on port 9
+    clock = Clock()
+    d = dispatcher(twins, clock)
+    apr = hold(twins)
+    for _ in range(MAX_ATTEMPTS):
+        d.run_once()
+        clock.now += timedelta(hours=2)
+    assert twins.store.due_outbox((clock.now + timedelta(days=1)).isoformat()) == []
+    [failed] = [r for r in twins.audit.records if r.kind == "notification_failed"]
+    assert failed.data["approval_id"] == apr and failed.data["attempts"] == MAX_ATTEMPTS
+    assert "unreachable" not in str(failed.data)
+
+
+def test_a_refusing_webhook_is_not_retried(receiver: Receiver) -> None:
+    receiver.statuses = [404]
+    twins = notifying_twins(receiver.url)
+    hold(twins)
+    dispatcher(twins).run_once()
+    assert [r.data["error"] for r in twins.audit.records if r.kind == "notification_failed"] \
+        == ["HTTP 404 Not Found"]
+
+
+def test_outbox_survives_a_restart(receiver: Receiver, tmp_path: Path) -> None:
+    receiver.statuses = [500]
+    store = open_store(None, tmp_path)
+    twins = notifying_twins(receiver.url, store=store)
+    hold(twins)
+    dispatcher(twins).run_once()  # fails once
+    store.close()
+    reopened = open_store(None, tmp_path)  # the service restarts
+    d = Dispatcher(reopened, twins.config.approvals.webhooks, twins.audit,
+                   "https://airlock.example", clock=lambda: T0 + timedelta(minutes=1))
+    assert d.run_once() == 1 and len(receiver.received) == 2
+    reopened.close()
+
+
+def test_replicas_send_each_notification_once(receiver: Receiver) -> None:
+    twins = notifying_twins(receiver.url)
+    hold(twins)
+    sending = threading.Event()
+    release = threading.Event()
+
+    def slow_send(url: str, payload: Any) -> None:
+        sending.set()
+        release.wait(5)
+        httpx.post(url, json=payload)
+
+    a = Dispatcher(twins.store, twins.config.approvals.webhooks, twins.audit, "https://x",
+                   send=slow_send, clock=Clock())
+    b = Dispatcher(twins.store, twins.config.approvals.webhooks, twins.audit, "https://x",
+                   clock=Clock())
+    worker = threading.Thread(target=a.run_once)
+    worker.start()
+    assert sending.wait(5)
+    assert b.run_once() == 0  # a holds the claim while it sends
+    release.set()
+    worker.join(5)
+    assert len(receiver.received) == 1
+    assert isinstance(twins.store, MemoryStore)
+    assert [i.status for i in twins.store.outbox.values()] == [OutboxStatus.DELIVERED]
+
+
+def test_the_service_announces_holds_from_any_process(receiver: Receiver, tmp_path: Path) -> None:
+    project = write_project(tmp_path, f"""
+[[approvals.webhooks]]
+url = "{receiver.url}"
+format = "slack"
+""")
+    token = agent_token(project)
+    server = start_server(project)
+    try:
+        held = httpx.post(f"{server.base}/v1/actions", headers={"Authorization": f"Bearer {token}"},
+                          json={"kind": "sql", "input": "DROP TABLE users", "resource": "prod-db"}).json()
+        # …and a hold made by another process on the same state (as an agent hook would)
+        runtime = runtime_for(project)
+        outcome = runtime.gate().submit(Action(ShellCommand("rm -rf /srv/data"), "agent", "hook"),
+                                        caller())
+        runtime.close()
+        assert held["verdict"] == "hold" and outcome.status is Status.HELD
+        deadline = time.monotonic() + 10
+        while len(receiver.received) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        links = sorted(m["blocks"][2]["elements"][0]["url"] for m in receiver.received)
+        assert links == sorted(f"{server.base}/console/approvals/{a}"
+                               for a in (held["approval_id"], outcome.approval_id))
+        assert receiver.paths == ["/hooks/T0/B0/secret-path"] * 2
+    finally:
+        server.stop()
+    assert "secret-path" not in (project / "server.log").read_text()

@@ -186,7 +186,7 @@ class Gate:
                                     approval_id=pending.id)
 
         snapshots: tuple[str, ...] = ()
-        if plan.steps:
+        if plan.steps and not plan.defers:
             try:
                 snapshots = self.safety_net.protect(action, plan)
             except Exception as exc:
@@ -207,6 +207,9 @@ class Gate:
                               {"approval_id": grant.id,
                                "approvers": [g.approver for g in grant.grants]})
 
+        if plan.defers:
+            return self._defer(ev, plan, decision, grant.id if grant else None)
+
         try:
             result = self.executor.execute(action, snapshots)
         except Exception as exc:
@@ -217,6 +220,25 @@ class Gate:
         reason = decision.reason if grant is None else f"approved ({grant.id}): {decision.reason}"
         return self._finish(ev, status, reason, decision, approval_id=grant.id if grant else None,
                             snapshots=snapshots, result=result)
+
+    def _defer(self, ev: Evaluation, plan: SafetyPlan, decision: Decision,
+               approval_id: str | None) -> Outcome:
+        """What cannot be copied is not run now: the safety net stores the approved call to run
+        after a grace period unless a human cancels it. Done after the approval is spent, so a
+        race can burn an approval (ask again) but never leave a stray deferral behind."""
+        action = ev.action
+        try:
+            ids = self.safety_net.protect(action, plan)
+        except Exception as exc:
+            self.audit.record("snapshot_failed", action.id, {"plan": plan.to_json(), "error": repr(exc)})
+            reason = (f"the action could not be deferred ({type(exc).__name__}: {exc}); it did "
+                      "not run")
+            return self._finish(ev, Status.HELD, reason, decision, approval_id=approval_id)
+        self.audit.record("deferred", action.id, {"ids": list(ids), "plan": plan.to_json()})
+        reason = (f"deferred, not run now: {', '.join(ids)} will be carried out after its grace "
+                  "period unless cancelled (`airlock deferred`, `airlock cancel ID`)")
+        return self._finish(ev, Status.HELD, reason, decision, approval_id=approval_id,
+                            snapshots=ids)
 
     def _finish(self, ev: Evaluation, status: Status, reason: str, decision: Decision, *,
                 approval_id: str | None = None, snapshots: tuple[str, ...] = (),

@@ -14,6 +14,9 @@ from typing import Any, Protocol
 
 from airlock.model import Action, Assessment, ResolvedTarget, Risk, new_id
 
+# The method of a step that holds an approved call and carries it out after a grace period.
+DEFERRED_METHOD = "deferred-delete"
+
 
 @dataclass(frozen=True, slots=True)
 class ProtectionStep:
@@ -31,6 +34,11 @@ class SafetyPlan:
     @property
     def complete(self) -> bool:
         return not self.unprotected
+
+    @property
+    def defers(self) -> bool:
+        """A step turns the action into a deferred one (vault/deferred.py): it does not run now."""
+        return any(s.method == DEFERRED_METHOD for s in self.steps)
 
     def to_json(self) -> dict[str, Any]:
         return {"steps": [{"target": s.target, "resource": s.resource, "method": s.method,

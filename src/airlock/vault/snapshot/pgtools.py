@@ -1,0 +1,206 @@
+"""PostgreSQL's own tools (pg_dump, psql), run as subprocesses with airlock's credentials.
+
+The password never appears on a command line (where `ps` would show it): it goes to the child
+in `PGPASSWORD`, and the connection string passed with `--dbname` has it removed. Output is
+streamed; nothing is buffered whole in memory.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import shutil
+import subprocess
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import psycopg
+from psycopg import conninfo
+
+from airlock.secrets import redact_url
+from airlock.vault.errors import VaultError
+
+READ_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class PgConn:
+    """How to reach one database: a libpq URL (with its password) and where tools live."""
+
+    url: str
+    bindir: Path | None = None
+
+    @property
+    def shown(self) -> str:
+        return redact_url(self.url)
+
+    def params(self) -> dict[str, str]:
+        try:
+            return {k: str(v) for k, v in conninfo.conninfo_to_dict(self.url).items()}
+        except psycopg.ProgrammingError as exc:
+            raise VaultError(f"cannot parse the connection URL {self.shown}: {exc}") from None
+
+    @property
+    def dbname(self) -> str:
+        params = self.params()
+        return params.get("dbname") or params.get("user") or "postgres"
+
+    @property
+    def host(self) -> str:
+        return self.params().get("host", "localhost")
+
+    def with_dbname(self, dbname: str) -> PgConn:
+        params = self.params()
+        params["dbname"] = dbname
+        return PgConn(conninfo.make_conninfo(**params), self.bindir)
+
+    def tool_args(self) -> tuple[str, dict[str, str]]:
+        """(`--dbname` value without the password, environment carrying it)."""
+        params = self.params()
+        env = dict(os.environ)
+        password = params.pop("password", None)
+        if password is not None:
+            env["PGPASSWORD"] = password
+        env.setdefault("PGCONNECT_TIMEOUT", "10")
+        return conninfo.make_conninfo(**params), env
+
+    def connect(self, *, autocommit: bool = False,
+                timeout: int = 10) -> psycopg.Connection[tuple[object, ...]]:
+        try:
+            return psycopg.connect(self.url, autocommit=autocommit, connect_timeout=timeout,
+                                   application_name="airlock-vault")
+        except psycopg.Error as exc:
+            raise VaultError(f"cannot connect to {self.shown}: {str(exc).strip()}") from None
+
+    def tool(self, name: str) -> str:
+        return find_tool(name, self.bindir)
+
+
+def find_tool(name: str, bindir: Path | None = None) -> str:
+    """`name` from the configured folder, else PATH, else the newest /usr/lib/postgresql/*/bin."""
+    if bindir is not None:
+        candidate = bindir / name
+        if candidate.exists():
+            return str(candidate)
+        raise VaultError(f"{name} is not in {bindir}", hint="fix [vault] pg_bin")
+    found = shutil.which(name)
+    if found:
+        return found
+    folders = sorted(glob.glob("/usr/lib/postgresql/*/bin"),
+                     key=lambda p: int(Path(p).parent.name) if Path(p).parent.name.isdigit() else 0)
+    for folder in reversed(folders):
+        if (Path(folder) / name).exists():
+            return str(Path(folder) / name)
+    raise VaultError(f"{name} (PostgreSQL client tools) is not installed",
+                     hint="install postgresql-client, or set [vault] pg_bin to its folder")
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def qualified(schema: str, name: str) -> str:
+    return f"{quote_ident(schema)}.{quote_ident(name)}"
+
+
+def dump_pattern(schema: str, name: str) -> str:
+    """A pg_dump -t/-n pattern matching exactly this object (quotes make * ? . literal)."""
+    return qualified(schema, name) if name else quote_ident(schema)
+
+
+def _drain(stream: IO[bytes], into: list[bytes]) -> None:
+    for line in iter(lambda: stream.read(65536), b""):
+        if sum(len(x) for x in into) < 64 * 1024:
+            into.append(line)
+
+
+@contextmanager
+def streamed(args: list[str], env: dict[str, str], what: str) -> Iterator[Iterator[bytes]]:
+    """Run a tool and yield its stdout in chunks; raise VaultError (with its stderr) if it fails.
+
+    Leaving the block early (an exception in the consumer) kills the tool."""
+    try:
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                stdin=subprocess.DEVNULL, env=env)
+    except OSError as exc:
+        raise VaultError(f"cannot run {args[0]}: {exc}") from None
+    assert proc.stdout is not None and proc.stderr is not None
+    errors: list[bytes] = []
+    reader = threading.Thread(target=_drain, args=(proc.stderr, errors), daemon=True)
+    reader.start()
+    stdout = proc.stdout
+
+    def chunks() -> Iterator[bytes]:
+        while chunk := stdout.read(READ_CHUNK):
+            yield chunk
+
+    finished = False
+    try:
+        yield chunks()
+        finished = True
+    finally:
+        if not finished:
+            proc.kill()
+        stdout.close()
+        code = proc.wait()
+        reader.join(timeout=5)
+    if code != 0:
+        message = b"".join(errors).decode("utf-8", "replace").strip()
+        raise VaultError(f"{what} failed (exit {code}): {_first_lines(message)}")
+
+
+def feed(args: list[str], env: dict[str, str], chunks: Iterable[bytes], what: str,
+         on_chunk: Callable[[int], None] | None = None) -> str:
+    """Run a tool with `chunks` on its stdin; return its stdout (small) or raise VaultError."""
+    try:
+        proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=env)
+    except OSError as exc:
+        raise VaultError(f"cannot run {args[0]}: {exc}") from None
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    out: list[bytes] = []
+    errors: list[bytes] = []
+    threads = [threading.Thread(target=_drain, args=(proc.stdout, out), daemon=True),
+               threading.Thread(target=_drain, args=(proc.stderr, errors), daemon=True)]
+    for t in threads:
+        t.start()
+    try:
+        for chunk in chunks:
+            proc.stdin.write(chunk)
+            if on_chunk is not None:
+                on_chunk(len(chunk))
+        proc.stdin.close()
+    except BrokenPipeError:
+        pass  # the tool stopped reading: its exit status and stderr say why
+    except BaseException:
+        proc.kill()  # a failed source (a corrupt frame) must not let a partial input commit
+        proc.wait()
+        raise
+    code = proc.wait()
+    for t in threads:
+        t.join(timeout=5)
+    if code != 0:
+        message = b"".join(errors).decode("utf-8", "replace").strip()
+        raise VaultError(f"{what} failed (exit {code}): {_first_lines(message)}")
+    return b"".join(out).decode("utf-8", "replace")
+
+
+def _first_lines(text: str, limit: int = 6) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    shown = "; ".join(lines[:limit])
+    return shown + (" …" if len(lines) > limit else "") if shown else "(no message)"
+
+
+_VERSION_RE = re.compile(r"(\d+)(?:\.(\d+))?")
+
+
+def tool_major(path: str) -> int:
+    out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30,
+                         check=False).stdout
+    match = _VERSION_RE.search(out)
+    return int(match.group(1)) if match else 0

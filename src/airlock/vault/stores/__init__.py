@@ -1,0 +1,1 @@
+"""Vault backends behind one small protocol (base.py): a local folder and S3 with Object Lock."""

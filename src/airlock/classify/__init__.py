@@ -9,11 +9,14 @@ raises is a bug.
     classify_sql(text, dialect)      sql.py      libpg_query (postgast) and sqlglot
     classify_http(request)           http.py     methods, GraphQL (graphql-core), providers
     classify_file(path, write)       files.py    reads and writes of local files
+    classify_file_access(access)     secrets_files.py  the same, plus credential files (names,
+                                                 locations, detect-secrets) and airlock's own
+    classify_mcp(call)               mcp.py      MCP tool calls, by their SQL/command/URL arguments
 """
 
 from __future__ import annotations
 
-from typing import Protocol, assert_never
+from typing import TYPE_CHECKING, Protocol, assert_never
 
 from airlock.model import (
     Action,
@@ -25,6 +28,9 @@ from airlock.model import (
     SqlQuery,
 )
 
+if TYPE_CHECKING:
+    from airlock.classify.secrets_files import FileRules
+
 # Anything larger is not parsed at all: it is unknown. Parsers are fast, but a bound on input
 # size is what keeps their worst case bounded.
 MAX_INPUT_BYTES = 100 * 1024
@@ -35,11 +41,18 @@ class Classifier(Protocol):
 
 
 class KindDispatch:
-    """The production classifier: sends each action to the classifier for its kind."""
+    """The production classifier: sends each action to the classifier for its kind.
+
+    `files` carries what the configuration says about files (credential files agents may read,
+    airlock's own files); without it only the built-in credential rules apply."""
+
+    def __init__(self, files: FileRules | None = None) -> None:
+        self.files = files
 
     def classify(self, action: Action) -> Assessment:
-        from airlock.classify.files import classify_file
         from airlock.classify.http import classify_http
+        from airlock.classify.mcp import classify_mcp
+        from airlock.classify.secrets_files import classify_file_access
         from airlock.classify.shell import classify_shell
         from airlock.classify.sql import classify_sql
 
@@ -51,11 +64,10 @@ class KindDispatch:
         if isinstance(payload, HttpRequest):
             return classify_http(payload)
         if isinstance(payload, FileAccess):
-            return classify_file(payload.path, write=payload.write)
+            return classify_file_access(payload, cwd=action.context.cwd, rules=self.files)
         if isinstance(payload, McpCall):
-            return Assessment.unknown(
-                f"no classifier knows MCP tool {payload.server}.{payload.tool}",
-                classifier="mcp")
+            return classify_mcp(payload, classify_sql=classify_sql,
+                                classify_shell=classify_shell, classify_http=classify_http)
         assert_never(payload)  # a new payload type without a classifier fails here, closed
 
 

@@ -1,0 +1,150 @@
+"""What every harness module shares: the translated call, the reply, the answer.
+
+A harness module is sans-io: `parse` turns the JSON a harness sends into a `ToolCall` (which
+tool, which event, the payloads airlock judges, the working directory), and `answer` turns
+airlock's `Reply` into exactly what that harness reads back — an exit code, stdout and stderr.
+Reading stdin, the gate and writing stdout belong to `runner.py`.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from airlock.errors import InputError
+from airlock.model import FileAccess, McpCall, Payload, ShellCommand
+
+
+class Reply(StrEnum):
+    """What airlock tells the harness."""
+
+    ALLOW = "allow"  # airlock has no objection
+    ASK = "ask"  # the harness asks the person at the keyboard (ask_passthrough)
+    BLOCK = "block"  # the tool call must not run (deny, or a hold waiting for approval)
+    DEFER = "defer"  # no decision: the harness's own permission flow goes on
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One tool call, translated. `payloads` holds what airlock judges (one for most tools;
+    a patch that changes three files is three writes)."""
+
+    harness: str
+    event: str
+    tool: str
+    payloads: tuple[Payload, ...]
+    cwd: str | None
+    can_ask: bool = False  # the harness honours an "ask" answer on this event
+    second_look: bool = False  # a permission dialog after PreToolUse: deny-only re-check
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """Exactly what the hook process returns to the harness."""
+
+    exit_code: int
+    stdout: str = ""
+    stderr: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Harness:
+    name: str
+    events: tuple[str, ...]  # the hook events airlock installs for
+    matcher: str | None  # which tools the installed hook sees (None: the event has no matcher)
+    parse: Callable[[Mapping[str, Any]], ToolCall]
+    answer: Callable[[ToolCall, Reply, str], Answer]
+    refuse: Callable[[str], Answer]  # a blocking answer when the call itself is unreadable
+
+
+# --------------------------------------------------------------------------------------------
+# Reading harness JSON: every field is checked, and a wrong one is an InputError (→ blocked)
+
+
+def text(data: Mapping[str, Any], key: str, *, where: str = "") -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value:
+        raise InputError(f"`{where}{key}` must be a non-empty string (got {_shown(value)})")
+    return value
+
+
+def command(data: Mapping[str, Any], key: str = "command", *, where: str = "") -> ShellCommand:
+    """A shell command line. Empty is a command too (the classifier judges it, as for `check`)."""
+    value = data.get(key)
+    if not isinstance(value, str):
+        raise InputError(f"`{where}{key}` must be a string (got {_shown(value)})")
+    return ShellCommand(value)
+
+
+def optional_text(data: Mapping[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InputError(f"`{key}` must be a string (got {_shown(value)})")
+    return value
+
+
+def mapping(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = data.get(key)
+    if not isinstance(value, Mapping):
+        raise InputError(f"`{key}` must be a JSON object (got {_shown(value)})")
+    return value
+
+
+def event_of(data: Mapping[str, Any], known: tuple[str, ...]) -> str:
+    event = text(data, "hook_event_name")
+    if event not in known:
+        raise InputError(f"airlock does not handle the hook event {event!r} (it handles "
+                         f"{', '.join(known)}); check the hook's event in the settings file")
+    return event
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    return type(value).__name__ if isinstance(value, dict | list) else repr(value)[:60]
+
+
+def resolve(path: str, cwd: str | None) -> str:
+    """A path as the tool will use it: relative ones are relative to the working directory.
+    (`~` is left for the classifier, which knows the home folder.)"""
+    if path.startswith("~") or posixpath.isabs(path) or cwd is None:
+        return posixpath.normpath(path)
+    return posixpath.normpath(posixpath.join(cwd, path))
+
+
+def file_access(data: Mapping[str, Any], key: str, cwd: str | None, *, write: bool,
+                where: str = "tool_input.") -> FileAccess:
+    return FileAccess(resolve(text(data, key, where=where), cwd), write=write)
+
+
+def mcp_call(name: str, arguments: Any) -> McpCall:
+    """`mcp__<server>__<tool>` (Claude Code, Codex, Gemini) → McpCall."""
+    server, sep, tool = name.removeprefix("mcp__").partition("__")
+    if not sep or not server or not tool:
+        raise InputError(f"MCP tool name {name!r} is not mcp__<server>__<tool>")
+    return McpCall(server, tool, arguments_json(arguments))
+
+
+def arguments_json(arguments: Any) -> str:
+    """Tool arguments as canonical JSON text (an approval binds to their meaning, not to key
+    order). Harnesses send an object, or sometimes JSON text of one."""
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except ValueError:
+            raise InputError("the MCP tool's arguments are not valid JSON") from None
+    if arguments is None:
+        arguments = {}
+    if not isinstance(arguments, Mapping):
+        raise InputError(f"the MCP tool's arguments must be a JSON object (got {_shown(arguments)})")
+    return json.dumps(arguments, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)

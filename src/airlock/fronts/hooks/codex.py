@@ -1,0 +1,88 @@
+"""Codex CLI: the PreToolUse hook.
+
+In (stdin): `{session_id, turn_id, transcript_path, cwd, hook_event_name: "PreToolUse", model,
+permission_mode, tool_name, tool_input, tool_use_id}`. Shell calls arrive as `Bash` with
+`tool_input.command`; file edits as `apply_patch` with the patch text in `tool_input.command`;
+MCP tools as `mcp__<server>__<tool>` with their arguments as `tool_input`.
+
+Out: nothing and exit 0 to let the call run (Codex rejects `permissionDecision: "allow"` without
+a rewritten input, and does not honour `ask`); exit 2 with the reason on stderr to block it.
+A hold is therefore a block whose reason names the pending approval and says to retry after it
+is given. The same decision is printed as JSON on stdout for readers that want it; Codex uses
+stderr when the exit code is 2.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from airlock.errors import InputError
+from airlock.fronts.hooks.base import (
+    Answer,
+    Harness,
+    Reply,
+    ToolCall,
+    command,
+    dumps,
+    event_of,
+    mapping,
+    mcp_call,
+    optional_text,
+    resolve,
+    text,
+)
+from airlock.model import FileAccess, Payload
+
+NAME = "codex"
+EVENTS = ("PreToolUse",)
+MATCHER = "Bash|apply_patch|mcp__.*"
+
+# apply_patch's envelope: every file it touches is named on one of these lines.
+_PATCH_FILE = re.compile(r"^\*\*\* (?:Add File|Update File|Delete File|Move to): (.+?)\s*$",
+                         re.MULTILINE)
+
+
+def parse(data: Mapping[str, Any]) -> ToolCall:
+    event = event_of(data, EVENTS)
+    tool = text(data, "tool_name")
+    tool_input = mapping(data, "tool_input")
+    cwd = optional_text(data, "cwd")
+    return ToolCall(NAME, event, tool, translate(tool, tool_input, cwd), cwd)
+
+
+def translate(tool: str, tool_input: Mapping[str, Any], cwd: str | None) -> tuple[Payload, ...]:
+    if tool == "Bash":
+        return (command(tool_input, where="tool_input."),)
+    if tool == "apply_patch":
+        return patch_writes(text(tool_input, "command", where="tool_input."), cwd)
+    if tool.startswith("mcp__"):
+        return (mcp_call(tool, tool_input),)
+    raise InputError(f"airlock does not know Codex's tool {tool!r}, so it cannot judge it; "
+                     f"install with `airlock install codex` (matcher {MATCHER})")
+
+
+def patch_writes(patch: str, cwd: str | None) -> tuple[Payload, ...]:
+    """The files a patch writes, in order, each once. Deleting a file is judged as writing it
+    (airlock's file actions have no separate delete)."""
+    paths = list(dict.fromkeys(resolve(p, cwd) for p in _PATCH_FILE.findall(patch)))
+    if not paths:
+        raise InputError("airlock found no file in this patch (no '*** Add/Update/Delete File:' "
+                         "line), so it cannot tell what the patch changes")
+    return tuple(FileAccess(p, write=True) for p in paths)
+
+
+def answer(call: ToolCall, reply: Reply, message: str) -> Answer:
+    if reply is Reply.BLOCK or reply is Reply.ASK:  # Codex has no ask: a hold blocks
+        return Answer(2, dumps({"hookSpecificOutput": {
+            "hookEventName": call.event, "permissionDecision": "deny",
+            "permissionDecisionReason": message}}), message)
+    return Answer(0)
+
+
+def refuse(message: str) -> Answer:
+    return Answer(2, "", message)
+
+
+HARNESS = Harness(NAME, EVENTS, MATCHER, parse, answer, refuse)

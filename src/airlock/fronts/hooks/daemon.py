@@ -1,0 +1,222 @@
+"""The hook daemon: a Unix socket in the state folder, served by `airlock up`.
+
+Starting Python with airlock's imports costs half a second, and an agent waits on its hook for
+every tool call. So the command a harness runs is a tiny client (`hookclient.py`) that passes the
+call to this long-running server, which keeps the classifiers loaded and the store open, and
+answers with exactly what the harness should read.
+
+Wire format (both directions are one message per connection; the client half-closes to send):
+
+    request   b"airlock-hook 1 <harness>\\n" + the harness's JSON, as received
+    response  b"airlock-hook 1 <exit code> <stdout bytes> <stderr bytes>\\n" + stdout + stderr
+
+Who may connect: the socket is created 0600 inside the 0700 state folder, and each connection's
+peer credentials must show the daemon's own user. (An agent running as that same user can reach
+the socket — which only lets it ask for judgements, as its hook does anyway.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import socketserver
+import stat
+import struct
+import threading
+from pathlib import Path
+
+from airlock.errors import AirlockError
+from airlock.fronts.hooks import HARNESSES
+from airlock.fronts.hooks.base import Answer
+from airlock.fronts.hooks.runner import MAX_PAYLOAD_BYTES, HookRunner
+
+log = logging.getLogger("airlock.hooks.daemon")
+
+SOCKET_NAME = "hooks.sock"
+MAGIC = b"airlock-hook 1"
+READ_TIMEOUT_SECONDS = 10.0  # the client sends everything at once; a slow sender is not one
+MAX_HEADER_BYTES = 256
+_SUN_PATH_MAX = 107  # sockaddr_un.sun_path holds 108 bytes, NUL included
+
+
+class ProtocolError(Exception):
+    pass
+
+
+def socket_path(state_dir: Path) -> Path:
+    return state_dir / SOCKET_NAME
+
+
+def parse_request(data: bytes) -> tuple[str, bytes]:
+    header, newline, payload = data.partition(b"\n")
+    if not newline or len(header) > MAX_HEADER_BYTES:
+        raise ProtocolError("the request has no header line")
+    magic, _, harness = header.rpartition(b" ")
+    if magic != MAGIC or not harness:
+        raise ProtocolError("the request is not an airlock hook request (version 1)")
+    return harness.decode("ascii", "replace"), payload
+
+
+def encode_response(answer: Answer) -> bytes:
+    out, err = answer.stdout.encode("utf-8"), answer.stderr.encode("utf-8")
+    return b"%s %d %d %d\n%s%s" % (MAGIC, answer.exit_code, len(out), len(err), out, err)
+
+
+def connectable_path(path: Path) -> tuple[str, int | None]:
+    """An address for `path` that fits in sun_path. A long state folder is reached through a
+    descriptor of its folder (/proc/self/fd/N/name, Linux); the caller closes the descriptor."""
+    text = str(path)
+    if len(os.fsencode(text)) <= _SUN_PATH_MAX:
+        return text, None
+    if not os.path.isdir("/proc/self/fd"):
+        raise AirlockError(f"the hook socket path {text} is too long for a Unix socket",
+                           hint="set state_dir in airlock.toml to a shorter folder")
+    fd = os.open(path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    return f"/proc/self/fd/{fd}/{path.name}", fd
+
+
+class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+    allow_reuse_address = False
+    # Agents run tool calls in parallel, and a full backlog turns a connect into EAGAIN (the
+    # client then falls back to the slow path): the default of 5 is too few.
+    request_queue_size = 128
+    runner: HookRunner
+
+
+class _Handler(socketserver.BaseRequestHandler):
+    server: _Server
+
+    def handle(self) -> None:
+        conn: socket.socket = self.request
+        conn.settimeout(READ_TIMEOUT_SECONDS)
+        try:
+            data = _receive(conn)
+            harness, payload = parse_request(data)
+        except (ProtocolError, OSError) as exc:
+            log.warning("bad hook request: %s", exc)
+            with contextlib.suppress(OSError):
+                conn.sendall(encode_response(Answer(2, "", f"airlock: bad hook request ({exc})")))
+            return
+        if not _same_user(conn):
+            spec = HARNESSES.get(harness)
+            message = "airlock serves hooks for its own user only; the call is blocked"
+            answer = spec.refuse(message) if spec else Answer(2, "", message)
+        else:
+            answer = self.server.runner.run(harness, payload)
+        with contextlib.suppress(OSError):  # the client gave up (timeout): it blocked already
+            conn.sendall(encode_response(answer))
+
+
+def _receive(conn: socket.socket) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > MAX_PAYLOAD_BYTES + MAX_HEADER_BYTES:
+            raise ProtocolError(f"the request is over {MAX_PAYLOAD_BYTES} bytes")
+        chunks.append(chunk)
+
+
+def _same_user(conn: socket.socket) -> bool:
+    option = getattr(socket, "SO_PEERCRED", None)
+    if option is None:  # not Linux: the socket's 0600 mode is the check
+        return True
+    try:
+        _pid, uid, _gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, option,
+                                                              struct.calcsize("3i")))
+    except OSError:
+        return False
+    return bool(uid == os.getuid())
+
+
+class HookDaemon:
+    """The socket server; `start` binds and serves in a background thread, `close` stops."""
+
+    def __init__(self, runner: HookRunner, path: Path) -> None:
+        self.runner = runner
+        self.path = path
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, *, warm: bool = True) -> HookDaemon:
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _clear_stale(self.path)
+        address, fd = connectable_path(self.path)
+        old_umask = os.umask(0o177)  # the socket is born 0600: no window where others connect
+        try:
+            server = _Server(address, _Handler, bind_and_activate=True)
+        except OSError as exc:
+            raise AirlockError(f"cannot listen for hooks on {self.path}: {exc}") from None
+        finally:
+            os.umask(old_umask)
+            if fd is not None:
+                os.close(fd)
+        os.chmod(self.path, 0o600)
+        server.runner = self.runner
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, name="airlock-hooks",
+                                        kwargs={"poll_interval": 0.2}, daemon=True)
+        self._thread.start()
+        if warm:
+            threading.Thread(target=self._warm, name="airlock-hooks-warm", daemon=True).start()
+        return self
+
+    def _warm(self) -> None:
+        try:
+            self.runner.warm()
+        except Exception:  # a slow first call is all this costs
+            log.exception("warming the hook classifiers failed")
+
+    def close(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        self._server = None
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+
+    def __enter__(self) -> HookDaemon:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _clear_stale(path: Path) -> None:
+    """Remove a socket left by a daemon that died; refuse to take over a live one, or to
+    delete something that is not a socket."""
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise AirlockError(f"{path} exists and is not airlock's hook socket",
+                           hint="move it away, then start airlock again")
+    address, fd = connectable_path(path)
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.settimeout(1.0)
+        probe.connect(address)
+    except (ConnectionRefusedError, FileNotFoundError):
+        path.unlink(missing_ok=True)
+        return
+    except OSError as exc:
+        raise AirlockError(f"cannot tell whether another airlock serves hooks at {path}: {exc}") \
+            from None
+    finally:
+        probe.close()
+        if fd is not None:
+            os.close(fd)
+    raise AirlockError(f"another airlock is already serving hooks at {path}",
+                       hint="stop it first, or give this one its own state_dir")
+
+
+def start_hook_daemon(runner: HookRunner, state_dir: Path) -> HookDaemon:
+    return HookDaemon(runner, socket_path(state_dir)).start()

@@ -1,0 +1,241 @@
+"""One tool call, from the bytes a harness sent to the answer it reads back — failing closed.
+
+    raw bytes ─► decode (size, UTF-8, a JSON object) ─► harness.parse ─► ToolCall
+              ─► gate.submit per payload (the same gate as every front) ─► Judged
+              ─► [hold and wait_seconds: wait for the approval, then submit the same action again]
+              ─► messages ─► harness.answer ─► Answer (exit code, stdout, stderr)
+
+`HookRunner.run` never raises: unreadable input, an unknown tool or event, and any exception are
+answered with the harness's *blocking* form and a reason. The daemon (`daemon.py`) and the
+in-process command (`airlock hook`) both call it; neither has any judgement of its own.
+
+The caller is the configured `[hooks] principal` or the built-in local agent; the context is the
+working directory the harness reports, in the local environment (the agent's shell and files are
+on this machine). MCP calls are the exception: an MCP server may sit in front of anything, so
+its calls get no environment (unknown counts as production) unless `[hooks] mcp_resources` maps
+the server to a configured resource.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from airlock.approvals import action_digest, effective_status
+from airlock.audit import AuditLog
+from airlock.config import Config
+from airlock.errors import InputError
+from airlock.fronts.hooks import HARNESSES
+from airlock.fronts.hooks import messages as say
+from airlock.fronts.hooks.base import Answer, Harness, Reply, ToolCall
+from airlock.fronts.hooks.messages import Judged
+from airlock.gate import Evaluation, Gate
+from airlock.model import (
+    Action,
+    ActionContext,
+    Caller,
+    McpCall,
+    Payload,
+    PrincipalKind,
+    ShellCommand,
+    Status,
+    Verdict,
+    utcnow,
+)
+from airlock.runtime import Runtime
+from airlock.store import ApprovalRecord, ApprovalStatus, Store
+from airlock.tokens import local_caller
+
+log = logging.getLogger("airlock.hooks")
+
+MAX_PAYLOAD_BYTES = 16 * 1024 * 1024  # a Write of a large file carries its content
+POLL_SECONDS = 0.25  # how often a waiting hook looks at its approval
+# Classified (never submitted) at start-up, so the first real call finds the parsers loaded.
+_WARM_UP = (ShellCommand("true"), McpCall("warm-up", "query", '{"sql": "select 1"}'))
+
+
+class HookRunner:
+    def __init__(self, *, config: Config, gate: Gate, store: Store, audit: AuditLog,
+                 sleep: Callable[[float], None] = time.sleep,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.config = config
+        self.settings = config.hooks
+        self.gate = gate
+        self.store = store
+        self.audit = audit
+        self.caller: Caller = local_caller(config, self.settings.principal)
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._clock = clock
+
+    @classmethod
+    def from_runtime(cls, runtime: Runtime) -> HookRunner:
+        return cls(config=runtime.config, gate=runtime.gate(), store=runtime.store,
+                   audit=runtime.audit)
+
+    def warm(self) -> None:
+        """Load the classifiers now (a daemon does this at start, not on the first call)."""
+        from airlock.classify import secrets_files
+
+        secrets_files.warm()
+        for payload in _WARM_UP:
+            self.gate.judge.classifier.classify(Action(payload, "warm-up", "hook:warm-up"))
+
+    # ----------------------------------------------------------------------------------------
+
+    def run(self, harness_name: str, raw: bytes) -> Answer:
+        harness = HARNESSES.get(harness_name)
+        if harness is None:
+            return Answer(2, "", f"airlock does not know the harness {harness_name!r} (it knows "
+                                 f"{', '.join(HARNESSES)}); the call is blocked")
+        try:
+            call = harness.parse(decode(raw))
+        except InputError as exc:
+            return self._refuse(harness, exc.message)
+        except Exception as exc:  # a translation bug must not become an allow
+            log.exception("hook input for %s could not be read", harness_name)
+            return self._refuse(harness, f"{type(exc).__name__}: {exc}")
+        try:
+            reply, message = self.decide(call)
+            return harness.answer(call, reply, message)
+        except Exception as exc:
+            log.exception("hook for %s failed", harness_name)
+            return self._refuse(harness, f"{type(exc).__name__}: {exc}")
+
+    def decide(self, call: ToolCall) -> tuple[Reply, str]:
+        if call.second_look:
+            return self._second_look(call)
+        judged = self._submit_all(call)
+        refused_by: ApprovalRecord | None = None
+        if say.worst(judged) is Verdict.HOLD and self.settings.wait_seconds > 0:
+            judged, refused_by = self._wait(call, judged)
+        if refused_by is not None:
+            return Reply.BLOCK, (f"a human denied approval {refused_by.id}"
+                                 + (f": {refused_by.reason}" if refused_by.reason else "")
+                                 + ". Do not retry it.")
+        verdict = say.worst(judged)
+        if verdict is Verdict.DENY:
+            first = next(j for j in judged if j.outcome.status in (Status.DENIED, Status.FAILED))
+            return Reply.BLOCK, say.denied(first)
+        if verdict is Verdict.HOLD:
+            holds = [j for j in judged if j.outcome.status is Status.HELD]
+            if self.settings.ask_passthrough and call.can_ask:
+                return Reply.ASK, say.asked(holds)
+            return Reply.BLOCK, say.held(holds, approver_note=self._approver_note())
+        return Reply.ALLOW, say.allowed(judged)
+
+    # ----------------------------------------------------------------------------------------
+
+    def _action(self, call: ToolCall, payload: Payload) -> Action:
+        return Action(payload, self.caller.principal.name, f"hook:{call.harness}",
+                      self._context(call, payload))
+
+    def _context(self, call: ToolCall, payload: Payload) -> ActionContext:
+        if isinstance(payload, McpCall):
+            resource = self.settings.mcp_resources.get(payload.server)
+            environment = self.config.resources[resource].environment if resource else None
+            return ActionContext(cwd=call.cwd, environment=environment, resource=resource)
+        return ActionContext(cwd=call.cwd, environment=self.config.local_environment)
+
+    def _submit_all(self, call: ToolCall) -> list[Judged]:
+        """Submit the call's payloads. A call of several (a patch of three files) runs whole or
+        not at all, so no approval may be spent while another part still waits: each part is
+        judged first, and only when every hold is approved are they all submitted (and the
+        approvals used). Otherwise only the first deny, or the holds still waiting, are."""
+        actions = [self._action(call, payload) for payload in call.payloads]
+        if len(actions) == 1:
+            return [self._submit(actions[0])]
+        evaluations = [self.gate.evaluate(action, self.caller) for action in actions]
+        denied = [a for a, ev in zip(actions, evaluations, strict=True)
+                  if ev.decision.verdict is Verdict.DENY]
+        if denied:
+            return [self._submit(denied[0])]
+        waiting = [a for a, ev in zip(actions, evaluations, strict=True)
+                   if ev.decision.verdict is Verdict.HOLD and not self._approved(a, ev)]
+        return [self._submit(action) for action in (waiting or actions)]
+
+    def _approved(self, action: Action, evaluation: Evaluation) -> bool:
+        digest = action_digest(action, evaluation.targets)
+        return self.gate.approvals.redeemable(digest, self._clock()) is not None
+
+    def _submit(self, action: Action) -> Judged:
+        outcome = self.gate.submit(action, self.caller)
+        approval = None
+        if outcome.status is Status.HELD and outcome.approval_id:
+            try:
+                approval = self.store.get_approval(outcome.approval_id)
+            except Exception:  # the message loses its expiry; the hold stands
+                log.exception("could not read approval %s", outcome.approval_id)
+        return Judged(action, outcome, approval)
+
+    def _second_look(self, call: ToolCall) -> tuple[Reply, str]:
+        """Claude Code's permission dialog: the call already passed PreToolUse (allowed, or a
+        hold that was approved, or asked for on purpose), so only a deny is airlock's to give;
+        anything else is left to the person at the dialog."""
+        for payload in call.payloads:
+            action = self._action(call, payload)
+            evaluation = self.gate.evaluate(action, self.caller)
+            if evaluation.decision.verdict is Verdict.DENY:
+                return Reply.BLOCK, say.second_look_denied(action, evaluation.decision)
+        return Reply.DEFER, ""
+
+    def _wait(self, call: ToolCall, judged: list[Judged]
+              ) -> tuple[list[Judged], ApprovalRecord | None]:
+        """Wait up to `wait_seconds` for every held payload's approval; once all are approved,
+        submit the same payloads again (the gate lets each through once)."""
+        deadline = self._monotonic() + self.settings.wait_seconds
+        while self._monotonic() < deadline:
+            self._sleep(POLL_SECONDS)
+            approvals = [self.store.get_approval(j.outcome.approval_id)
+                         for j in judged if j.outcome.status is Status.HELD and j.outcome.approval_id]
+            statuses = [effective_status(a, self._clock()) if a else ApprovalStatus.EXPIRED
+                        for a in approvals]
+            for record, status in zip(approvals, statuses, strict=True):
+                if status is ApprovalStatus.DENIED and record is not None:
+                    return judged, record
+            if ApprovalStatus.EXPIRED in statuses:
+                return judged, None
+            if statuses and all(s is ApprovalStatus.APPROVED for s in statuses):
+                return self._submit_all(call), None
+        return judged, None
+
+    def _approver_note(self) -> str | None:
+        if self.config.path is None:
+            return say.NO_CONFIG_NOTE
+        if not any(p.kind is PrincipalKind.HUMAN for p in self.config.principals.values()):
+            return say.NO_APPROVER_NOTE
+        list_approvers = getattr(self.store, "list_approvers", None)
+        if list_approvers is not None:
+            try:
+                if not list_approvers():
+                    return say.NO_APPROVER_NOTE
+            except Exception:
+                log.exception("could not list approvers")
+        return None
+
+    def _refuse(self, harness: Harness, what: str) -> Answer:
+        try:
+            self.audit.record("hook_refused", None, {"harness": harness.name, "why": what[:500]})
+        except Exception:
+            log.exception("could not record a refused hook call")
+        return harness.refuse(say.failed(what))
+
+
+def decode(raw: bytes) -> Mapping[str, Any]:
+    if len(raw) > MAX_PAYLOAD_BYTES:
+        raise InputError(f"the hook input is {len(raw)} bytes, over airlock's limit of "
+                         f"{MAX_PAYLOAD_BYTES}")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InputError("the hook input is not UTF-8 text") from None
+    except ValueError as exc:
+        raise InputError(f"the hook input is not JSON ({exc})") from None
+    if not isinstance(data, Mapping):
+        raise InputError("the hook input is not a JSON object")
+    return data

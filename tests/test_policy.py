@@ -25,8 +25,8 @@ def judge(risk: Risk, env: str | None, *, target: Target | None = PROD_TABLE, ex
     (Risk.READ, "production", (Verdict.ALLOW, 0, False, "builtin:read")),
     (Risk.READ, None, (Verdict.ALLOW, 0, False, "builtin:read")),
     (Risk.WRITE, "staging", (Verdict.ALLOW, 0, False, "builtin:write")),
-    (Risk.WRITE, "production", (Verdict.HOLD, 1, False, "builtin:write-production")),
-    (Risk.WRITE, None, (Verdict.HOLD, 1, False, "builtin:write-production")),  # unknown = prod
+    (Risk.WRITE, "production", (Verdict.HOLD, 1, True, "builtin:write-production")),
+    (Risk.WRITE, None, (Verdict.HOLD, 1, True, "builtin:write-production")),  # unknown = prod
     (Risk.DESTRUCTIVE, "staging", (Verdict.HOLD, 1, True, "builtin:destructive")),
     (Risk.DESTRUCTIVE, "production", (Verdict.HOLD, 1, True, "builtin:destructive")),
     (Risk.UNKNOWN, "development", (Verdict.HOLD, 1, True, "builtin:destructive")),

@@ -10,9 +10,11 @@ anything starts — and they stay wrapped in `Secret`.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -70,6 +72,10 @@ class ResourceFile(_Strict):
     match: list[str] = Field(default_factory=list)  # extra selectors, "kind:glob"
     stored_on: list[str] = Field(default_factory=list)  # resources whose loss destroys this one
     backs_up: list[str] = Field(default_factory=list)  # resources this one holds backups of
+    # the vault (vault/): quarantine instead of DROP TABLE, its grace period, scheduled backups
+    soft_drop: bool = False
+    grace: str | None = None
+    backup_schedule: str | None = None
 
 
 # Enum fields accept their string values; strict mode still refuses `"yes"` for a bool elsewhere.
@@ -117,15 +123,66 @@ class AuditFile(_Strict):
     key: SecretSource | None = None  # HMAC key; default: a key file in the state folder
 
 
+class ConsoleFile(_Strict):
+    public_url: str | None = None  # where people open the console (links in notifications)
+    session_idle: str = "30m"  # a console session ends after this long unused…
+    session_max: str = "8h"  # …and after this long in any case
+
+
+class WebhookFile(_Strict):
+    url: SecretSource | str  # Slack webhook URLs are secrets: prefer { env = "NAME" }
+    format: Literal["slack", "json"] = "json"
+
+
+class ApprovalsFile(_Strict):
+    ttl: str = "15m"  # how long a held action waits for its approvals
+    use_window: str = "15m"  # how long an approved action may then be retried (once)
+    key: SecretSource | None = None  # encrypts TOTP seeds, signs console sessions
+    console: ConsoleFile = Field(default_factory=ConsoleFile)
+    webhooks: list[WebhookFile] = Field(default_factory=list)
+
+
+class HooksFile(_Strict):
+    """`[hooks]`: how the agent hooks (Claude Code, Cursor, Codex, Gemini) act."""
+
+    principal: str | None = None  # a declared agent principal; default: the built-in local agent
+    wait_seconds: int = 0  # 0: answer a hold at once; N: wait up to N seconds for the approval
+    ask_passthrough: bool = False  # Claude Code / Cursor show their own "ask" for holds (weaker)
+    allow_credential_reads: list[str] = Field(default_factory=list)  # file names or path globs
+    mcp_resources: dict[str, str] = Field(default_factory=dict)  # MCP server → resource
+
+
+class VaultS3File(_Strict):
+    bucket: str
+    prefix: str = "airlock"
+    region: str | None = None
+    endpoint_url: str | None = None  # for S3-compatible services (MinIO, R2, …)
+    access_key_id: SecretSource | None = None  # default: boto3's usual credential chain
+    secret_access_key: SecretSource | None = None
+
+
+class VaultFile(_Strict):
+    enabled: bool = True
+    path: str | None = None  # a local folder on another disk (default: <state_dir>/vault)
+    s3: VaultS3File | None = None  # or an S3 bucket with Object Lock
+    key: SecretSource | None = None  # 32 bytes, hex or base64 (default: <state_dir>/vault.key)
+    retention: str = "30d"  # how long snapshots are kept (Object Lock retain-until on S3)
+    grace: str = "48h"  # deferred deletes and soft-dropped tables wait this long
+    pg_bin: str | None = None  # folder with pg_dump and psql (default: PATH, then Debian's)
+
+
 class ConfigFile(_Strict):
     state_dir: str = DEFAULT_STATE_DIR
     local_environment: str = LOCAL_ENVIRONMENT
     store: StoreFile = Field(default_factory=StoreFile)
     audit: AuditFile = Field(default_factory=AuditFile)
+    approvals: ApprovalsFile = Field(default_factory=ApprovalsFile)
+    hooks: HooksFile = Field(default_factory=HooksFile)
     environments: dict[str, EnvironmentFile] = Field(default_factory=dict)
     resources: dict[str, ResourceFile] = Field(default_factory=dict)
     principals: dict[str, PrincipalFile] = Field(default_factory=dict)
     policy: PolicyFile = Field(default_factory=PolicyFile)
+    vault: VaultFile = Field(default_factory=VaultFile)
 
 
 # --------------------------------------------------------------------------------------------
@@ -155,6 +212,37 @@ class Resource:
 
 
 @dataclass(frozen=True, slots=True)
+class ResourceVault:
+    """Per-resource vault settings (`soft_drop`, `grace`, `backup_schedule`)."""
+
+    soft_drop: bool = False
+    grace: timedelta | None = None  # None: the vault's grace
+    backup_schedule: timedelta | None = None  # None: no scheduled backups
+
+
+@dataclass(frozen=True, slots=True)
+class VaultSettings:
+    """`[vault]`: where snapshots go and how long they and deferred deletes wait."""
+
+    enabled: bool = True
+    path: Path | None = None  # None and no s3: <state_dir>/vault
+    s3_bucket: str | None = None
+    s3_prefix: str = "airlock"
+    s3_region: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_access_key_id: Secret | None = None
+    s3_secret_access_key: Secret | None = None
+    key: Secret | None = None  # None: <state_dir>/vault.key, created on first use
+    retention: timedelta = timedelta(days=30)
+    grace: timedelta = timedelta(hours=48)
+    pg_bin: Path | None = None
+    resources: Mapping[str, ResourceVault] = field(default_factory=dict)
+
+    def for_resource(self, name: str) -> ResourceVault:
+        return self.resources.get(name, ResourceVault())
+
+
+@dataclass(frozen=True, slots=True)
 class Rule:
     name: str
     verdict: Verdict
@@ -178,6 +266,41 @@ class PrincipalConfig:
     scope: Scope
 
 
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    url: Secret
+    format: str  # "slack" | "json"
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalSettings:
+    """`[approvals]`: how long holds wait, the approvals key, the console, the webhooks."""
+
+    ttl: timedelta = timedelta(minutes=15)
+    use_window: timedelta = timedelta(minutes=15)
+    key: Secret | None = None  # default: a key file in the state folder
+    public_url: str | None = None  # default: the address `airlock up` listens on
+    session_idle: timedelta = timedelta(minutes=30)
+    session_max: timedelta = timedelta(hours=8)
+    webhooks: tuple[Webhook, ...] = ()
+
+
+MAX_HOOK_WAIT_SECONDS = 600  # harnesses kill hooks after minutes; a wait must end before that
+
+
+@dataclass(frozen=True, slots=True)
+class HookSettings:
+    """`[hooks]`: who the hooks act as, whether a hold waits, and which credential files agents
+    may read. `allow_credential_reads` holds file names (`.env.test`) and absolute path globs
+    (relative ones in the file are resolved against the configuration's folder)."""
+
+    principal: str | None = None
+    wait_seconds: int = 0
+    ask_passthrough: bool = False
+    allow_credential_reads: tuple[str, ...] = ()
+    mcp_resources: Mapping[str, str] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class Config:
     """Validated settings. `path` is None when airlock runs on built-in defaults."""
@@ -192,6 +315,9 @@ class Config:
     builtin_rules: bool = True
     store_url: Secret | None = None
     audit_key: Secret | None = None
+    approvals: ApprovalSettings = field(default_factory=ApprovalSettings)
+    hooks: HookSettings = field(default_factory=HookSettings)
+    vault: VaultSettings = field(default_factory=VaultSettings)
 
     def environment(self, name: str) -> Environment:
         """The named environment; undeclared names count as production unless they are the
@@ -356,6 +482,10 @@ def _build(parsed: ConfigFile, path: Path) -> Config:
         except ConfigError as exc:
             fail("audit.key", exc.message)
 
+    approval_settings = _build_approvals(parsed.approvals, base, fail)
+    hook_settings = _build_hooks(parsed.hooks, principals, resources, base, fail)
+    vault_settings = _build_vault(parsed, base, fail)
+
     if problems:
         raise ConfigError(f"{path}: invalid configuration\n" + "\n".join(problems))
 
@@ -366,7 +496,156 @@ def _build(parsed: ConfigFile, path: Path) -> Config:
         path=path, state_dir=state_dir.resolve(), local_environment=parsed.local_environment,
         environments=environments, resources=resources, principals=principals,
         rules=tuple(rules), builtin_rules=parsed.policy.builtin, store_url=store_url,
-        audit_key=audit_key)
+        audit_key=audit_key, approvals=approval_settings, hooks=hook_settings,
+        vault=vault_settings)
+
+
+def _build_vault(parsed: ConfigFile, base: Path, fail: Callable[[str, str], None]) -> VaultSettings:
+    v = parsed.vault
+    defaults = VaultSettings()
+    retention = _duration(v.retention, "vault.retention", fail, least=timedelta(days=1),
+                          most=timedelta(days=3650), default=defaults.retention)
+    grace = _duration(v.grace, "vault.grace", fail, least=timedelta(minutes=1),
+                      most=timedelta(days=90), default=defaults.grace)
+
+    def secret(source: SecretSource | None, where: str) -> Secret | None:
+        if source is None:
+            return None
+        try:
+            return read_secret(env=source.env, file=source.file, where=where, base_dir=base)
+        except ConfigError as exc:
+            fail(where, exc.message)
+            return None
+
+    if v.path is not None and v.s3 is not None:
+        fail("vault", "give either `path` (a local folder) or `s3` (a bucket), not both")
+    path = None
+    if v.path is not None:
+        path = Path(v.path).expanduser()
+        path = path if path.is_absolute() else base / path
+    s3 = v.s3
+    if s3 is not None and s3.endpoint_url is not None \
+            and urlsplit(s3.endpoint_url).scheme not in ("http", "https"):
+        fail("vault.s3.endpoint_url", f"{s3.endpoint_url!r} is not an http(s) URL")
+    if s3 is not None and (s3.access_key_id is None) != (s3.secret_access_key is None):
+        fail("vault.s3", "give both access_key_id and secret_access_key, or neither (boto3's "
+             "usual credential chain)")
+    per_resource: dict[str, ResourceVault] = {}
+    for name, res in parsed.resources.items():
+        where = f"resources.{name}"
+        if res.soft_drop and res.kind != "postgres":
+            fail(f"{where}.soft_drop", "soft drop is for postgres resources")
+        res_grace = None if res.grace is None else _duration(
+            res.grace, f"{where}.grace", fail, least=timedelta(minutes=1),
+            most=timedelta(days=90), default=grace)
+        schedule = None if res.backup_schedule is None else _duration(
+            res.backup_schedule, f"{where}.backup_schedule", fail, least=timedelta(minutes=5),
+            most=timedelta(days=90), default=timedelta(days=1))
+        if res.soft_drop or res_grace is not None or schedule is not None:
+            per_resource[name] = ResourceVault(res.soft_drop, res_grace, schedule)
+    return VaultSettings(
+        enabled=v.enabled, path=path, s3_bucket=s3.bucket if s3 else None,
+        s3_prefix=s3.prefix if s3 else "airlock", s3_region=s3.region if s3 else None,
+        s3_endpoint_url=s3.endpoint_url if s3 else None,
+        s3_access_key_id=secret(s3.access_key_id, "vault.s3.access_key_id") if s3 else None,
+        s3_secret_access_key=secret(s3.secret_access_key, "vault.s3.secret_access_key")
+        if s3 else None,
+        key=secret(v.key, "vault.key"), retention=retention, grace=grace,
+        pg_bin=Path(v.pg_bin) if v.pg_bin else None, resources=per_resource)
+
+
+def _build_hooks(parsed: HooksFile, principals: Mapping[str, PrincipalConfig],
+                 resources: Mapping[str, Resource], base: Path,
+                 fail: Callable[[str, str], None]) -> HookSettings:
+    if parsed.principal is not None:
+        principal = principals.get(parsed.principal)
+        if principal is None:
+            fail("hooks.principal", f"{parsed.principal!r} is not a declared principal (declared: "
+                 f"{', '.join(sorted(principals)) or 'none'})")
+        elif principal.kind is not PrincipalKind.AGENT:
+            fail("hooks.principal", f"{parsed.principal!r} is a {principal.kind.value}; hooks act "
+                 "for the agent, so name an agent principal")
+    if not 0 <= parsed.wait_seconds <= MAX_HOOK_WAIT_SECONDS:
+        fail("hooks.wait_seconds", f"{parsed.wait_seconds} is outside 0..{MAX_HOOK_WAIT_SECONDS} "
+             "(agent harnesses give up on a hook after minutes)")
+    allowed: list[str] = []
+    for index, pattern in enumerate(parsed.allow_credential_reads):
+        if not pattern.strip():
+            fail(f"hooks.allow_credential_reads[{index}]", "an empty pattern allows nothing")
+            continue
+        if "/" not in pattern:
+            allowed.append(pattern)  # a file name (glob), matched against the base name
+            continue
+        full = Path(pattern).expanduser()
+        allowed.append(os.path.normpath(full if full.is_absolute() else base / full))
+    for server, resource in parsed.mcp_resources.items():
+        if resource not in resources:
+            fail(f"hooks.mcp_resources.{server}", f"names {resource!r}, which is not a declared "
+                 "resource")
+    return HookSettings(principal=parsed.principal, wait_seconds=parsed.wait_seconds,
+                        ask_passthrough=parsed.ask_passthrough,
+                        allow_credential_reads=tuple(allowed),
+                        mcp_resources=dict(parsed.mcp_resources))
+
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(text: str, key: str, fail: Callable[[str, str], None], *,
+              least: timedelta, most: timedelta, default: timedelta) -> timedelta:
+    match = re.fullmatch(r"\s*(\d+)\s*([smhd])\s*", text)
+    if not match:
+        fail(key, f"{text!r} is not a duration; write a number and a unit, like 90s, 15m or 8h")
+        return default
+    value = timedelta(seconds=int(match.group(1)) * _DURATION_UNITS[match.group(2)])
+    if not least <= value <= most:
+        fail(key, f"{text} is outside the allowed range ({least} to {most})")
+        return default
+    return value
+
+
+def _build_approvals(parsed: ApprovalsFile, base: Path,
+                     fail: Callable[[str, str], None]) -> ApprovalSettings:
+    defaults = ApprovalSettings()
+    # Bounds: a hold that waits days invites approving stale intent; seconds are unusable.
+    ttl = _duration(parsed.ttl, "approvals.ttl", fail, least=timedelta(minutes=1),
+                    most=timedelta(days=1), default=defaults.ttl)
+    use_window = _duration(parsed.use_window, "approvals.use_window", fail,
+                           least=timedelta(minutes=1), most=timedelta(days=1),
+                           default=defaults.use_window)
+    idle = _duration(parsed.console.session_idle, "approvals.console.session_idle", fail,
+                     least=timedelta(minutes=1), most=timedelta(hours=24),
+                     default=defaults.session_idle)
+    most = _duration(parsed.console.session_max, "approvals.console.session_max", fail,
+                     least=timedelta(minutes=1), most=timedelta(days=7),
+                     default=defaults.session_max)
+    key = None
+    if parsed.key is not None:
+        try:
+            key = read_secret(env=parsed.key.env, file=parsed.key.file, where="approvals.key",
+                              base_dir=base)
+        except ConfigError as exc:
+            fail("approvals.key", exc.message)
+    public_url = parsed.console.public_url
+    if public_url is not None:
+        parts = urlsplit(public_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            fail("approvals.console.public_url", f"{public_url!r} is not an http(s) URL")
+        public_url = public_url.rstrip("/")
+    webhooks: list[Webhook] = []
+    for index, hook in enumerate(parsed.webhooks):
+        where = f"approvals.webhooks[{index}].url"
+        try:
+            url = _secret_or_plain(hook.url, where, base)
+        except ConfigError as exc:
+            fail(where, exc.message)
+            continue
+        if urlsplit(url.reveal()).scheme not in ("http", "https"):
+            fail(where, "a webhook URL must start with https:// (or http://)")
+            continue
+        webhooks.append(Webhook(url, hook.format))
+    return ApprovalSettings(ttl=ttl, use_window=use_window, key=key, public_url=public_url,
+                            session_idle=idle, session_max=most, webhooks=tuple(webhooks))
 
 
 def _tuple(values: Sequence[Any] | None) -> tuple[Any, ...] | None:

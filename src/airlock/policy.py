@@ -19,6 +19,7 @@ from airlock.config import Config, Rule
 from airlock.model import (
     UNKNOWN_ENVIRONMENT,
     Action,
+    ActionKind,
     Assessment,
     Caller,
     Decision,
@@ -32,8 +33,10 @@ from airlock.model import (
 BUILTIN_RULES: tuple[Rule, ...] = (
     Rule("builtin:read", Verdict.ALLOW, risk=(Risk.READ,),
          reason="reading changes nothing"),
-    Rule("builtin:write-production", Verdict.HOLD, approvals=1, risk=(Risk.WRITE,), production=True,
-         reason="writes to production wait for a human approval"),
+    Rule("builtin:write-production", Verdict.HOLD, approvals=1, snapshot=True, risk=(Risk.WRITE,),
+         production=True,
+         reason="writes to production wait for a human approval, and the rows they change are "
+                "backed up first"),
     Rule("builtin:write", Verdict.ALLOW, risk=(Risk.WRITE,),
          reason="writes outside production are allowed"),
     Rule("builtin:catastrophic-production", Verdict.HOLD, approvals=2, snapshot=True,
@@ -44,6 +47,16 @@ BUILTIN_RULES: tuple[Rule, ...] = (
          risk=(Risk.DESTRUCTIVE, Risk.UNKNOWN, Risk.CATASTROPHIC),
          reason="destructive or unclassifiable actions wait for a human approval and a "
                 "verified backup"),
+)
+
+# Rules tried before any configured rule, so no configuration can loosen them.
+GUARD_RULES: tuple[Rule, ...] = (
+    # File classifiers rate credential files (and airlock's own files) catastrophic.
+    Rule("builtin:credential-files", Verdict.DENY, risk=(Risk.CATASTROPHIC,),
+         action=(ActionKind.FILE_READ, ActionKind.FILE_WRITE),
+         reason="agents may not read credential files or touch airlock's own files; to let agents "
+                "read a particular credential file, list it under [hooks] allow_credential_reads in "
+                "airlock.toml"),
 )
 
 NO_RULE = Rule("builtin:no-rule-matched", Verdict.HOLD, approvals=1, snapshot=True,
@@ -114,7 +127,8 @@ class Policy:
     """The ordered rule list, applied to facts."""
 
     def __init__(self, rules: Iterable[Rule], *, builtin: bool = True) -> None:
-        self.rules: tuple[Rule, ...] = tuple(rules) + (BUILTIN_RULES if builtin else ())
+        self.rules: tuple[Rule, ...] = (GUARD_RULES + tuple(rules)
+                                        + (BUILTIN_RULES if builtin else ()))
 
     @classmethod
     def from_config(cls, config: Config) -> Policy:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from airlock.approvals import StoreApprovals
+from airlock.approvals import Approvals, StoreApprovals
 from airlock.audit import StoreAuditLog, key_from_secret, load_or_create_key
 from airlock.classify import Classifier, KindDispatch
+from airlock.classify.secrets_files import FileRules
 from airlock.config import Config
 from airlock.execute import Executor, Release
 from airlock.gate import Gate, Judge
@@ -20,11 +22,15 @@ from airlock.policy import Policy
 from airlock.safety import NoVault, SafetyNet
 from airlock.store import Store, open_store
 
+if TYPE_CHECKING:
+    from airlock.decisions import ApprovalDesk
+    from airlock.vault.core import Vault
+
 
 class Runtime:
     def __init__(self, config: Config, classifier: Classifier | None = None) -> None:
         self.config = config
-        self.classifier: Classifier = classifier or KindDispatch()
+        self.classifier: Classifier = classifier or KindDispatch(FileRules.from_config(config))
 
     @cached_property
     def judge(self) -> Judge:
@@ -57,10 +63,53 @@ class Runtime:
     def audit(self) -> StoreAuditLog:
         return StoreAuditLog(self.store, self.audit_key)
 
+    @property
+    def approvals_key_path(self) -> Path:
+        return self.config.state_dir / "approvals.key"
+
+    @cached_property
+    def approvals_key(self) -> bytes:
+        """Seals approvers' TOTP seeds and signs console sessions (approvers.py, console/)."""
+        if self.config.approvals.key is not None:
+            return key_from_secret(self.config.approvals.key.reveal())
+        return load_or_create_key(self.approvals_key_path)
+
+    @cached_property
+    def desk(self) -> ApprovalDesk:
+        """Where humans approve and deny (the console, `airlock approve|deny`)."""
+        from airlock.decisions import ApprovalDesk
+
+        return ApprovalDesk(store=self.store, config=self.config, audit=self.audit,
+                            approvals_key=self.approvals_key)
+
+    def approvals(self) -> Approvals:
+        approvals: Approvals = StoreApprovals(self.store, ttl=self.config.approvals.ttl)
+        if self.config.approvals.webhooks:
+            from airlock.notify import NotifyingApprovals
+
+            approvals = NotifyingApprovals(approvals, self.store, self.config, self.audit)
+        return approvals
+
+    @cached_property
+    def vault(self) -> Vault:
+        """The configured vault (default: <state_dir>/vault), catalogued in the state store."""
+        from airlock.vault.location import open_vault
+
+        return open_vault(self.config, self.store)
+
+    @cached_property
+    def safety_net(self) -> SafetyNet:
+        """The vault's safety net; NoVault only when `[vault] enabled = false`."""
+        if not self.config.vault.enabled:
+            return NoVault()
+        from airlock.vault.net import VaultNet
+
+        return VaultNet(config=self.config, vault=lambda: self.vault, store=self.store)
+
     def gate(self, executor: Executor | None = None,
              safety_net: SafetyNet | None = None) -> Gate:
-        return Gate(judge=self.judge, approvals=StoreApprovals(self.store),
-                    safety_net=safety_net or NoVault(), executor=executor or Release(),
+        return Gate(judge=self.judge, approvals=self.approvals(),
+                    safety_net=safety_net or self.safety_net, executor=executor or Release(),
                     audit=self.audit)
 
     def close(self) -> None:

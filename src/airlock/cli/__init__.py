@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import sys
 
-from airlock.cli import admin_cmd, audit_cmd, check_cmd, token_cmd  # noqa: F401  (registers commands)
+from airlock.cli import (  # noqa: F401  (registers commands)
+    admin_cmd,
+    approve_cmd,
+    audit_cmd,
+    check_cmd,
+    hook_cmd,
+    sql_cmd,
+    token_cmd,
+    vault_cmd,
+)
 from airlock.cli.app import EXIT_ERROR, app, fail
 from airlock.errors import AirlockError
 

@@ -53,6 +53,10 @@ def config_check(ctx: typer.Context) -> None:
                   f"{escape(','.join(p.scope.environments))}, max risk {p.scope.max_risk.value}")
     out.print(f"policy: {len(config.rules)} configured rule(s)"
               + (" + built-in rules" if config.builtin_rules else " (built-in rules off)"))
+    approvals = config.approvals
+    hooks = ", ".join(f"{w.format} (url from {w.url.source})" for w in approvals.webhooks)
+    out.print(f"approvals: holds wait {approvals.ttl}, approved actions may be retried for "
+              f"{approvals.use_window}; webhooks: {escape(hooks) or 'none'}")
 
 
 @app.command()
@@ -62,13 +66,35 @@ def up(ctx: typer.Context,
     """Start the airlock service with the configured fronts."""
     import uvicorn
 
+    from airlock.approvers import state_exposure
+    from airlock.console import mount_console
     from airlock.fronts.api import create_app
+    from airlock.fronts.hooks.daemon import start_hook_daemon
+    from airlock.fronts.hooks.runner import HookRunner
+    from airlock.notify import Dispatcher
 
     runtime = state(ctx).runtime()
     runtime.store  # open (and migrate) the store now: a broken store must stop start-up  # noqa: B018
     runtime.audit_key  # noqa: B018
+    runtime.approvals_key  # noqa: B018
     runtime.audit.record("service_started", None, {"host": host, "port": port,
                                                     "config": runtime.config.source})
     err.print(f"airlock {escape(runtime.config.source)}; state in {runtime.config.state_dir}")
+    for problem in state_exposure(runtime.config.state_dir):
+        err.print(f"[bold yellow]warning:[/] {escape(problem)}; airlock's state holds approver "
+                  "seeds and keys, and should be readable by airlock's own user only")
+    app = create_app(runtime)
+    mount_console(app, runtime)
+    hooks = start_hook_daemon(HookRunner.from_runtime(runtime), runtime.config.state_dir)
+    err.print(f"agent hooks: unix socket {hooks.path}")
+    console_url = runtime.config.approvals.public_url or f"http://{host}:{port}"
+    dispatcher = Dispatcher(runtime.store, runtime.config.approvals.webhooks, runtime.audit,
+                            console_url)
+    dispatcher.start()
     err.print(f"listening on http://{host}:{port}  (API: POST /v1/actions; health: GET /healthz)")
-    uvicorn.run(create_app(runtime), host=host, port=port, log_level="warning")
+    err.print(f"approval console: {console_url}/console/")
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        hooks.close()
+        dispatcher.stop()

@@ -3,6 +3,9 @@
     GET  /healthz                     liveness
     POST /v1/actions                  {kind, input, dialect?, cwd?, resource?} → outcome
     GET  /v1/approvals/{id}           the status of an approval the caller asked for
+    GET  /v1/approvals/{id}/wait?timeout=N
+                                      the same, answered once it is decided or expired, or
+                                      after N seconds (long-poll; 1 ≤ N ≤ 120, default 30)
 
 The token in `Authorization: Bearer …` decides who the caller is and how far it reaches. The
 request may name a configured `resource` to act on; it cannot claim an environment (the
@@ -11,7 +14,9 @@ environment of anything comes from the configuration, never from the agent).
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from typing import Any
 
 from starlette.applications import Starlette
@@ -21,13 +26,17 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from airlock import __version__
+from airlock.approvals import effective_status
 from airlock.errors import AuthError, InputError
 from airlock.fronts.check import payload_from
-from airlock.model import Action, ActionContext, Caller, Outcome
+from airlock.model import Action, ActionContext, Caller, Outcome, utcnow
 from airlock.runtime import Runtime
+from airlock.store import ApprovalRecord, ApprovalStatus
 from airlock.tokens import authenticate
 
 MAX_BODY = 1024 * 1024
+MAX_WAIT_SECONDS = 120
+WAIT_POLL_SECONDS = 0.25  # decisions may come from another process: the store is the signal
 
 
 def outcome_json(outcome: Outcome) -> dict[str, Any]:
@@ -40,6 +49,16 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
         "effects": [e.to_json() for e in outcome.assessment.effects],
         "result": dict(outcome.result) if outcome.result else None,
     }
+
+
+def approval_json(approval: ApprovalRecord) -> dict[str, Any]:
+    """What the requesting agent may know about its approval (never who else is waiting)."""
+    return {"id": approval.id, "status": effective_status(approval, utcnow()).value,
+            "approvals_required": approval.approvals_required,
+            "approvals": sum(g.decision == "approve" for g in approval.grants),
+            "expires_at": approval.expires_at, "reason": approval.reason,
+            "decided_by": [g.approver for g in approval.grants],
+            "decided_at": approval.decided_at}
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -101,13 +120,38 @@ def create_app(runtime: Runtime) -> Starlette:
                                            request.path_params["approval_id"])
         if approval is None or approval.principal != caller.principal.name:
             return _error(404, "no such approval for this caller")
-        return JSONResponse({"id": approval.id, "status": approval.status.value,
-                             "approvals_required": approval.approvals_required,
-                             "approvals": sum(g.decision == "approve" for g in approval.grants),
-                             "expires_at": approval.expires_at, "reason": approval.reason})
+        return JSONResponse(approval_json(approval))
+
+    async def approval_wait(request: Request) -> JSONResponse:
+        try:
+            caller = await caller_of(request)
+        except AuthError as exc:
+            return _error(401, exc.message)
+        raw = request.query_params.get("timeout", "30")
+        try:
+            timeout = float(raw)
+        except ValueError:
+            timeout = -1.0
+        if not 1 <= timeout <= MAX_WAIT_SECONDS:  # also refuses nan and inf
+            return _error(400, f"timeout={raw!r}: give a number of seconds from 1 to "
+                               f"{MAX_WAIT_SECONDS}, then ask again if it is still pending")
+        deadline = time.monotonic() + timeout
+        approval_id = request.path_params["approval_id"]
+        while True:
+            approval = await run_in_threadpool(runtime.store.get_approval, approval_id)
+            if approval is None or approval.principal != caller.principal.name:
+                return _error(404, "no such approval for this caller")
+            answer = approval_json(approval)
+            left = deadline - time.monotonic()
+            if answer["status"] != ApprovalStatus.PENDING.value or left <= 0:
+                return JSONResponse(answer)
+            if await request.is_disconnected():
+                return JSONResponse(answer)
+            await asyncio.sleep(min(WAIT_POLL_SECONDS, left))
 
     return Starlette(routes=[
         Route("/healthz", healthz),
         Route("/v1/actions", submit, methods=["POST"]),
         Route("/v1/approvals/{approval_id}", approval_status),
+        Route("/v1/approvals/{approval_id}/wait", approval_wait),
     ])

@@ -34,6 +34,7 @@ import stat
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from airlock.classify.files import classify_file
 from airlock.config import Config
@@ -258,7 +259,8 @@ def _load_prefilter() -> re.Pattern[str]:
             from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 
             patterns: list[str] = []
-            for plugin in get_mapping_from_secret_type_to_class().values():
+            plugins: list[Any] = list(get_mapping_from_secret_type_to_class().values())
+            for plugin in plugins:
                 if plugin.__name__ in DETECTORS:
                     patterns.extend(p.pattern for p in getattr(plugin, "denylist", ()))
             # MULTILINE: the detectors run line by line, so ^ and $ mean line ends here too.

@@ -96,3 +96,42 @@ def test_a_failing_snapshot_holds_the_action_and_says_why(
     write_config(tmp_path, pg_database, vault_dir, vault_extra=f'pg_bin = "{pg_cluster.bindir}"')
     code, third = sql_json(tmp_path, "DROP TABLE accounts")
     assert code == 0 and third["status"] == "executed", third
+
+
+def test_an_unplannable_backup_of_a_configured_resource_never_becomes_no_backup(
+        tmp_path: Path, vault_dir: Path) -> None:
+    """The database does not answer when the hold is planned: approvers are told the backup will
+    be planned again just before the action runs — and when it still cannot be taken, the
+    approved action does not run. An approval never turns "backup failed" into "no backup"."""
+    from airlock.approvals import decide
+    from airlock.config import load_config
+    from airlock.execute import FunctionExecutor
+    from airlock.model import Action, ActionContext, Principal, PrincipalKind, SqlQuery, Status
+    from airlock.runtime import Runtime
+    from airlock.tokens import local_caller
+    from airlock.vault.net import PLAN_AT_RUN
+
+    write_config(tmp_path, "postgresql://app@127.0.0.1:1/app", vault_dir)  # nothing listens
+    runtime = Runtime(load_config(tmp_path / "airlock.toml"))
+    ran: list[Action] = []
+    gate = runtime.gate(executor=FunctionExecutor(lambda a: ran.append(a) or {}))
+    caller = local_caller(runtime.config, "agent")
+
+    def submit() -> tuple[Status, str, str | None]:
+        action = Action(SqlQuery("DROP TABLE users"), "agent", "test", ActionContext(resource="app"))
+        outcome = gate.submit(action, caller)
+        return outcome.status, outcome.reason, outcome.approval_id
+
+    status, _, approval_id = submit()
+    assert status is Status.HELD and approval_id
+    approval = runtime.store.get_approval(approval_id)
+    assert approval is not None
+    steps = approval.details["safety_plan"]["steps"]
+    assert [s["method"] for s in steps] == [PLAN_AT_RUN] and "does not run" in steps[0]["detail"]
+    assert approval.details["safety_plan"]["unprotected"] == []
+
+    decide(runtime.store, approval_id, Principal("alice", PrincipalKind.HUMAN), approve=True)
+    status, reason, _ = submit()
+    assert status is Status.HELD and "still cannot be planned" in reason and "does not run" in reason
+    assert ran == []
+    runtime.close()

@@ -21,6 +21,8 @@ inside an executing front's transaction (see txn.py) — the only way a before-i
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +60,11 @@ CLOUD_KINDS = frozenset({"volume", "bucket", "project", "service", "namespace", 
 PG_RELATION_KINDS = frozenset({"table", "view", "materialized_view", "sequence"})
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", ""})
 PLAN_CONNECT_TIMEOUT = 3  # seconds
+# A configured resource whose backup could not be planned (its database did not answer): the
+# step is planned again, and taken, just before the action runs — and if that fails, it does
+# not run. A human approving never turns a failed backup of a protectable resource into none.
+PLAN_AT_RUN = "plan-at-run"
+_REMEMBERED = 256  # planned actions whose effects protect() may need again
 
 
 def _needs_protection(effect: Effect) -> bool:
@@ -83,6 +90,10 @@ class VaultNet:
         self.store = store
         self.txn = txn
         self.progress = progress or NoProgress()
+        # action id → (effect, resource, targets) of steps planned as PLAN_AT_RUN
+        self._replan: OrderedDict[tuple[str, str, str], tuple[Effect, Sequence[ResolvedTarget]]] = \
+            OrderedDict()
+        self._replan_lock = threading.Lock()
 
     def within(self, txn: ProtectedTransaction, progress: Progress | None = None) -> VaultNet:
         return VaultNet(config=self.config, vault=self._vault, store=self.store, txn=txn,
@@ -123,7 +134,11 @@ class VaultNet:
                 try:
                     planned = self._plan_one(action, effect, resource, targets)
                 except Exception as exc:  # planning must never let an action through unplanned
-                    planned = _Planned(None, f"planning its backup failed ({exc})")
+                    planned = _Planned(ProtectionStep(
+                        key, resource.name, PLAN_AT_RUN,
+                        f"the backup could not be planned now ({exc}); it is planned and taken "
+                        "just before the action runs, and if that fails the action does not run"))
+                    self._remember(action.id, key, resource.name, effect, targets)
                 if planned.step is not None:
                     steps.append(planned.step)
                 elif planned.why_not and mandatory:
@@ -172,7 +187,8 @@ class VaultNet:
         local = pg.host in LOCAL_HOSTS or pg.host.startswith("/")
         note = ""
         # Plans run while a hook or an agent waits for an answer: a database that does not
-        # answer quickly makes the target unprotected (a human decides), never a long wait.
+        # answer quickly gets a PLAN_AT_RUN step (planned and taken just before the action
+        # runs, or the action does not run), never a long wait.
         with pg.connect(timeout=PLAN_CONNECT_TIMEOUT) as conn:
             if local:
                 datadir = data_directory(conn)
@@ -272,10 +288,33 @@ class VaultNet:
                 raise SnapshotError(f"{step.method} of {step.target}: {str(exc).strip()}") from None
         return tuple(ids)
 
+    def _remember(self, action_id: str, key: str, resource: str, effect: Effect,
+                  targets: Sequence[ResolvedTarget]) -> None:
+        with self._replan_lock:
+            self._replan[(action_id, key, resource)] = (effect, targets)
+            while len(self._replan) > _REMEMBERED:
+                self._replan.popitem(last=False)
+
     def _protect_one(self, action: Action, step: ProtectionStep) -> str:
         if step.resource is None:
             raise SnapshotError(f"{step.target}: no resource to protect it in")
         resource = self.config.resources[step.resource]
+        if step.method == PLAN_AT_RUN:
+            with self._replan_lock:
+                remembered = self._replan.pop((action.id, step.target, resource.name), None)
+            if remembered is None:
+                raise SnapshotError(f"the backup of {step.target} was never planned for this "
+                                    "action; it does not run")
+            effect, targets = remembered
+            try:
+                planned = self._plan_one(action, effect, resource, targets)
+            except Exception as exc:
+                raise SnapshotError(f"the backup of {step.target} in {resource.name} still "
+                                    f"cannot be planned ({exc}); the action does not run") from None
+            if planned.step is None:
+                raise SnapshotError(f"the backup of {step.target} in {resource.name} cannot be "
+                                    f"taken ({planned.why_not or 'no step'}); the action does not run")
+            return self._protect_one(action, planned.step)
         kind, _, value = step.target.partition(":")
         if step.method == deferred.METHOD:
             grace = self.config.vault.for_resource(resource.name).grace or self.config.vault.grace

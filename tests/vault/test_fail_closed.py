@@ -114,7 +114,12 @@ def test_an_unplannable_backup_of_a_configured_resource_never_becomes_no_backup(
     write_config(tmp_path, "postgresql://app@127.0.0.1:1/app", vault_dir)  # nothing listens
     runtime = Runtime(load_config(tmp_path / "airlock.toml"))
     ran: list[Action] = []
-    gate = runtime.gate(executor=FunctionExecutor(lambda a: ran.append(a) or {}))
+
+    def run(action: Action) -> dict[str, object]:
+        ran.append(action)
+        return {}
+
+    gate = runtime.gate(executor=FunctionExecutor(run))
     caller = local_caller(runtime.config, "agent")
 
     def submit() -> tuple[Status, str, str | None]:

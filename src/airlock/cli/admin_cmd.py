@@ -91,6 +91,11 @@ def up(ctx: typer.Context,
     dispatcher = Dispatcher(runtime.store, runtime.config.approvals.webhooks, runtime.audit,
                             console_url)
     dispatcher.start()
+    # Deferred calls whose grace period has ended are carried out from here, once a minute.
+    from airlock.vault.runners import run_due_and_record, start_scheduler
+
+    deferrals = start_scheduler(lambda: run_due_and_record(runtime.store, runtime.config,
+                                                           runtime.audit))
     err.print(f"listening on http://{host}:{port}  (API: POST /v1/actions; health: GET /healthz)")
     err.print(f"approval console: {console_url}/console/")
     try:
@@ -98,3 +103,4 @@ def up(ctx: typer.Context,
     finally:
         hooks.close()
         dispatcher.stop()
+        deferrals.set()

@@ -343,9 +343,17 @@ def purge(ctx: typer.Context,
 @app.command("deferred")
 def deferred(ctx: typer.Context,
              show_all: bool = typer.Option(False, "--all", help="Include cancelled and done ones."),
+             run_due: bool = typer.Option(False, "--run-due", help="Carry out the due HTTP calls "
+                                          "now (airlock up does this every minute)."),
              as_json: bool = JsonOpt) -> None:
     """List approved destructive calls waiting out their grace period."""
     runtime = state(ctx).runtime()
+    if run_due:
+        from airlock.vault.runners import run_due_and_record
+
+        for done in run_due_and_record(runtime.store, runtime.config, runtime.audit):
+            out.print(f"{done.id}  {done.status.value}  {escape(done.summary)}  "
+                      f"{escape(done.result)}")
     records = runtime.store.list_deferred(status=None if show_all else DeferredStatus.PENDING)
     if as_json:
         out.print_json(json.dumps([r.to_json() for r in records]))
@@ -357,8 +365,9 @@ def deferred(ctx: typer.Context,
         out.print(f"{r.id}  {r.status.value:<9} due {r.due_at[:19]}  {escape(r.target)}  "
                   f"by {escape(r.principal)}  {escape(r.summary)}"
                   + (f"  ({escape(r.decided_by or '')}: {escape(r.result)})" if r.decided_by else ""))
-    out.print("cancel one with `airlock cancel ID`; due ones are carried out by the front that "
-              "holds the upstream credential")
+    out.print("cancel one with `airlock cancel ID`; when due, HTTP calls are sent with the "
+              "configured api resource's credential (by `airlock up`, or `airlock deferred "
+              "--run-due`); shell commands are never run later — carry them out or cancel them")
 
 
 @app.command("cancel")

@@ -37,6 +37,12 @@ kind = "agent"
 
 [principals.alice]
 kind = "human"
+
+# These databases are names only (nothing listens there): this tests approvals, so there is no
+# vault. With a vault, an approved DROP on a database airlock cannot reach never runs
+# (tests/vault/test_fail_closed.py).
+[vault]
+enabled = false
 """
 
 

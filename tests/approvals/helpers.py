@@ -51,6 +51,12 @@ kind = "human"
 
 [principals.carol]
 kind = "human"
+
+# These databases are names only (nothing listens there): this tests approvals, so there is no
+# vault. With a vault, an approved DROP on a database airlock cannot reach never runs
+# (tests/vault/test_fail_closed.py).
+[vault]
+enabled = false
 """
 
 # Every destructive or unclassifiable action in production needs two people.

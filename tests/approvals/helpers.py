@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from airlock.approvers import DRIFT_STEPS, Enrolment, code_at_step, current_step
+from airlock.approvers import DRIFT_STEPS, PERIOD, Enrolment, code_at_step, current_step
 from airlock.config import load_config
 from airlock.model import utcnow
 from airlock.runtime import Runtime
@@ -91,8 +91,13 @@ class Authenticator:
 
     def code(self) -> str:
         while True:
-            now = current_step(utcnow())
-            step = max(self.last_step + 1, now - DRIFT_STEPS)
+            moment = utcnow()
+            now = current_step(moment)
+            # The previous step's code only early in a step: under load the server may read its
+            # clock a step later, and a code two steps behind is refused as wrong.
+            left = PERIOD - int(moment.timestamp()) % PERIOD
+            earliest = now - DRIFT_STEPS if left >= 15 else now
+            step = max(self.last_step + 1, earliest)
             if step <= now + DRIFT_STEPS:
                 self.last_step = step
                 return code_at_step(self.seed, step)

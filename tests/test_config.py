@@ -134,6 +134,9 @@ def test_inline_password_is_refused(in_tmp: Path) -> None:
     ('[[policy.rules]]\nname = "r"\nverdict = "allow"\napprovals = 2\n', r"only a hold takes approvals"),
     ('[[policy.rules]]\nname = "r"\nverdict = "hold"\n[[policy.rules]]\nname = "r"\nverdict = "deny"\n',
      r"used twice"),
+    ('[hooks]\nsocket = "/run/airlock/hooks.sock"\nsocket_group = "no-such-group-xyz"\n',
+     r"no OS group 'no-such-group-xyz'"),
+    ('[hooks]\nsocket_group = "root"\n', r"also set hooks.socket"),
 ])
 def test_inconsistent_config(in_tmp: Path, extra: str, expected: str) -> None:
     with pytest.raises(ConfigError, match=expected):

@@ -150,6 +150,10 @@ class HooksFile(_Strict):
     ask_passthrough: bool = False  # Claude Code / Cursor show their own "ask" for holds (weaker)
     allow_credential_reads: list[str] = Field(default_factory=list)  # file names or path globs
     mcp_resources: dict[str, str] = Field(default_factory=dict)  # MCP server → resource
+    # When airlock runs as its own OS user, the agent's user cannot enter the state folder:
+    # serve the hooks socket elsewhere, to one group.
+    socket: str | None = None  # default: <state_dir>/hooks.sock
+    socket_group: str | None = None  # an OS group whose members may call the hooks
 
 
 class VaultS3File(_Strict):
@@ -299,6 +303,8 @@ class HookSettings:
     ask_passthrough: bool = False
     allow_credential_reads: tuple[str, ...] = ()
     mcp_resources: Mapping[str, str] = field(default_factory=dict)
+    socket: Path | None = None  # None: <state_dir>/hooks.sock
+    socket_group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -582,10 +588,25 @@ def _build_hooks(parsed: HooksFile, principals: Mapping[str, PrincipalConfig],
         if resource not in resources:
             fail(f"hooks.mcp_resources.{server}", f"names {resource!r}, which is not a declared "
                  "resource")
+    socket = None
+    if parsed.socket is not None:
+        socket = Path(parsed.socket).expanduser()
+        socket = Path(os.path.normpath(socket if socket.is_absolute() else base / socket))
+    if parsed.socket_group is not None:
+        import grp
+
+        try:
+            grp.getgrnam(parsed.socket_group)
+        except KeyError:
+            fail("hooks.socket_group", f"there is no OS group {parsed.socket_group!r} on this machine")
+        if parsed.socket is None:
+            fail("hooks.socket_group", "also set hooks.socket: the agent's user cannot reach a "
+                 "socket inside airlock's private state folder")
     return HookSettings(principal=parsed.principal, wait_seconds=parsed.wait_seconds,
                         ask_passthrough=parsed.ask_passthrough,
                         allow_credential_reads=tuple(allowed),
-                        mcp_resources=dict(parsed.mcp_resources))
+                        mcp_resources=dict(parsed.mcp_resources), socket=socket,
+                        socket_group=parsed.socket_group)
 
 
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

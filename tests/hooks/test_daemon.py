@@ -104,3 +104,49 @@ def test_warming_loads_the_classifiers(world: World) -> None:
     from airlock.classify import secrets_files
 
     assert secrets_files._prefilter is not None
+
+
+def test_a_socket_group_lets_that_group_in_and_nobody_else(world: World) -> None:
+    """The deployment docs recommend running airlock as its own OS user; the agent's user then
+    reaches the hooks through a socket outside the private state folder, shared with one group.
+    Proved with real OS users: `nobody` in the group is answered, `nobody` outside it is not."""
+    import grp
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+
+    from tests.conftest import require
+
+    system_python = Path("/usr/bin/python3")
+    require(os.geteuid() == 0 and shutil.which("runuser") is not None and system_python.exists(),
+            "root, runuser and /usr/bin/python3 (to act as another OS user)")
+    group = "postgres"  # a group every test machine has (the PostgreSQL server's)
+    gid = grp.getgrnam(group).gr_gid
+    sockdir = Path(tempfile.mkdtemp(prefix="airlock-hooks-", dir="/tmp"))
+    clientdir = Path(tempfile.mkdtemp(prefix="airlock-client-", dir="/tmp"))
+    try:
+        clientdir.chmod(0o755)
+        client = clientdir / "hookclient.py"
+        shutil.copy(Path(__file__).resolve().parents[2] / "src/airlock/hookclient.py", client)
+        client.chmod(0o644)
+        path = sockdir / "hooks.sock"
+        payload = raw(with_command(fixture("claude", "pretooluse_bash"), "ls -la"))
+        with HookDaemon(world.runner, path, group).start(warm=False):
+            assert stat.S_IMODE(path.stat().st_mode) == 0o660 and path.stat().st_gid == gid
+            assert stat.S_IMODE(sockdir.stat().st_mode) == 0o710 and sockdir.stat().st_gid == gid
+
+            def as_nobody(*group_args: str) -> subprocess.CompletedProcess[bytes]:
+                return subprocess.run(
+                    ["runuser", "-u", "nobody", *group_args, "--", str(system_python), "-I", "-S",
+                     str(client), "claude", "--socket", str(path), "--timeout", "10"],
+                    input=payload, capture_output=True, timeout=60)
+
+            member = as_nobody("-g", group)
+            assert member.returncode == 0, member.stderr
+            assert json.loads(member.stdout)["hookSpecificOutput"]["permissionDecision"] == "allow"
+            stranger = as_nobody()
+            assert stranger.returncode == 2 and b"blocked" in stranger.stderr
+    finally:
+        shutil.rmtree(sockdir, ignore_errors=True)
+        shutil.rmtree(clientdir, ignore_errors=True)

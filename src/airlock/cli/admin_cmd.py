@@ -85,7 +85,9 @@ def up(ctx: typer.Context,
                   "seeds and keys, and should be readable by airlock's own user only")
     app = create_app(runtime)
     mount_console(app, runtime)
-    hooks = start_hook_daemon(HookRunner.from_runtime(runtime), runtime.config.state_dir)
+    hooks = start_hook_daemon(HookRunner.from_runtime(runtime), runtime.config.state_dir,
+                              socket=runtime.config.hooks.socket,
+                              group=runtime.config.hooks.socket_group)
     err.print(f"agent hooks: unix socket {hooks.path}")
     console_url = runtime.config.approvals.public_url or f"http://{host}:{port}"
     dispatcher = Dispatcher(runtime.store, runtime.config.approvals.webhooks, runtime.audit,

@@ -18,6 +18,7 @@ the socket — which only lets it ask for judgements, as its hook does anyway.)
 from __future__ import annotations
 
 import contextlib
+import grp
 import logging
 import os
 import socket
@@ -45,8 +46,8 @@ class ProtocolError(Exception):
     pass
 
 
-def socket_path(state_dir: Path) -> Path:
-    return state_dir / SOCKET_NAME
+def socket_path(state_dir: Path, configured: Path | None = None) -> Path:
+    return configured if configured is not None else state_dir / SOCKET_NAME
 
 
 def parse_request(data: bytes) -> tuple[str, bytes]:
@@ -84,6 +85,7 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     # client then falls back to the slow path): the default of 5 is too few.
     request_queue_size = 128
     runner: HookRunner
+    group_id: int | None = None
 
 
 class _Handler(socketserver.BaseRequestHandler):
@@ -100,9 +102,10 @@ class _Handler(socketserver.BaseRequestHandler):
             with contextlib.suppress(OSError):
                 conn.sendall(encode_response(Answer(2, "", f"airlock: bad hook request ({exc})")))
             return
-        if not _same_user(conn):
+        if not _allowed_peer(conn, self.server.group_id):
             spec = HARNESSES.get(harness)
-            message = "airlock serves hooks for its own user only; the call is blocked"
+            message = ("airlock serves hooks for its own user (and [hooks] socket_group) only; "
+                       "the call is blocked")
             answer = spec.refuse(message) if spec else Answer(2, "", message)
         else:
             answer = self.server.runner.run(harness, payload)
@@ -123,32 +126,53 @@ def _receive(conn: socket.socket) -> bytes:
         chunks.append(chunk)
 
 
-def _same_user(conn: socket.socket) -> bool:
+def _allowed_peer(conn: socket.socket, group_id: int | None) -> bool:
+    """The caller is airlock's own user, or (with [hooks] socket_group) a member of that group.
+    The socket's mode already limits who can connect; this checks again from the kernel's word."""
     option = getattr(socket, "SO_PEERCRED", None)
-    if option is None:  # not Linux: the socket's 0600 mode is the check
+    if option is None:  # not Linux: the socket's mode is the check
         return True
     try:
-        _pid, uid, _gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, option,
-                                                              struct.calcsize("3i")))
+        pid, uid, gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, option,
+                                                            struct.calcsize("3i")))
     except OSError:
         return False
-    return bool(uid == os.getuid())
+    if uid == os.getuid():
+        return True
+    return group_id is not None and (gid == group_id or group_id in _groups_of(pid))
+
+
+def _groups_of(pid: int) -> set[int]:
+    """Supplementary groups of a process, from /proc (empty when unreadable)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Groups:"):
+                    return {int(g) for g in line.split()[1:]}
+    except (OSError, ValueError):
+        pass
+    return set()
 
 
 class HookDaemon:
     """The socket server; `start` binds and serves in a background thread, `close` stops."""
 
-    def __init__(self, runner: HookRunner, path: Path) -> None:
+    def __init__(self, runner: HookRunner, path: Path, group: str | None = None) -> None:
         self.runner = runner
         self.path = path
+        self.group_id = grp.getgrnam(group).gr_gid if group is not None else None
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     def start(self, *, warm: bool = True) -> HookDaemon:
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if self.group_id is not None:  # members of the group may enter the folder, not list it
+            os.chown(self.path.parent, -1, self.group_id)
+            os.chmod(self.path.parent, 0o710)  # noqa: S103  (traverse only, for one group)
         _clear_stale(self.path)
         address, fd = connectable_path(self.path)
-        old_umask = os.umask(0o177)  # the socket is born 0600: no window where others connect
+        # The socket is born 0600: no window in which anyone else connects.
+        old_umask = os.umask(0o177)
         try:
             server = _Server(address, _Handler, bind_and_activate=True)
         except OSError as exc:
@@ -157,8 +181,13 @@ class HookDaemon:
             os.umask(old_umask)
             if fd is not None:
                 os.close(fd)
-        os.chmod(self.path, 0o600)
+        if self.group_id is not None:
+            os.chown(self.path, -1, self.group_id)
+            os.chmod(self.path, 0o660)
+        else:
+            os.chmod(self.path, 0o600)
         server.runner = self.runner
+        server.group_id = self.group_id
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, name="airlock-hooks",
                                         kwargs={"poll_interval": 0.2}, daemon=True)
@@ -218,5 +247,6 @@ def _clear_stale(path: Path) -> None:
                        hint="stop it first, or give this one its own state_dir")
 
 
-def start_hook_daemon(runner: HookRunner, state_dir: Path) -> HookDaemon:
-    return HookDaemon(runner, socket_path(state_dir)).start()
+def start_hook_daemon(runner: HookRunner, state_dir: Path, *, socket: Path | None = None,
+                      group: str | None = None) -> HookDaemon:
+    return HookDaemon(runner, socket_path(state_dir, socket), group).start()

@@ -93,7 +93,7 @@ def hook_command(harness: str, config: Config, *, client_python: str | None = No
     fallback += ["hook", harness, "--state-dir", str(config.state_dir)]
     timeout = client_timeout(config)
     return shlex.join([fast, "-I", "-S", str(client), harness,
-                       "--socket", str(socket_path(config.state_dir)),
+                       "--socket", str(socket_path(config.state_dir, config.hooks.socket)),
                        "--timeout", str(timeout), "--", *fallback])
 
 

@@ -225,3 +225,46 @@ def test_scheduled_backups_run_when_due(tmp_path: Path, vault_dir: Path) -> None
     assert second.returncode == 0 and "no scheduled backup is due" in second.stdout
     nothing = airlock("backup", cwd=tmp_path)
     assert nothing.returncode == 2 and "name a resource" in nothing.stderr
+
+
+def test_the_service_takes_due_backups_and_records_failures(tmp_path: Path, vault_dir: Path) -> None:
+    """What `airlock up` runs each minute: due backups are taken once per interval; a resource
+    that cannot be backed up is recorded and does not stop the others."""
+    from datetime import timedelta
+
+    from airlock.config import load_config
+    from airlock.model import utcnow
+    from airlock.runtime import Runtime
+    from airlock.vault.backup import take_due
+
+    db = tmp_path / "app.db"
+    sqlite3.connect(db).close()
+    (tmp_path / "airlock.toml").write_text(textwrap.dedent(f"""
+        state_dir = "{tmp_path / 'state'}"
+        [environments.staging]
+        [resources.broken]
+        kind = "sqlite"
+        environment = "staging"
+        path = "{tmp_path / 'missing-dir' / 'gone.db'}"
+        backup_schedule = "1h"
+        [resources.notes]
+        kind = "sqlite"
+        environment = "staging"
+        path = "{db}"
+        backup_schedule = "1h"
+        [vault]
+        path = "{vault_dir}"
+        """))
+    runtime = Runtime(load_config(tmp_path / "airlock.toml"))
+    try:
+        taken = take_due(runtime.vault, runtime.config, runtime.store, runtime.audit)
+        assert [m.resource for m in taken] == ["notes"]
+        assert take_due(runtime.vault, runtime.config, runtime.store, runtime.audit) == []
+        later = take_due(runtime.vault, runtime.config, runtime.store, runtime.audit,
+                         now=utcnow() + timedelta(hours=2))
+        assert [m.resource for m in later] == ["notes"]
+        kinds = [(r.kind, r.data.get("resource")) for r in runtime.store.audit_records()]
+        assert kinds.count(("backup", "notes")) == 2
+        assert ("backup_failed", "broken") in kinds
+    finally:
+        runtime.close()

@@ -93,11 +93,18 @@ def up(ctx: typer.Context,
     dispatcher = Dispatcher(runtime.store, runtime.config.approvals.webhooks, runtime.audit,
                             console_url)
     dispatcher.start()
-    # Deferred calls whose grace period has ended are carried out from here, once a minute.
+    # Once a minute: carry out deferred calls whose grace period has ended, and take the
+    # scheduled backups that are due.
+    from airlock.vault.backup import take_due
     from airlock.vault.runners import run_due_and_record, start_scheduler
 
-    deferrals = start_scheduler(lambda: run_due_and_record(runtime.store, runtime.config,
-                                                           runtime.audit))
+    def maintenance() -> None:
+        run_due_and_record(runtime.store, runtime.config, runtime.audit)
+        if runtime.config.vault.enabled and any(
+                r.backup_schedule for r in runtime.config.vault.resources.values()):
+            take_due(runtime.vault, runtime.config, runtime.store, runtime.audit)
+
+    deferrals = start_scheduler(maintenance)
     err.print(f"listening on http://{host}:{port}  (API: POST /v1/actions; health: GET /healthz)")
     err.print(f"approval console: {console_url}/console/")
     try:

@@ -1,11 +1,13 @@
 """Backups on demand (`airlock backup RESOURCE`) and on schedule (`backup_schedule = "24h"`
-per resource; `airlock backup --due` from cron or a systemd timer takes the ones that are due)."""
+per resource; `airlock up` takes the due ones each minute, and `airlock backup --due` does the
+same from cron or a systemd timer when airlock does not run as a service)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
 
+from airlock.audit import AuditLog
 from airlock.config import Config, Resource
 from airlock.errors import InputError
 from airlock.model import utcnow
@@ -77,3 +79,21 @@ def due(config: Config, store: Store, now: datetime | None = None) -> list[str]:
         if newest is None or datetime.fromisoformat(newest.created_at) + settings.backup_schedule <= now:
             names.append(name)
     return names
+
+
+def take_due(vault: Vault, config: Config, store: Store, audit: AuditLog,
+             now: datetime | None = None) -> list[Manifest]:
+    """Take every scheduled backup that is due (what `airlock up` does each minute). A failure
+    is recorded and the next round tries again; one resource failing does not stop the others."""
+    taken: list[Manifest] = []
+    for name in due(config, store, now):
+        try:
+            manifest = backup_resource(vault, config, name)
+        except Exception as exc:
+            audit.record("backup_failed", None, {"resource": name, "error": repr(exc)[:2000],
+                                                 "scheduled": True})
+            continue
+        audit.record("backup", None, {"resource": name, "snapshot": manifest.id,
+                                      "size": manifest.size, "scheduled": True})
+        taken.append(manifest)
+    return taken

@@ -15,7 +15,7 @@ from airlock.config import Config
 from airlock.fronts.hooks import messages
 from airlock.fronts.hooks.base import ToolCall
 from airlock.fronts.hooks.runner import HookRunner
-from airlock.model import ActionContext, McpCall, Risk
+from airlock.model import ActionContext, McpCall, Risk, Verdict
 from airlock.runtime import Runtime
 from airlock.store import ApprovalStatus
 from tests.hooks.conftest import ScriptedShell, World, fixture, make_world, raw, with_command
@@ -345,3 +345,12 @@ def test_one_denied_file_blocks_the_whole_patch(tmp_path: Path, monkeypatch: pyt
     assert "airlock's own files" in answer.stderr
     submitted = [r for r in world.runtime.store.audit_records() if r.kind == "action"]
     assert len(submitted) == 1  # the allowed part was not released
+
+
+def test_a_call_with_nothing_to_judge_is_blocked(world: World) -> None:
+    from airlock.fronts.hooks.base import Reply, ToolCall
+    from airlock.fronts.hooks.messages import worst
+
+    reply, message = world.runner.decide(ToolCall("claude", "PreToolUse", "Bash", (), "/tmp"))
+    assert reply is Reply.BLOCK and "nothing it could judge" in message
+    assert worst([]) is Verdict.DENY

@@ -100,7 +100,7 @@ NO_APPROVER_NOTE = ("Nobody is enrolled to approve yet: a human must enrol as an
 def worst(judged: Sequence[Judged]) -> Verdict:
     """The strictest outcome decides the tool call: one denied payload denies it all."""
     statuses = {j.outcome.status for j in judged}
-    if statuses & {Status.DENIED, Status.FAILED}:
+    if not statuses or statuses & {Status.DENIED, Status.FAILED}:  # nothing judged: no allow
         return Verdict.DENY
     if Status.HELD in statuses:
         return Verdict.HOLD

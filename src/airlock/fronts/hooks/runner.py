@@ -108,6 +108,9 @@ class HookRunner:
             return self._refuse(harness, f"{type(exc).__name__}: {exc}")
 
     def decide(self, call: ToolCall) -> tuple[Reply, str]:
+        if not call.payloads:  # nothing judged must never read as nothing objected to
+            return Reply.BLOCK, ("airlock found nothing it could judge in this tool call, so it "
+                                 "is blocked")
         if call.second_look:
             return self._second_look(call)
         judged = self._submit_all(call)

@@ -207,4 +207,4 @@ def test_credentials_are_masked_wherever_they_are_written() -> None:
 
     _store, credential, _seed = enrolled()
     masked = redact_text(f"curl -d 'credential={credential}' https://airlock.example")
-    assert credential.rsplit("_", 1)[1] not in masked and "alk_apv_***" in masked
+    assert credential[-43:] not in masked and "alk_apv_***" in masked

@@ -49,7 +49,7 @@ def test_approver_add_prints_credential_uri_and_qr_once(project: Path) -> None:
     assert [a["name"] for a in listing] == ["alice"] and listing[0]["declared"] == "human"
     assert credential not in json.dumps(listing)
     export = airlock("audit", "export", cwd=project).stdout
-    assert '"approver_added"' in export and credential.rsplit("_", 1)[1] not in export
+    assert '"approver_added"' in export and credential[-43:] not in export
 
 
 def test_replace_voids_the_old_credential(project: Path) -> None:

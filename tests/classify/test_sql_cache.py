@@ -26,6 +26,8 @@ SIBLINGS = [
     ("postgres", "EXPLAIN (ANALYZE 1) DELETE FROM t", "EXPLAIN (ANALYZE 0) DELETE FROM t"),
     ("postgres", "SELECT set_config('standard_conforming_strings', 'off', false)",
      "SELECT set_config('search_path', 'app', false)"),
+    ("postgres", "SELECT set_config('search_path', 'evil, pg_catalog', false)",
+     "SELECT set_config('search_path', 'pg_catalog, evil', false)"),
     ("postgres", "CREATE FUNCTION f() RETURNS int LANGUAGE 'c' AS 'x', 'f'",
      "CREATE FUNCTION f() RETURNS int LANGUAGE 'sql' AS 'x', 'f'"),
     ("mysql", "DELETE FROM t WHERE 1", "DELETE FROM t WHERE 0"),

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from airlock.classify.sql.pg_statements import JsonNode, handles, object_kind
-from airlock.classify.sql.postgres import Walk, relation_name, setting, svals
+from airlock.classify.sql.postgres import Walk, relation_name, set_values, setting, svals
 from airlock.classify.sql.verdict import dotted, ident, table, thing, words
 from airlock.model import Risk, Target, Verb
 
@@ -183,7 +183,8 @@ def _alter_system(w: Walk, f: JsonNode) -> None:
 def _alter_database(w: Walk, f: JsonNode) -> None:
     name = ident(str(f.get("dbname", "")))
     if isinstance(f.get("setstmt"), dict):
-        setting(w, str(f["setstmt"].get("name", "")), "ALTER DATABASE … SET")
+        setting(w, str(f["setstmt"].get("name", "")), "ALTER DATABASE … SET",
+                set_values(f["setstmt"]))
     _write(w, f"ALTER DATABASE changes database {name}", thing("database", name), "database")
 
 
@@ -263,7 +264,8 @@ def _alter_role(w: Walk, f: JsonNode) -> None:
 def _alter_role_set(w: Walk, f: JsonNode) -> None:
     role = ident(_rolename(f.get("role", {})) or "all")
     if isinstance(f.get("setstmt"), dict):
-        setting(w, str(f["setstmt"].get("name", "")), "ALTER ROLE … SET")
+        setting(w, str(f["setstmt"].get("name", "")), "ALTER ROLE … SET",
+                set_values(f["setstmt"]))
     _write(w, f"ALTER ROLE … SET changes a setting of role {role}", thing("role", role), "role")
 
 

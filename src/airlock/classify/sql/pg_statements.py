@@ -29,7 +29,14 @@ from collections.abc import Callable
 from typing import Any
 
 from airlock.classify.sql.pg_where import WhereReader, names_in, relation_names
-from airlock.classify.sql.postgres import HANDLERS, Walk, relation_name, setting, svals
+from airlock.classify.sql.postgres import (
+    HANDLERS,
+    Walk,
+    relation_name,
+    set_values,
+    setting,
+    svals,
+)
 from airlock.classify.sql.truth import Reach
 from airlock.classify.sql.verdict import dotted, ident, table, thing
 from airlock.model import Risk, Verb
@@ -82,7 +89,8 @@ def _transaction(w: Walk, f: JsonNode) -> None:
 
 @handles("VariableSetStmt")
 def _set(w: Walk, f: JsonNode) -> None:
-    setting(w, str(f.get("name", "")), "SET" if f.get("kind") != "VAR_RESET" else "RESET")
+    setting(w, str(f.get("name", "")), "SET" if f.get("kind") != "VAR_RESET" else "RESET",
+            set_values(f))
 
 
 @handles("ExplainStmt")

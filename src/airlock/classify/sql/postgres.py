@@ -17,7 +17,7 @@ ran now: it will run later without passing through airlock.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from airlock.classify.sql import libpg
@@ -172,7 +172,11 @@ class Walk:
         first = args[0] if args else None
         if isinstance(first, dict) and "A_Const" in first and "sval" in first["A_Const"]:
             self.j.saw_literal()
-            setting(self, str(first["A_Const"]["sval"].get("sval", "")), "set_config()")
+            second = args[1] if len(args) > 1 else None
+            value = None
+            if isinstance(second, dict) and "sval" in second.get("A_Const", {}):
+                value = identifier_list(str(second["A_Const"]["sval"].get("sval", "")))
+            setting(self, str(first["A_Const"]["sval"].get("sval", "")), "set_config()", value)
             return
         self.j.add(Verb.WRITE, Risk.WRITE, "set_config() changes a session setting",
                    scope="session", reversible=True)
@@ -193,15 +197,91 @@ class Walk:
 LEXICAL_SETTINGS = frozenset({"standard_conforming_strings", "backslash_quote"})
 
 
-def setting(walk: Walk, name: str, how: str) -> None:
+def setting(walk: Walk, name: str, how: str, value: Sequence[str] | None = ()) -> None:
+    """Judge a change of setting `name`. `value` is its new value as the server reads it (a
+    list of names for search_path), () for a reset or default, None when it is computed."""
     name = name.strip().lower()
-    if name in LEXICAL_SETTINGS:
+    if name == "search_path":
+        _search_path(walk, how, value)
+    elif name in LEXICAL_SETTINGS:
         walk.j.unknown(f"{how} changes {name}, which changes how the server reads string "
                        "literals, so airlock could read later statements differently")
     elif name == "session_replication_role":
         walk.j.add(Verb.WRITE, Risk.WRITE, f"{how} changes session_replication_role, which "
                    "switches off triggers and foreign-key checks", scope="session",
                    reversible=True)
+
+
+def _search_path(walk: Walk, how: str, value: Sequence[str] | None) -> None:
+    # pg_catalog is searched first unless the path names it later: then an unqualified built-in
+    # name (lower, now, =) can resolve to a same-named function in an earlier schema, which
+    # does whatever its author wrote — while airlock judges it as the harmless built-in.
+    walk.j.saw_literal()  # the verdict depends on the value, which a fingerprint ignores
+    if value is None:
+        walk.j.unknown(f"{how} sets search_path to a computed value; built-in function names "
+                       "could then resolve to user functions")
+        return
+    schemas = list(value)
+    if "pg_catalog" in schemas and schemas.index("pg_catalog") > 0:
+        walk.j.unknown(f"{how} puts {', '.join(schemas[:schemas.index('pg_catalog')])} before "
+                       "pg_catalog in search_path, so built-in function and operator names could "
+                       "resolve to user functions")
+
+
+def set_values(setstmt: JsonNode) -> list[str] | None:
+    """The values a VariableSetStmt sets, as the parser read them (identifiers already folded:
+    `"PG_CATALOG"` stays upper case, `Evil` becomes `evil`); [] for DEFAULT/RESET; None when
+    one is not a literal."""
+    if setstmt.get("kind") != "VAR_SET_VALUE":
+        return []
+    parts = []
+    for arg in setstmt.get("args", []):
+        const = arg.get("A_Const") if isinstance(arg, dict) else None
+        if not isinstance(const, dict) or "sval" not in const:
+            return None
+        parts.append(str(const["sval"].get("sval", "")))
+    return parts
+
+
+def identifier_list(text: str) -> list[str] | None:
+    """A comma-separated list of identifiers as the server reads a setting's string value
+    (`set_config('search_path', 'a, "B"', …)`): unquoted names fold to lower case, quoted ones
+    keep theirs. None when the text is not such a list."""
+    names: list[str] = []
+    i, n = 0, len(text)
+    while True:
+        while i < n and text[i] in " \t\n\r":
+            i += 1
+        if i < n and text[i] == '"':
+            j, name = i + 1, []
+            while True:
+                if j >= n:
+                    return None
+                if text[j] == '"':
+                    if j + 1 < n and text[j + 1] == '"':
+                        name.append('"')
+                        j += 2
+                        continue
+                    break
+                name.append(text[j])
+                j += 1
+            names.append("".join(name))
+            i = j + 1
+        else:
+            j = i
+            while j < n and text[j] not in ', \t\n\r"':
+                j += 1
+            if j == i:
+                return names if not names and i >= n else None
+            names.append(text[i:j].lower())
+            i = j
+        while i < n and text[i] in " \t\n\r":
+            i += 1
+        if i >= n:
+            return names
+        if text[i] != ",":
+            return None
+        i += 1
 
 
 def relation_name(fields: JsonNode) -> str:

@@ -79,7 +79,8 @@ class PostgresStore(SqlStore):
         return self._conn
 
     @contextmanager
-    def _transaction(self, *, lock_audit: bool = False) -> Iterator[Cursor]:
+    def _transaction(self, *, lock_audit: bool = False, read: bool = False) -> Iterator[Cursor]:
+        # `read` changes nothing here: PostgreSQL's readers never wait for writers.
         with self._lock:
             conn = self._connection()
             try:

@@ -50,13 +50,15 @@ class SqliteStore(SqlStore):
                         ("schema_version", str(SCHEMA_VERSION)))
 
     @contextmanager
-    def _transaction(self, *, lock_audit: bool = False) -> Iterator[Cursor]:
+    def _transaction(self, *, lock_audit: bool = False, read: bool = False) -> Iterator[Cursor]:
         # BEGIN IMMEDIATE takes the write lock up front, which is what serialises audit appends
-        # across processes; plain reads take it too, which is cheap at airlock's write rates.
+        # (and every read-then-write) across processes. Reads begin deferred: under WAL they
+        # see a consistent snapshot without waiting for, or blocking, any writer — long-polls,
+        # the console and `audit verify` read often.
         with self._lock:
             try:
                 cur = self._conn.cursor()
-                cur.execute("BEGIN IMMEDIATE")
+                cur.execute("BEGIN" if read else "BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise StoreError(f"state database {self.path} is unavailable: {exc}") from None
             try:

@@ -77,8 +77,10 @@ class SqlStore(ABC):
     """A Store over any SQL backend that provides `_transaction()`."""
 
     @abstractmethod
-    def _transaction(self, *, lock_audit: bool = False) -> AbstractContextManager[Cursor]:
-        """A cursor inside one transaction; `lock_audit` serialises audit appends."""
+    def _transaction(self, *, lock_audit: bool = False,
+                     read: bool = False) -> AbstractContextManager[Cursor]:
+        """A cursor inside one transaction; `lock_audit` serialises audit appends; `read` says
+        the transaction only reads (a backend may then skip taking the write lock)."""
 
     # ---- tokens -----------------------------------------------------------------------------
 
@@ -91,14 +93,14 @@ class SqlStore(ABC):
                  token.secret_hash, token.created_at, token.revoked_at, token.note))
 
     def get_token(self, token_id: str) -> TokenRecord | None:
-        with self._transaction() as cur:
+        with self._transaction(read=True) as cur:
             cur.execute("SELECT id, principal, principal_kind, scope, secret_hash, created_at, "
                         "revoked_at, note FROM tokens WHERE id = ?", (token_id,))
             row = cur.fetchone()
         return _token(row) if row else None
 
     def list_tokens(self) -> list[TokenRecord]:
-        with self._transaction() as cur:
+        with self._transaction(read=True) as cur:
             cur.execute("SELECT id, principal, principal_kind, scope, secret_hash, created_at, "
                         "revoked_at, note FROM tokens ORDER BY created_at, id")
             rows = cur.fetchall()
@@ -123,7 +125,7 @@ class SqlStore(ABC):
                  approval.requested_at, approval.version, json.dumps(approval.to_json())))
 
     def get_approval(self, approval_id: str) -> ApprovalRecord | None:
-        with self._transaction() as cur:
+        with self._transaction(read=True) as cur:
             cur.execute("SELECT record FROM approvals WHERE id = ?", (approval_id,))
             row = cur.fetchone()
         return ApprovalRecord.from_json(json.loads(row[0])) if row else None
@@ -138,7 +140,7 @@ class SqlStore(ABC):
             clauses.append("digest = ?")
             params.append(digest)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        with self._transaction() as cur:
+        with self._transaction(read=True) as cur:
             cur.execute(f"SELECT record FROM approvals {where} "
                         f"ORDER BY requested_at DESC, id DESC LIMIT ?", (*params, int(limit)))
             rows = cur.fetchall()
@@ -162,13 +164,13 @@ class SqlStore(ABC):
                         (approver.name, approver.version, json.dumps(approver.to_json())))
 
     def get_approver(self, name: str) -> ApproverRecord | None:
-        with self._transaction() as cur:
+        with self._transaction(read=True) as cur:
             cur.execute("SELECT record FROM approvers WHERE name = ?", (name,))
             row = cur.fetchone()
         return ApproverRecord.from_json(json.loads(row[0])) if row else None
 
     def list_approvers(self) -> list[ApproverRecord]:
-        with self._transaction() as cur:
+        with self._transaction(read=True) as cur:
             cur.execute("SELECT record FROM approvers ORDER BY name")
             rows = cur.fetchall()
         return [ApproverRecord.from_json(json.loads(row[0])) for row in rows]
@@ -195,7 +197,7 @@ class SqlStore(ABC):
                          json.dumps(item.to_json())))
 
     def due_outbox(self, now: str, limit: int = 20) -> list[OutboxItem]:
-        with self._transaction() as cur:
+        with self._transaction(read=True) as cur:
             cur.execute("SELECT record FROM outbox WHERE status = ? AND due_at <= ? "
                         "ORDER BY due_at, id LIMIT ?",
                         (OutboxStatus.PENDING.value, now, int(limit)))
@@ -220,7 +222,7 @@ class SqlStore(ABC):
                          json.dumps(snapshot.to_json())))
 
     def get_snapshot(self, snapshot_id: str) -> SnapshotRecord | None:
-        with self._transaction() as cur:
+        with self._transaction(read=True) as cur:
             cur.execute("SELECT record FROM snapshots WHERE id = ?", (snapshot_id,))
             row = cur.fetchone()
         return SnapshotRecord.from_json(json.loads(row[0])) if row else None
@@ -235,7 +237,7 @@ class SqlStore(ABC):
             clauses.append("action_id = ?")
             params.append(action_id)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        with self._transaction() as cur:
+        with self._transaction(read=True) as cur:
             cur.execute(f"SELECT record FROM snapshots {where} "
                         f"ORDER BY created_at DESC, id DESC LIMIT ?", (*params, int(limit)))
             rows = cur.fetchall()
@@ -257,7 +259,7 @@ class SqlStore(ABC):
                          json.dumps(deferred.to_json())))
 
     def get_deferred(self, deferred_id: str) -> DeferredRecord | None:
-        with self._transaction() as cur:
+        with self._transaction(read=True) as cur:
             cur.execute("SELECT record FROM deferred WHERE id = ?", (deferred_id,))
             row = cur.fetchone()
         return DeferredRecord.from_json(json.loads(row[0])) if row else None
@@ -265,7 +267,7 @@ class SqlStore(ABC):
     def list_deferred(self, *, status: DeferredStatus | None = None,
                       limit: int = 1000) -> list[DeferredRecord]:
         where, params = ("WHERE status = ?", [status.value]) if status is not None else ("", [])
-        with self._transaction() as cur:
+        with self._transaction(read=True) as cur:
             cur.execute(f"SELECT record FROM deferred {where} ORDER BY due_at, id LIMIT ?",
                         (*params, int(limit)))
             rows = cur.fetchall()
@@ -300,7 +302,7 @@ class SqlStore(ABC):
         # Pages, so a long log streams without holding a transaction open for its whole length.
         page = 1000
         while True:
-            with self._transaction() as cur:
+            with self._transaction(read=True) as cur:
                 cur.execute("SELECT seq, at, kind, action_id, data, prev, hash, mac FROM audit "
                             "WHERE seq > ? ORDER BY seq LIMIT ?", (after, page))
                 rows = cur.fetchall()

@@ -16,6 +16,16 @@ from tests.pgcluster import Cluster, find_bindir, running_cluster
 REPO = Path(__file__).resolve().parents[1]
 CORPORA = REPO.parent / "shared" / "corpora"
 
+# `bin/test`'s second pass sets AIRLOCK_TEST_CLOCK_AHEAD: this process and every Python process
+# the tests start run with the clock that many days ahead (see tests/clockshift/sitecustomize.py).
+if os.environ.get("AIRLOCK_TEST_CLOCK_AHEAD"):
+    _shift = str(REPO / "tests" / "clockshift")
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (_shift, os.environ.get("PYTHONPATH", "")) if p)
+    from tests.clockshift.sitecustomize import start_clock_shift
+
+    start_clock_shift()
+
 
 def require(condition: bool, what: str) -> None:
     """Skip locally, fail under CI, when a real part the test needs is missing."""

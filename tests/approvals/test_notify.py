@@ -83,8 +83,10 @@ def notifying_twins(url: str, fmt: str = "json", store: Store | None = None) -> 
 url = "{url}"
 format = "{fmt}"
 """)
+    # The gate stamps holds (and so outbox items) with its own clock: the same frozen time the
+    # dispatchers below start from, never the machine's date.
     twins = Twins(config=config, classifier=FixedClassifier(assessment(
-        effect(Risk.DESTRUCTIVE, PROD_DB))))
+        effect(Risk.DESTRUCTIVE, PROD_DB))), clock=Clock())
     if store is not None:
         twins.store = store  # type: ignore[assignment]
     twins.gate = Gate(judge=twins.judge, approvals=NotifyingApprovals(

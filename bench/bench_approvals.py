@@ -27,7 +27,8 @@ import uvicorn
 from airlock.approvers import PERIOD, authenticate, code_at_step, current_step, enrol
 from airlock.config import load_config
 from airlock.console import mount_console
-from airlock.fronts.api import WAIT_POLL_SECONDS, create_app
+from airlock.fronts.api import create_app
+from airlock.gate import WAIT_POLL_SECONDS
 from airlock.model import Action, SqlQuery
 from airlock.runtime import Runtime
 from airlock.tokens import authenticate as token_caller

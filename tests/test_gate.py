@@ -19,6 +19,7 @@ from airlock.model import (
     PrincipalKind,
     ResolvedTarget,
     Risk,
+    Scope,
     Status,
     Target,
     Verdict,
@@ -232,3 +233,112 @@ def test_audit_records_hide_credentials() -> None:
                   caller())
     text = repr([r.data for r in t.audit.records])
     assert "hunter2" not in text and "s3cret" not in text
+
+
+# ---- several actions as one, and waiting for approvals (what every front shares) ----------
+
+
+class ByText:
+    """Classifies each shell command by its text (a batch needs parts that differ)."""
+
+    def __init__(self, effects: Mapping[str, Any]) -> None:
+        self.effects = effects
+
+    def classify(self, a: Action) -> Assessment:
+        return assessment(self.effects[a.content()["command"]])
+
+
+def batch_twins() -> Twins:
+    return Twins(classifier=ByText({"look": effect(Risk.READ, STAGING_DB),
+                                    "drop a": effect(Risk.DESTRUCTIVE, STAGING_DB),
+                                    "drop b": effect(Risk.DESTRUCTIVE, Target("table", "b")),
+                                    "drop prod": effect(Risk.DESTRUCTIVE, PROD_DB)}))
+
+
+def test_a_batch_runs_whole_once_every_hold_in_it_is_approved() -> None:
+    t = batch_twins()
+    first = t.gate.submit_all([action("look"), action("drop a")], caller())
+    assert [(a.content()["command"], o.status) for a, o in first] == [("drop a", Status.HELD)]
+    assert t.executed == []  # the harmless part waits for the rest
+    approval_id = first[0][1].approval_id
+    assert approval_id
+    decide(t.store, approval_id, ALICE, approve=True)
+    second = t.gate.submit_all([action("look"), action("drop a")], caller())
+    assert [o.status for _, o in second] == [Status.EXECUTED, Status.EXECUTED]
+    assert [a.content()["command"] for a in t.executed] == ["look", "drop a"]
+
+
+def test_a_batch_spends_no_approval_while_another_part_still_waits() -> None:
+    t = batch_twins()
+    held = {a.content()["command"]: o.approval_id
+            for a, o in t.gate.submit_all([action("drop a"), action("drop b")], caller())}
+    assert held["drop a"] and held["drop b"]
+    decide(t.store, held["drop a"], ALICE, approve=True)
+    again = t.gate.submit_all([action("drop a"), action("drop b")], caller())
+    assert [(a.content()["command"], o.status) for a, o in again] == [("drop b", Status.HELD)]
+    granted = t.store.get_approval(held["drop a"])
+    assert granted is not None and granted.status is ApprovalStatus.APPROVED  # not spent
+    assert t.executed == []
+
+
+def test_a_batch_with_a_denied_part_submits_only_that_part() -> None:
+    t = batch_twins()
+    staging_only = caller("staging-agent", PrincipalKind.AGENT,
+                          Scope(environments=("staging",)))
+    submitted = t.gate.submit_all([action("look", principal="staging-agent"),
+                                   action("drop prod", principal="staging-agent")], staging_only)
+    assert [(a.content()["command"], o.status) for a, o in submitted] == [
+        ("drop prod", Status.DENIED)]
+    assert t.executed == [] and t.store.list_approvals() == []
+
+
+def test_wait_returns_once_a_human_decides_and_otherwise_at_the_deadline() -> None:
+    t = twins_for(effect(Risk.DESTRUCTIVE, STAGING_DB))
+    held = t.gate.submit(action("drop it"), caller())
+    assert held.approval_id
+    approval_id = held.approval_id
+    clock = [0.0]
+
+    def tick(seconds: float) -> None:
+        clock[0] += seconds
+
+    pending = t.gate.wait([approval_id], 2, sleep=tick, monotonic=lambda: clock[0])
+    assert not pending.settled and pending.statuses == (ApprovalStatus.PENDING,)
+    assert clock[0] == 2
+
+    def approve_at_one_second(seconds: float) -> None:
+        tick(seconds)
+        record = t.store.get_approval(approval_id)
+        if clock[0] >= 1 and record is not None and record.status is ApprovalStatus.PENDING:
+            decide(t.store, approval_id, ALICE, approve=True)
+
+    clock[0] = 0.0
+    approved = t.gate.wait([approval_id], 30, sleep=approve_at_one_second,
+                           monotonic=lambda: clock[0])
+    assert approved.approved and approved.settled and 1 <= clock[0] < 1.5
+
+
+def test_wait_ends_at_a_denial_and_never_shows_another_callers_approval() -> None:
+    t = twins_for(effect(Risk.DESTRUCTIVE, STAGING_DB))
+    mine = t.gate.submit(action("drop it"), caller()).approval_id
+    assert mine
+    decide(t.store, mine, ALICE, approve=False, reason="not on a Friday")
+    denied = t.gate.wait([mine], 30, sleep=lambda _: pytest.fail("a decided approval waits"))
+    assert denied.denied is not None and denied.denied.reason == "not on a Friday"
+    other = t.gate.wait([mine], 30, principal="someone-else",
+                        sleep=lambda _: pytest.fail("another caller's approval waits"))
+    assert other.approvals == (None,) and other.statuses == (ApprovalStatus.EXPIRED,)
+
+
+def test_wait_async_ends_when_the_waiter_leaves() -> None:
+    import asyncio
+
+    t = twins_for(effect(Risk.DESTRUCTIVE, STAGING_DB))
+    held = t.gate.submit(action("drop it"), caller()).approval_id
+    assert held
+
+    async def gone() -> bool:
+        return True
+
+    waited = asyncio.run(t.gate.wait_async([held], 60, gone=gone))
+    assert waited.statuses == (ApprovalStatus.PENDING,)

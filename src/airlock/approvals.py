@@ -57,6 +57,10 @@ def action_digest(action: Action, targets: Sequence[ResolvedTarget]) -> str:
 
 
 class Approvals(Protocol):
+    def get(self, approval_id: str) -> ApprovalRecord | None:
+        """The approval as stored now (decisions may come from another process)."""
+        ...
+
     def redeemable(self, digest: str, now: datetime) -> ApprovalRecord | None:
         """An approved, unused, unexpired approval for this digest."""
         ...
@@ -78,6 +82,9 @@ class StoreApprovals:
     def __init__(self, store: Store, ttl: timedelta = DEFAULT_TTL) -> None:
         self.store = store
         self.ttl = ttl
+
+    def get(self, approval_id: str) -> ApprovalRecord | None:
+        return self.store.get_approval(approval_id)
 
     def redeemable(self, digest: str, now: datetime) -> ApprovalRecord | None:
         for approval in self.store.list_approvals(status=ApprovalStatus.APPROVED, digest=digest):

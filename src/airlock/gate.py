@@ -11,6 +11,10 @@ Read `submit` top to bottom; it is the whole of airlock's judgement:
     execute    release or perform the action                    (execute)
     audit      a record at every step                           (audit)
 
+Fronts also come here for the two things around a submission that every front needs alike:
+`submit_all` (several actions that run whole or not at all, such as a patch of three files) and
+`wait` / `wait_async` (until a held action's approval is decided); no front polls the store.
+
 Failing closed is structural: every step is wrapped, and an exception becomes the conservative
 result for that step (an unknown assessment, an unresolved target, a hold, a deny), recorded in
 the audit log with its reason. An action is never allowed because a step failed; if the audit
@@ -19,13 +23,15 @@ log itself cannot be written, nothing is allowed at all.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from airlock.approvals import Approvals, action_digest
+from airlock.approvals import Approvals, action_digest, effective_status
 from airlock.audit import AuditLog
 from airlock.classify import Classifier
 from airlock.config import Config
@@ -47,8 +53,13 @@ from airlock.policy import Fact, Policy, facts_of
 from airlock.redact import redact
 from airlock.safety import SafetyNet, SafetyPlan
 from airlock.scope import check_scope
+from airlock.store import ApprovalRecord, ApprovalStatus
 
 log = logging.getLogger("airlock.gate")
+
+# How often a waiter looks at its approvals: decisions may come from another process (the CLI,
+# another replica), so the store is the signal.
+WAIT_POLL_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,38 @@ class Evaluation:
     facts: tuple[Fact, ...]
     decision: Decision
     errors: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Waited:
+    """The approvals a front waits for, as last seen: each record (None when it is gone or not
+    the waiter's) and its effective status (a missing record reads as expired)."""
+
+    approvals: tuple[ApprovalRecord | None, ...]
+    statuses: tuple[ApprovalStatus, ...]
+
+    @property
+    def denied(self) -> ApprovalRecord | None:
+        """The first approval a human denied, if any."""
+        return next((a for a, s in zip(self.approvals, self.statuses, strict=True)
+                     if a is not None and s is ApprovalStatus.DENIED), None)
+
+    @property
+    def expired(self) -> bool:
+        return ApprovalStatus.EXPIRED in self.statuses
+
+    @property
+    def approved(self) -> bool:
+        """Every approval is given (and none is spent yet): the same actions may be retried."""
+        return bool(self.statuses) and all(s is ApprovalStatus.APPROVED for s in self.statuses)
+
+    @property
+    def settled(self) -> bool:
+        """Nothing more can change by waiting: one approval is denied, expired or spent, or
+        every one is approved."""
+        return self.approved or any(s in (ApprovalStatus.DENIED, ApprovalStatus.EXPIRED,
+                                          ApprovalStatus.USED) for s in self.statuses) \
+            or not self.statuses
 
 
 class Judge:
@@ -141,6 +184,66 @@ class Gate:
             return Outcome(action.id, Status.DENIED, reason,
                            Assessment.unknown(reason, classifier="error"), (),
                            Decision(Verdict.DENY, "error:gate", reason))
+
+    def submit_all(self, actions: Sequence[Action], caller: Caller
+                   ) -> list[tuple[Action, Outcome]]:
+        """Submit actions that run whole or not at all (a patch of three files): no approval may
+        be spent while another part still waits. Each part is judged first; only when every hold
+        is approved are they all submitted (and the approvals used). Otherwise only the first
+        deny, or the holds still waiting, are submitted. Returns what was submitted, in order;
+        the strictest outcome is the batch's verdict."""
+        if len(actions) == 1:
+            return [(actions[0], self.submit(actions[0], caller))]
+        evaluations = [self.evaluate(action, caller) for action in actions]
+        denied = [a for a, ev in zip(actions, evaluations, strict=True)
+                  if ev.decision.verdict is Verdict.DENY]
+        if denied:
+            return [(denied[0], self.submit(denied[0], caller))]
+        waiting = [a for a, ev in zip(actions, evaluations, strict=True)
+                   if ev.decision.verdict is Verdict.HOLD and not self._approved(a, ev)]
+        return [(action, self.submit(action, caller)) for action in (waiting or actions)]
+
+    def _approved(self, action: Action, evaluation: Evaluation) -> bool:
+        digest = action_digest(action, evaluation.targets)
+        return self.approvals.redeemable(digest, self.clock()) is not None
+
+    def look(self, approval_ids: Sequence[str], principal: str | None = None) -> Waited:
+        """The approvals as stored now; with `principal`, another principal's reads as gone."""
+        records = [self.approvals.get(i) for i in approval_ids]
+        mine = tuple(r if r is not None and (principal is None or r.principal == principal)
+                     else None for r in records)
+        now = self.clock()
+        return Waited(mine, tuple(effective_status(r, now) if r is not None
+                                  else ApprovalStatus.EXPIRED for r in mine))
+
+    def wait(self, approval_ids: Sequence[str], timeout: float, *, principal: str | None = None,
+             sleep: Callable[[float], None] = time.sleep,
+             monotonic: Callable[[], float] = time.monotonic) -> Waited:
+        """Wait up to `timeout` seconds until the approvals are settled (see `Waited.settled`);
+        returns what was seen last. The caller retries the identical actions once approved."""
+        deadline = monotonic() + timeout
+        while True:
+            waited = self.look(approval_ids, principal)
+            left = deadline - monotonic()
+            if waited.settled or left <= 0:
+                return waited
+            sleep(min(WAIT_POLL_SECONDS, left))
+
+    async def wait_async(self, approval_ids: Sequence[str], timeout: float, *,
+                         principal: str | None = None,
+                         gone: Callable[[], Awaitable[bool]] | None = None,
+                         in_thread: Callable[[Callable[[], Waited]], Awaitable[Waited]] | None = None
+                         ) -> Waited:
+        """`wait` for an event loop: store reads run in a thread (`in_thread`, default
+        `asyncio.to_thread`), and it also ends when `gone()` says the waiter left."""
+        run = in_thread or asyncio.to_thread
+        deadline = time.monotonic() + timeout
+        while True:
+            waited = await run(lambda: self.look(approval_ids, principal))
+            left = deadline - time.monotonic()
+            if waited.settled or left <= 0 or (gone is not None and await gone()):
+                return waited
+            await asyncio.sleep(min(WAIT_POLL_SECONDS, left))
 
     def _submit(self, action: Action, caller: Caller) -> Outcome:
         self.audit.record("action", action.id, _action_record(action, caller))

@@ -162,6 +162,9 @@ class NotifyingApprovals:
         self.config = config
         self.audit = audit
 
+    def get(self, approval_id: str) -> ApprovalRecord | None:
+        return self.inner.get(approval_id)
+
     def redeemable(self, digest: str, now: datetime) -> ApprovalRecord | None:
         return self.inner.redeemable(digest, now)
 

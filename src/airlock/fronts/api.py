@@ -14,9 +14,7 @@ environment of anything comes from the configuration, never from the agent).
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from typing import Any
 
 from starlette.applications import Starlette
@@ -31,12 +29,11 @@ from airlock.errors import AuthError, InputError
 from airlock.fronts.check import payload_from
 from airlock.model import Action, ActionContext, Caller, Outcome, utcnow
 from airlock.runtime import Runtime
-from airlock.store import ApprovalRecord, ApprovalStatus
+from airlock.store import ApprovalRecord
 from airlock.tokens import authenticate
 
 MAX_BODY = 1024 * 1024
 MAX_WAIT_SECONDS = 120
-WAIT_POLL_SECONDS = 0.25  # decisions may come from another process: the store is the signal
 
 
 def outcome_json(outcome: Outcome) -> dict[str, Any]:
@@ -116,8 +113,7 @@ def create_app(runtime: Runtime) -> Starlette:
             caller = await caller_of(request)
         except AuthError as exc:
             return _error(401, exc.message)
-        approval = await run_in_threadpool(runtime.store.get_approval,
-                                           request.path_params["approval_id"])
+        approval = await run_in_threadpool(gate.approvals.get, request.path_params["approval_id"])
         if approval is None or approval.principal != caller.principal.name:
             return _error(404, "no such approval for this caller")
         return JSONResponse(approval_json(approval))
@@ -135,19 +131,13 @@ def create_app(runtime: Runtime) -> Starlette:
         if not 1 <= timeout <= MAX_WAIT_SECONDS:  # also refuses nan and inf
             return _error(400, f"timeout={raw!r}: give a number of seconds from 1 to "
                                f"{MAX_WAIT_SECONDS}, then ask again if it is still pending")
-        deadline = time.monotonic() + timeout
-        approval_id = request.path_params["approval_id"]
-        while True:
-            approval = await run_in_threadpool(runtime.store.get_approval, approval_id)
-            if approval is None or approval.principal != caller.principal.name:
-                return _error(404, "no such approval for this caller")
-            answer = approval_json(approval)
-            left = deadline - time.monotonic()
-            if answer["status"] != ApprovalStatus.PENDING.value or left <= 0:
-                return JSONResponse(answer)
-            if await request.is_disconnected():
-                return JSONResponse(answer)
-            await asyncio.sleep(min(WAIT_POLL_SECONDS, left))
+        waited = await gate.wait_async([request.path_params["approval_id"]], timeout,
+                                       principal=caller.principal.name,
+                                       gone=request.is_disconnected, in_thread=run_in_threadpool)
+        approval = waited.approvals[0]
+        if approval is None:
+            return _error(404, "no such approval for this caller")
+        return JSONResponse(approval_json(approval))
 
     return Starlette(routes=[
         Route("/healthz", healthz),

@@ -1,8 +1,8 @@
 """One tool call, from the bytes a harness sent to the answer it reads back — failing closed.
 
     raw bytes ─► decode (size, UTF-8, a JSON object) ─► harness.parse ─► ToolCall
-              ─► gate.submit per payload (the same gate as every front) ─► Judged
-              ─► [hold and wait_seconds: wait for the approval, then submit the same action again]
+              ─► gate.submit_all of its payloads (the same gate as every front) ─► Judged
+              ─► [hold and wait_seconds: gate.wait for the approval, then submit the same again]
               ─► messages ─► harness.answer ─► Answer (exit code, stdout, stderr)
 
 `HookRunner.run` never raises: unreadable input, an unknown tool or event, and any exception are
@@ -22,10 +22,8 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from typing import Any
 
-from airlock.approvals import action_digest, effective_status
 from airlock.audit import AuditLog
 from airlock.config import Config
 from airlock.errors import InputError
@@ -33,27 +31,26 @@ from airlock.fronts.hooks import HARNESSES
 from airlock.fronts.hooks import messages as say
 from airlock.fronts.hooks.base import Answer, Harness, Reply, ToolCall
 from airlock.fronts.hooks.messages import Judged
-from airlock.gate import Evaluation, Gate
+from airlock.gate import Gate
 from airlock.model import (
     Action,
     ActionContext,
     Caller,
     McpCall,
+    Outcome,
     Payload,
     PrincipalKind,
     ShellCommand,
     Status,
     Verdict,
-    utcnow,
 )
 from airlock.runtime import Runtime
-from airlock.store import ApprovalRecord, ApprovalStatus, Store
+from airlock.store import ApprovalRecord, Store
 from airlock.tokens import local_caller
 
 log = logging.getLogger("airlock.hooks")
 
 MAX_PAYLOAD_BYTES = 16 * 1024 * 1024  # a Write of a large file carries its content
-POLL_SECONDS = 0.25  # how often a waiting hook looks at its approval
 # Classified (never submitted) at start-up, so the first real call finds the parsers loaded.
 _WARM_UP = (ShellCommand("true"), McpCall("warm-up", "query", '{"sql": "select 1"}'))
 
@@ -61,8 +58,7 @@ _WARM_UP = (ShellCommand("true"), McpCall("warm-up", "query", '{"sql": "select 1
 class HookRunner:
     def __init__(self, *, config: Config, gate: Gate, store: Store, audit: AuditLog,
                  sleep: Callable[[float], None] = time.sleep,
-                 monotonic: Callable[[], float] = time.monotonic,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.config = config
         self.settings = config.hooks
         self.gate = gate
@@ -71,7 +67,6 @@ class HookRunner:
         self.caller: Caller = local_caller(config, self.settings.principal)
         self._sleep = sleep
         self._monotonic = monotonic
-        self._clock = clock
 
     @classmethod
     def from_runtime(cls, runtime: Runtime) -> HookRunner:
@@ -146,32 +141,17 @@ class HookRunner:
         return ActionContext(cwd=call.cwd, environment=self.config.local_environment)
 
     def _submit_all(self, call: ToolCall) -> list[Judged]:
-        """Submit the call's payloads. A call of several (a patch of three files) runs whole or
-        not at all, so no approval may be spent while another part still waits: each part is
-        judged first, and only when every hold is approved are they all submitted (and the
-        approvals used). Otherwise only the first deny, or the holds still waiting, are."""
+        """Submit the call's payloads as one batch (the gate's `submit_all`: a patch of three
+        files runs whole or not at all)."""
         actions = [self._action(call, payload) for payload in call.payloads]
-        if len(actions) == 1:
-            return [self._submit(actions[0])]
-        evaluations = [self.gate.evaluate(action, self.caller) for action in actions]
-        denied = [a for a, ev in zip(actions, evaluations, strict=True)
-                  if ev.decision.verdict is Verdict.DENY]
-        if denied:
-            return [self._submit(denied[0])]
-        waiting = [a for a, ev in zip(actions, evaluations, strict=True)
-                   if ev.decision.verdict is Verdict.HOLD and not self._approved(a, ev)]
-        return [self._submit(action) for action in (waiting or actions)]
+        return [self._judged(action, outcome)
+                for action, outcome in self.gate.submit_all(actions, self.caller)]
 
-    def _approved(self, action: Action, evaluation: Evaluation) -> bool:
-        digest = action_digest(action, evaluation.targets)
-        return self.gate.approvals.redeemable(digest, self._clock()) is not None
-
-    def _submit(self, action: Action) -> Judged:
-        outcome = self.gate.submit(action, self.caller)
+    def _judged(self, action: Action, outcome: Outcome) -> Judged:
         approval = None
         if outcome.status is Status.HELD and outcome.approval_id:
             try:
-                approval = self.store.get_approval(outcome.approval_id)
+                approval = self.gate.approvals.get(outcome.approval_id)
             except Exception:  # the message loses its expiry; the hold stands
                 log.exception("could not read approval %s", outcome.approval_id)
         return Judged(action, outcome, approval)
@@ -191,20 +171,14 @@ class HookRunner:
               ) -> tuple[list[Judged], ApprovalRecord | None]:
         """Wait up to `wait_seconds` for every held payload's approval; once all are approved,
         submit the same payloads again (the gate lets each through once)."""
-        deadline = self._monotonic() + self.settings.wait_seconds
-        while self._monotonic() < deadline:
-            self._sleep(POLL_SECONDS)
-            approvals = [self.store.get_approval(j.outcome.approval_id)
-                         for j in judged if j.outcome.status is Status.HELD and j.outcome.approval_id]
-            statuses = [effective_status(a, self._clock()) if a else ApprovalStatus.EXPIRED
-                        for a in approvals]
-            for record, status in zip(approvals, statuses, strict=True):
-                if status is ApprovalStatus.DENIED and record is not None:
-                    return judged, record
-            if ApprovalStatus.EXPIRED in statuses:
-                return judged, None
-            if statuses and all(s is ApprovalStatus.APPROVED for s in statuses):
-                return self._submit_all(call), None
+        ids = [j.outcome.approval_id for j in judged
+               if j.outcome.status is Status.HELD and j.outcome.approval_id]
+        waited = self.gate.wait(ids, self.settings.wait_seconds, sleep=self._sleep,
+                                monotonic=self._monotonic)
+        if waited.denied is not None:
+            return judged, waited.denied
+        if waited.approved:
+            return self._submit_all(call), None
         return judged, None
 
     def _approver_note(self) -> str | None:

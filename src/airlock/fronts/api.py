@@ -27,7 +27,8 @@ from airlock import __version__
 from airlock.approvals import effective_status
 from airlock.errors import AuthError, InputError
 from airlock.fronts.check import payload_from
-from airlock.model import Action, ActionContext, Caller, Outcome, utcnow
+from airlock.fronts.context import action_context, front_action
+from airlock.model import Caller, Outcome, utcnow
 from airlock.runtime import Runtime
 from airlock.store import ApprovalRecord
 from airlock.tokens import authenticate
@@ -93,18 +94,16 @@ def create_app(runtime: Runtime) -> Starlette:
                 raise InputError("`kind` is required: shell, sql or http")
             payload = payload_from(kind, obj.get("input"), obj.get("dialect"))
             resource = obj.get("resource")
-            env = None
-            if resource is not None:
-                if not isinstance(resource, str) or resource not in config.resources:
-                    raise InputError(f"resource {resource!r} is not configured")
-                env = config.resources[resource].environment
+            if resource is not None and not isinstance(resource, str):
+                raise InputError(f"resource {resource!r} is not configured")
             cwd = obj.get("cwd") if isinstance(obj.get("cwd"), str) else None
+            # The agent may name a resource, never an environment (see fronts/context.py).
+            context = action_context(config, resource=resource, cwd=cwd)
         except json.JSONDecodeError as exc:
             return _error(400, f"the body is not JSON: {exc.msg}")
         except InputError as exc:
             return _error(400, exc.message)
-        action = Action(payload, caller.principal.name, "api",
-                        ActionContext(cwd=cwd, environment=env, resource=resource))
+        action = front_action(payload, caller, "api", context)
         outcome = await run_in_threadpool(gate.submit, action, caller)
         return JSONResponse(outcome_json(outcome))
 

@@ -23,10 +23,10 @@ from typing import Any
 
 from airlock.config import Config
 from airlock.errors import InputError
+from airlock.fronts.context import action_context, front_action
 from airlock.gate import Evaluation, Judge
 from airlock.model import (
     Action,
-    ActionContext,
     Caller,
     HttpRequest,
     Payload,
@@ -80,22 +80,11 @@ def parse_http_line(text: str, headers: Iterable[str] = (), body: str | None = N
 def build_action(kind: str, payload: Payload, config: Config, *, env: str | None,
                  principal: str | None, cwd: str | None = None,
                  resource: str | None = None) -> tuple[Action, Caller]:
-    if env is not None and env not in config.environments and env != config.local_environment \
-            and config.path is not None:
-        raise InputError(f"environment {env!r} is not declared in {config.source} (declared: "
-                         f"{', '.join(sorted(config.environments)) or 'none'})")
-    if resource is not None:
-        res = config.resources.get(resource)
-        if res is None:
-            raise InputError(f"resource {resource!r} is not declared in {config.source}")
-        env = env or res.environment
-    if env is None and kind == "shell":
-        # A shell command runs on this machine: its local paths live in the local environment.
-        env = config.local_environment
+    # `airlock check` runs on this machine, so a shell command is judged where it would run.
+    context = action_context(config, resource=resource, cwd=cwd, environment=env,
+                             runs_here=kind == "shell")
     caller = local_caller(config, principal)
-    action = Action(payload, caller.principal.name, "check",
-                    ActionContext(cwd=cwd, environment=env, resource=resource))
-    return action, caller
+    return front_action(payload, caller, "check", context), caller
 
 
 def payload_from(kind: str, value: Any, dialect: str | None) -> Payload:

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from airlock.errors import InputError
+from airlock.fronts.context import action_context, front_action
 from airlock.gate import Gate
-from airlock.model import Action, ActionContext, Caller, Outcome, SqlQuery
+from airlock.model import Action, Caller, Outcome, SqlQuery
 from airlock.runtime import Runtime
 from airlock.vault.net import VaultNet
 from airlock.vault.progress import Progress
@@ -61,8 +62,8 @@ def run_sql(runtime: Runtime, resource_name: str, text: str, caller: Caller,
         raise InputError("give the SQL statement to run")
     if len(text.encode("utf-8", "surrogatepass")) > MAX_STATEMENT:
         raise InputError(f"the statement is over {MAX_STATEMENT // 1024} KiB")
-    action = Action(SqlQuery(text, "postgres"), caller.principal.name, "sql",
-                    ActionContext(environment=resource.environment, resource=resource_name))
+    action = front_action(SqlQuery(text, "postgres"), caller, "sql",
+                          action_context(config, resource=resource_name))
     pg = PgConn(resource.url.reveal(), config.vault.pg_bin)
     with ProtectedTransaction(resource_name, pg) as txn:
         return protected_gate(runtime, txn, progress).submit(action, caller)

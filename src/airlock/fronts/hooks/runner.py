@@ -27,6 +27,7 @@ from typing import Any
 from airlock.audit import AuditLog
 from airlock.config import Config
 from airlock.errors import InputError
+from airlock.fronts.context import action_context, front_action
 from airlock.fronts.hooks import HARNESSES
 from airlock.fronts.hooks import messages as say
 from airlock.fronts.hooks.base import Answer, Harness, Reply, ToolCall
@@ -130,15 +131,16 @@ class HookRunner:
     # ----------------------------------------------------------------------------------------
 
     def _action(self, call: ToolCall, payload: Payload) -> Action:
-        return Action(payload, self.caller.principal.name, f"hook:{call.harness}",
-                      self._context(call, payload))
+        return front_action(payload, self.caller, f"hook:{call.harness}",
+                            self._context(call, payload))
 
     def _context(self, call: ToolCall, payload: Payload) -> ActionContext:
         if isinstance(payload, McpCall):
-            resource = self.settings.mcp_resources.get(payload.server)
-            environment = self.config.resources[resource].environment if resource else None
-            return ActionContext(cwd=call.cwd, environment=environment, resource=resource)
-        return ActionContext(cwd=call.cwd, environment=self.config.local_environment)
+            # An MCP server may sit in front of anything: no environment unless mapped.
+            return action_context(self.config, cwd=call.cwd,
+                                  resource=self.settings.mcp_resources.get(payload.server))
+        # the agent's shell and files are on this machine
+        return action_context(self.config, cwd=call.cwd, runs_here=True)
 
     def _submit_all(self, call: ToolCall) -> list[Judged]:
         """Submit the call's payloads as one batch (the gate's `submit_all`: a patch of three

@@ -39,6 +39,7 @@ from airlock.model import (
     utcnow,
 )
 from airlock.redact import redact, redact_text
+from airlock.services import Health
 from airlock.store import ApprovalRecord, OutboxItem, OutboxStatus, Store
 
 log = logging.getLogger("airlock.notify")
@@ -209,7 +210,10 @@ Sender = Callable[[str, Mapping[str, Any]], None]
 
 
 class Dispatcher:
-    """Delivers due outbox items; `airlock up` runs one in a background thread."""
+    """Delivers due outbox items; `airlock up` runs one in a background thread (a service,
+    services.py)."""
+
+    name = "notifications"
 
     def __init__(self, store: Store, webhooks: Sequence[Webhook], audit: AuditLog,
                  console_url: str, *, send: Sender = post_json,
@@ -284,3 +288,10 @@ class Dispatcher:
         if self._thread is not None:
             self._thread.join(timeout=TIMEOUT_SECONDS + 1)
             self._thread = None
+
+    def health(self) -> Health:
+        if not self.webhooks:
+            return Health(True, "no webhooks configured")
+        if self._thread is None or not self._thread.is_alive():
+            return Health(False, "not running")
+        return Health(True, f"{len(self.webhooks)} webhook(s)")

@@ -63,15 +63,9 @@ def config_check(ctx: typer.Context) -> None:
 def up(ctx: typer.Context,
        host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
        port: int = typer.Option(DEFAULT_PORT, "--port", help="Port to listen on.")) -> None:
-    """Start the airlock service with the configured fronts."""
-    import uvicorn
-
+    """Start the airlock service with the configured fronts (until SIGTERM or Ctrl-C)."""
     from airlock.approvers import state_exposure
-    from airlock.console import mount_console
-    from airlock.fronts.api import create_app
-    from airlock.fronts.hooks.daemon import start_hook_daemon
-    from airlock.fronts.hooks.runner import HookRunner
-    from airlock.notify import Dispatcher
+    from airlock.services import console_url, planned
 
     runtime = state(ctx).runtime()
     runtime.store  # open (and migrate) the store now: a broken store must stop start-up  # noqa: B018
@@ -83,33 +77,13 @@ def up(ctx: typer.Context,
     for problem in state_exposure(runtime.config.state_dir):
         err.print(f"[bold yellow]warning:[/] {escape(problem)}; airlock's state holds approver "
                   "seeds and keys, and should be readable by airlock's own user only")
-    app = create_app(runtime)
-    mount_console(app, runtime)
-    hooks = start_hook_daemon(HookRunner.from_runtime(runtime), runtime.config.state_dir,
-                              socket=runtime.config.hooks.socket,
-                              group=runtime.config.hooks.socket_group)
-    err.print(f"agent hooks: unix socket {hooks.path}")
-    console_url = runtime.config.approvals.public_url or f"http://{host}:{port}"
-    dispatcher = Dispatcher(runtime.store, runtime.config.approvals.webhooks, runtime.audit,
-                            console_url)
-    dispatcher.start()
-    # Once a minute: carry out deferred calls whose grace period has ended, and take the
-    # scheduled backups that are due.
-    from airlock.vault.backup import take_due
-    from airlock.vault.runners import run_due_and_record, start_scheduler
+    services = planned(runtime, host=host, port=port)
 
-    def maintenance() -> None:
-        run_due_and_record(runtime.store, runtime.config, runtime.audit)
-        if runtime.config.vault.enabled and any(
-                r.backup_schedule for r in runtime.config.vault.resources.values()):
-            take_due(runtime.vault, runtime.config, runtime.store, runtime.audit)
+    def started() -> None:
+        for name, health in services.health().items():
+            err.print(f"{name}: {escape(health.detail)}")
+        err.print(f"listening on http://{host}:{port}  (API: POST /v1/actions; health: GET "
+                  "/healthz)")
+        err.print(f"approval console: {console_url(runtime, host, port)}/console/")
 
-    deferrals = start_scheduler(maintenance)
-    err.print(f"listening on http://{host}:{port}  (API: POST /v1/actions; health: GET /healthz)")
-    err.print(f"approval console: {console_url}/console/")
-    try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
-    finally:
-        hooks.close()
-        dispatcher.stop()
-        deferrals.set()
+    services.run(on_started=started)

@@ -1,6 +1,7 @@
 """The HTTP API served by `airlock up`: agents submit actions with their airlock token.
 
-    GET  /healthz                     liveness
+    GET  /healthz                     liveness, and under `airlock up` each service's health
+                                      (503 while one is not running)
     POST /v1/actions                  {kind, input, dialect?, cwd?, resource?} → outcome
     GET  /v1/approvals/{id}           the status of an approval the caller asked for
     GET  /v1/approvals/{id}/wait?timeout=N
@@ -15,8 +16,13 @@ environment of anything comes from the configuration, never from the agent).
 from __future__ import annotations
 
 import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -25,11 +31,12 @@ from starlette.routing import Route
 
 from airlock import __version__
 from airlock.approvals import effective_status
-from airlock.errors import AuthError, InputError
+from airlock.errors import AirlockError, AuthError, InputError
 from airlock.fronts.check import payload_from
 from airlock.fronts.context import action_context, front_action
 from airlock.model import Caller, Outcome, utcnow
 from airlock.runtime import Runtime
+from airlock.services import Health, health_json
 from airlock.store import ApprovalRecord
 from airlock.tokens import authenticate
 
@@ -63,7 +70,9 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def create_app(runtime: Runtime) -> Starlette:
+def create_app(runtime: Runtime,
+               health: Callable[[], Mapping[str, Health]] | None = None) -> Starlette:
+    """The API's routes; `health` reports the services of `airlock up` on /healthz."""
     gate = runtime.gate()
     config = runtime.config
 
@@ -75,7 +84,12 @@ def create_app(runtime: Runtime) -> Starlette:
         return await run_in_threadpool(authenticate, runtime.store, config, token)
 
     async def healthz(request: Request) -> JSONResponse:
-        return JSONResponse({"ok": True, "version": __version__})
+        if health is None:
+            return JSONResponse({"ok": True, "version": __version__})
+        report = health()
+        ok = all(h.ok for h in report.values())
+        return JSONResponse({"ok": ok, "version": __version__, "services": health_json(report)},
+                            status_code=200 if ok else 503)
 
     async def submit(request: Request) -> JSONResponse:
         try:
@@ -144,3 +158,62 @@ def create_app(runtime: Runtime) -> Starlette:
         Route("/v1/approvals/{approval_id}", approval_status),
         Route("/v1/approvals/{approval_id}/wait", approval_wait),
     ])
+
+
+class ApiService:
+    """The API and the approval console on HOST:PORT, served by uvicorn on a thread."""
+
+    name = "api"
+    STOP_GRACE_SECONDS = 30.0  # in-flight requests (a long-poll waits up to 120 s) may finish
+
+    def __init__(self, runtime: Runtime, *, host: str, port: int,
+                 health: Callable[[], Mapping[str, Health]] | None = None) -> None:
+        self.runtime = runtime
+        self.host = host
+        self.port = port
+        self._health = health
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._socket: socket.socket | None = None
+
+    def start(self) -> None:
+        from airlock.console import mount_console
+
+        app = create_app(self.runtime, self._health)
+        mount_console(app, self.runtime)
+        # Bind here, so a port in use is this call's error rather than a thread's exit.
+        try:
+            family = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)[0][0]
+            sock = socket.create_server((self.host, self.port), family=family)
+        except OSError as exc:
+            raise AirlockError(f"cannot listen on {self.host}:{self.port}: {exc}",
+                               hint="choose another --port, or stop what listens there") from None
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+        self._server = server
+        self._thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},
+                                        name="airlock-api", daemon=True)
+        self._thread.start()
+        self._socket = sock
+        while not server.started and self._thread.is_alive():
+            time.sleep(0.01)
+        if not server.started:
+            self.stop()
+            raise AirlockError(f"the API on {self.host}:{self.port} did not start; see the log")
+
+    def stop(self) -> None:
+        server, thread = self._server, self._thread
+        if server is None or thread is None:
+            return
+        server.should_exit = True
+        thread.join(self.STOP_GRACE_SECONDS)
+        if thread.is_alive():
+            server.force_exit = True
+            thread.join(5)
+        if self._socket is not None:
+            self._socket.close()  # uvicorn closed it already, unless it never served
+        self._server = self._thread = self._socket = None
+
+    def health(self) -> Health:
+        if self._server is None or self._thread is None or not self._thread.is_alive():
+            return Health(False, "not running")
+        return Health(True, f"http://{self.host}:{self.port}")

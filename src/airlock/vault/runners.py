@@ -14,10 +14,9 @@ them or carries them out; `airlock deferred` lists them.
 from __future__ import annotations
 
 import logging
-import threading
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -104,18 +103,3 @@ def run_due_and_record(store: Store, config: Config, audit: AuditLog,
         audit.record(kind, record.action_id, {"deferred": record.id, "target": record.target,
                                               "result": record.result})
     return done
-
-
-def start_scheduler(run: Callable[[], object], interval: float = 60.0) -> threading.Event:
-    """Call `run` every `interval` seconds on a daemon thread; set the returned event to stop."""
-    stop = threading.Event()
-
-    def loop() -> None:
-        while not stop.wait(interval):
-            try:
-                run()
-            except Exception:  # the next round tries again; nothing here may end the service
-                log.exception("running due deferred calls failed")
-
-    threading.Thread(target=loop, name="airlock-deferred", daemon=True).start()
-    return stop

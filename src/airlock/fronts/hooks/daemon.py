@@ -32,6 +32,7 @@ from airlock.errors import AirlockError
 from airlock.fronts.hooks import HARNESSES
 from airlock.fronts.hooks.base import Answer
 from airlock.fronts.hooks.runner import MAX_PAYLOAD_BYTES, HookRunner
+from airlock.services import Health
 
 log = logging.getLogger("airlock.hooks.daemon")
 
@@ -155,7 +156,10 @@ def _groups_of(pid: int) -> set[int]:
 
 
 class HookDaemon:
-    """The socket server; `start` binds and serves in a background thread, `close` stops."""
+    """The socket server; `start` binds and serves in a background thread, `close` stops and
+    removes the socket. A service of `airlock up` (services.py)."""
+
+    name = "hooks"
 
     def __init__(self, runner: HookRunner, path: Path, group: str | None = None) -> None:
         self.runner = runner
@@ -211,6 +215,14 @@ class HookDaemon:
         with contextlib.suppress(OSError):
             self.path.unlink()
 
+    def stop(self) -> None:
+        self.close()
+
+    def health(self) -> Health:
+        if self._server is None or self._thread is None or not self._thread.is_alive():
+            return Health(False, "not running")
+        return Health(True, f"unix socket {self.path}")
+
     def __enter__(self) -> HookDaemon:
         return self
 
@@ -245,8 +257,3 @@ def _clear_stale(path: Path) -> None:
             os.close(fd)
     raise AirlockError(f"another airlock is already serving hooks at {path}",
                        hint="stop it first, or give this one its own state_dir")
-
-
-def start_hook_daemon(runner: HookRunner, state_dir: Path, *, socket: Path | None = None,
-                      group: str | None = None) -> HookDaemon:
-    return HookDaemon(runner, socket_path(state_dir, socket), group).start()

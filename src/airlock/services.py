@@ -1,0 +1,231 @@
+"""What `airlock up` runs: one ordered list of services, each with start, stop and health.
+
+    api            the HTTP API for agents and the approval console   fronts/api.py, console/
+    hooks          the agent hooks' Unix socket                       fronts/hooks/daemon.py
+    notifications  the webhook outbox dispatcher                      notify.py
+    maintenance    due deferred calls and scheduled backups, each minute
+    …              then each further front (a proxy listening for its resource), in order
+
+`planned(runtime, …)` builds that list from the configuration; `Services.run` starts them in
+order, waits for SIGTERM or SIGINT, and stops them in reverse, each removing what it created (the
+hooks socket, a listening port). A service that fails to start stops the ones started before it
+and the error stops `airlock up`; a service that stops on its own stops them all, so airlock
+never runs with a front silently missing. `GET /healthz` reports each service.
+
+A new front adds its service to `planned` (see "Adding a front" in docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import FrameType
+from typing import TYPE_CHECKING, Protocol
+
+from airlock.errors import AirlockError
+
+if TYPE_CHECKING:
+    from airlock.runtime import Runtime
+
+log = logging.getLogger("airlock.services")
+
+__all__ = ["Health", "PeriodicService", "Service", "Services", "health_json", "planned"]
+
+MAINTENANCE_SECONDS = 60.0  # how often due deferred calls and scheduled backups are looked at
+_WATCH_SECONDS = 0.5  # how often `run` checks that every service still runs
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """Whether a service is running, and a short note for `/healthz` (never a secret)."""
+
+    ok: bool
+    detail: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        return {"ok": self.ok, "detail": self.detail}
+
+
+class Service(Protocol):
+    name: str
+
+    def start(self) -> object:
+        """Start serving in the background; return once serving (what it returns is not
+        used), or raise."""
+        ...
+
+    def stop(self) -> None:
+        """Stop and remove what `start` created; safe to call twice, or without a start."""
+        ...
+
+    def health(self) -> Health: ...
+
+
+class Services:
+    """An ordered group of services: started in order, stopped in reverse."""
+
+    def __init__(self, services: Sequence[Service] = ()) -> None:
+        self.services: list[Service] = list(services)
+        self._started: list[Service] = []
+        self._stop = threading.Event()
+
+    def add(self, *services: Service) -> None:
+        self.services.extend(services)
+
+    def start(self) -> None:
+        for service in self.services:
+            try:
+                service.start()
+            except BaseException:
+                log.error("service %s could not start; stopping the others", service.name)
+                self.stop()
+                raise
+            self._started.append(service)
+
+    def stop(self) -> None:
+        while self._started:
+            service = self._started.pop()
+            try:
+                service.stop()
+            except Exception:  # the others must still stop and clean up
+                log.exception("service %s did not stop cleanly", service.name)
+
+    def health(self) -> dict[str, Health]:
+        report: dict[str, Health] = {}
+        for service in self.services:
+            try:
+                report[service.name] = service.health()
+            except Exception as exc:
+                report[service.name] = Health(False, f"health check failed: {exc}")
+        return report
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def run(self, *, signals: Sequence[signal.Signals] = (signal.SIGTERM, signal.SIGINT),
+            on_started: Callable[[], None] | None = None) -> None:
+        """Start everything, serve until a signal (or `request_stop`), then stop in reverse.
+        Raises AirlockError when a service stopped on its own."""
+        with _on_signals(signals, self.request_stop):
+            self.start()
+            try:
+                if on_started is not None:
+                    on_started()
+                ended = self._watch()
+            finally:
+                self.stop()
+        if ended is not None:
+            name, health = ended
+            why = health.detail or "no reason given"
+            raise AirlockError(f"the {name} service stopped on its own ({why}); airlock stopped "
+                               "every service", hint="see the log above, then start airlock again")
+
+    def _watch(self) -> tuple[str, Health] | None:
+        while not self._stop.wait(_WATCH_SECONDS):
+            for service in self._started:
+                health = service.health()
+                if not health.ok:
+                    return service.name, health
+        return None
+
+
+@contextmanager
+def _on_signals(signals: Sequence[signal.Signals], handler: Callable[[], None]) -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may handle signals; the caller stops us instead
+        return
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        handler()
+
+    previous = {sig: signal.signal(sig, handle) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+class PeriodicService:
+    """Calls `run` every `interval` seconds on a thread; an exception is logged and the next
+    round tries again (nothing here may end the service)."""
+
+    def __init__(self, name: str, run: Callable[[], object], interval: float) -> None:
+        self.name = name
+        self._run = run
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name=f"airlock-{self.name}",
+                                        daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self._run()
+            except Exception:
+                log.exception("%s failed; trying again in %s s", self.name, self.interval)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def health(self) -> Health:
+        if self._thread is None or not self._thread.is_alive():
+            return Health(False, "not running")
+        return Health(True, f"every {self.interval:g} s")
+
+
+def maintenance(runtime: Runtime) -> Callable[[], None]:
+    """One round of upkeep: carry out deferred calls whose grace period has ended, and take the
+    scheduled backups that are due."""
+    from airlock.vault.backup import take_due
+    from airlock.vault.runners import run_due_and_record
+
+    config = runtime.config
+
+    def run() -> None:
+        run_due_and_record(runtime.store, config, runtime.audit)
+        if config.vault.enabled and any(r.backup_schedule for r in config.vault.resources.values()):
+            take_due(runtime.vault, config, runtime.store, runtime.audit)
+
+    return run
+
+
+def planned(runtime: Runtime, *, host: str, port: int) -> Services:
+    """The services `airlock up` runs for this configuration, in the order they start."""
+    from airlock.fronts.api import ApiService
+    from airlock.fronts.hooks.daemon import HookDaemon, socket_path
+    from airlock.fronts.hooks.runner import HookRunner
+    from airlock.notify import Dispatcher
+
+    config = runtime.config
+    services = Services()
+    services.add(
+        ApiService(runtime, host=host, port=port, health=services.health),
+        HookDaemon(HookRunner.from_runtime(runtime),
+                   socket_path(config.state_dir, config.hooks.socket), config.hooks.socket_group),
+        Dispatcher(runtime.store, config.approvals.webhooks, runtime.audit,
+                   console_url(runtime, host, port)),
+        PeriodicService("maintenance", maintenance(runtime), MAINTENANCE_SECONDS),
+        # each further front's services go here, in the order they should start
+    )
+    return services
+
+
+def console_url(runtime: Runtime, host: str, port: int) -> str:
+    return runtime.config.approvals.public_url or f"http://{host}:{port}"
+
+
+def health_json(report: Mapping[str, Health]) -> dict[str, object]:
+    return {name: health.to_json() for name, health in report.items()}

@@ -36,6 +36,8 @@ sys.path.insert(0, str(REPO))  # the throwaway cluster shared with the tests
 from tests.pgcluster import Cluster, find_bindir, running_cluster  # noqa: E402
 
 from airlock.store.memory import MemoryStore  # noqa: E402
+from airlock.upstream.postgres import PgConn  # noqa: E402
+from airlock.upstream.transaction import ProtectedTransaction  # noqa: E402
 from airlock.vault.catalog import Catalog  # noqa: E402
 from airlock.vault.core import Vault  # noqa: E402
 from airlock.vault.crypto import VaultKey  # noqa: E402
@@ -43,9 +45,7 @@ from airlock.vault.progress import human_size  # noqa: E402
 from airlock.vault.restore import apply_restore, plan_restore, resolve_target  # noqa: E402
 from airlock.vault.snapshot import postgres as pg_snap  # noqa: E402
 from airlock.vault.snapshot.pgrows import parse_row_statement  # noqa: E402
-from airlock.vault.snapshot.pgtools import PgConn  # noqa: E402
 from airlock.vault.stores.local import LocalStore  # noqa: E402
-from airlock.vault.txn import ProtectedTransaction  # noqa: E402
 
 
 def timed(name: str, rounds: int, fn: object, before: object = None) -> Timing:

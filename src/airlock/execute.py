@@ -12,12 +12,16 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from airlock.model import Action
+from airlock.safety import Protection
 
 
 class Executor(Protocol):
     performs: bool  # True when airlock itself carries the action out
 
-    def execute(self, action: Action, snapshots: tuple[str, ...]) -> Mapping[str, Any]: ...
+    def execute(self, action: Action, protection: Protection) -> Mapping[str, Any]:
+        """Carry the action out (or release it), held to what protection took; raise if it
+        failed."""
+        ...
 
 
 class Release:
@@ -25,7 +29,7 @@ class Release:
 
     performs = False
 
-    def execute(self, action: Action, snapshots: tuple[str, ...]) -> Mapping[str, Any]:
+    def execute(self, action: Action, protection: Protection) -> Mapping[str, Any]:
         return {}
 
 
@@ -36,5 +40,5 @@ class FunctionExecutor:
     run: Callable[[Action], Mapping[str, Any]]
     performs: bool = True
 
-    def execute(self, action: Action, snapshots: tuple[str, ...]) -> Mapping[str, Any]:
+    def execute(self, action: Action, protection: Protection) -> Mapping[str, Any]:
         return self.run(action)

@@ -51,7 +51,7 @@ from airlock.model import (
 )
 from airlock.policy import Fact, Policy, facts_of
 from airlock.redact import redact
-from airlock.safety import SafetyNet, SafetyPlan
+from airlock.safety import Protection, SafetyNet, SafetyPlan
 from airlock.scope import check_scope
 from airlock.store import ApprovalRecord, ApprovalStatus
 
@@ -288,10 +288,10 @@ class Gate:
                 return self._finish(ev, Status.HELD, decision.reason, decision,
                                     approval_id=pending.id)
 
-        snapshots: tuple[str, ...] = ()
+        protection = Protection()
         if plan.steps and not plan.defers:
             try:
-                snapshots = self.safety_net.protect(action, plan)
+                protection = self.safety_net.protect(action, plan)
             except Exception as exc:
                 self.audit.record("snapshot_failed", action.id,
                                   {"plan": plan.to_json(), "error": repr(exc)})
@@ -299,8 +299,9 @@ class Gate:
                           f"{exc}); the action did not run")
                 return self._finish(ev, Status.HELD, reason, decision,
                                     approval_id=grant.id if grant else None)
-            self.audit.record("snapshot", action.id, {"snapshots": list(snapshots),
+            self.audit.record("snapshot", action.id, {"snapshots": list(protection.ids),
                                                       "plan": plan.to_json()})
+        snapshots = protection.ids
 
         if grant is not None:
             if not self.approvals.redeem(grant, action.id, self.clock()):
@@ -314,7 +315,7 @@ class Gate:
             return self._defer(ev, plan, decision, grant.id if grant else None)
 
         try:
-            result = self.executor.execute(action, snapshots)
+            result = self.executor.execute(action, protection)
         except Exception as exc:
             self.audit.record("execution_failed", action.id, {"error": repr(exc)})
             return self._finish(ev, Status.FAILED, f"the action failed: {exc}", decision,
@@ -331,7 +332,7 @@ class Gate:
         race can burn an approval (ask again) but never leave a stray deferral behind."""
         action = ev.action
         try:
-            ids = self.safety_net.protect(action, plan)
+            ids = self.safety_net.protect(action, plan).ids
         except Exception as exc:
             self.audit.record("snapshot_failed", action.id, {"plan": plan.to_json(), "error": repr(exc)})
             reason = (f"the action could not be deferred ({type(exc).__name__}: {exc}); it did "

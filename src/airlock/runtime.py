@@ -24,7 +24,9 @@ from airlock.store import Store, open_store
 
 if TYPE_CHECKING:
     from airlock.decisions import ApprovalDesk
+    from airlock.upstream.transaction import ProtectedTransaction
     from airlock.vault.core import Vault
+    from airlock.vault.progress import Progress
 
 
 class Runtime:
@@ -111,6 +113,18 @@ class Runtime:
         return Gate(judge=self.judge, approvals=self.approvals(),
                     safety_net=safety_net or self.safety_net, executor=executor or Release(),
                     audit=self.audit)
+
+    def protected_gate(self, txn: ProtectedTransaction,
+                       progress: Progress | None = None) -> Gate:
+        """The gate for a front that executes statements itself: backups are taken inside `txn`
+        (exact row before-images), and the statement runs there, held to what was captured."""
+        from airlock.upstream.transaction import StatementExecutor
+        from airlock.vault.net import VaultNet
+
+        net = self.safety_net
+        if isinstance(net, VaultNet):
+            net = net.within(txn, progress)
+        return self.gate(executor=StatementExecutor(txn), safety_net=net)
 
     def close(self) -> None:
         if "store" in self.__dict__:

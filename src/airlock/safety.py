@@ -1,9 +1,11 @@
 """The safety net: before a destructive action runs, protect exactly what it destroys.
 
 A `SafetyNet` first *plans* (shown to approvers: which backup will be taken of what, and what
-cannot be protected), then *protects* (takes and verifies the backups, returning their ids).
-`protect` raising means the action does not run. The vault issue plugs real snapshotters in;
-until then `NoVault` plans nothing and says so, so approvers see that no backup will exist.
+cannot be protected), then *protects* (takes and verifies the backups). `protect` raising means
+the action does not run; otherwise its `Protection` says what was taken and what the executor
+must hold the action to (a DELETE must touch exactly the rows whose before-image was taken).
+The runtime's net is the vault's (`vault/net.py`); `NoVault` plans nothing and says so, so
+approvers see that no backup will exist.
 """
 
 from __future__ import annotations
@@ -46,12 +48,23 @@ class SafetyPlan:
                 "unprotected": [{"target": t, "why": why} for t, why in self.unprotected]}
 
 
+@dataclass(frozen=True, slots=True)
+class Protection:
+    """What `protect` did, for the outcome and the executor."""
+
+    ids: tuple[str, ...] = ()  # snapshots (or deferrals) taken, in plan order
+    # A DELETE/UPDATE whose rows were captured must touch exactly that many rows, or roll back.
+    expected_rows: int | None = None
+    # Protection already did what the action asked (a soft drop moved the table): do not run it.
+    done: bool = False
+
+
 class SafetyNet(Protocol):
     def plan(self, action: Action, assessment: Assessment,
              targets: Sequence[ResolvedTarget]) -> SafetyPlan: ...
 
-    def protect(self, action: Action, plan: SafetyPlan) -> tuple[str, ...]:
-        """Take and verify every planned backup; return their ids, or raise."""
+    def protect(self, action: Action, plan: SafetyPlan) -> Protection:
+        """Take and verify every planned backup, or raise."""
         ...
 
 
@@ -74,10 +87,10 @@ class NoVault:
         why = "no vault snapshotter is configured for it, so no backup can be taken"
         return SafetyPlan((), tuple((key, why) for key in destroyed_targets(assessment)))
 
-    def protect(self, action: Action, plan: SafetyPlan) -> tuple[str, ...]:
+    def protect(self, action: Action, plan: SafetyPlan) -> Protection:
         if plan.steps:
             raise RuntimeError("NoVault cannot carry out a plan with protection steps")
-        return ()
+        return Protection()
 
 
 @dataclass
@@ -93,8 +106,8 @@ class RecordingSafetyNet:
         return SafetyPlan(tuple(ProtectionStep(key, None, "test-snapshot")
                                 for key in destroyed_targets(assessment)))
 
-    def protect(self, action: Action, plan: SafetyPlan) -> tuple[str, ...]:
+    def protect(self, action: Action, plan: SafetyPlan) -> Protection:
         if self.fail_with:
             raise RuntimeError(self.fail_with)
         self.protected.append((action.id, plan))
-        return tuple(new_id("snap") for _ in plan.steps)
+        return Protection(tuple(new_id("snap") for _ in plan.steps))

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
+from airlock.upstream.postgres import PgConn
 from airlock.vault.core import Vault
 from airlock.vault.crypto import VaultKey
 from airlock.vault.location import s3_client
-from airlock.vault.snapshot.pgtools import PgConn
 from airlock.vault.stores.local import LocalStore
 from airlock.vault.stores.s3 import S3Store
 from tests.conftest import require

@@ -147,11 +147,12 @@ def test_failures_are_recorded_and_redirects_not_followed(runtime: Runtime, upst
 
 
 def test_only_urls_a_configured_api_owns_are_called(runtime: Runtime, upstream: Upstream) -> None:
-    from airlock.vault.runners import DeferredCallError, http_runner
+    from airlock.upstream.http import UpstreamCallError
+    from airlock.vault.runners import http_runner
 
     record = deferred.defer(runtime.store, Action(HttpRequest("DELETE", f"{upstream.url}/other/1"),
                                                   "agent", "test"),
                             target="url:x", resource="things-api", grace=timedelta(minutes=1))
-    with pytest.raises(DeferredCallError, match="0 configured api resources"):
+    with pytest.raises(UpstreamCallError, match="0 configured api resources"):
         http_runner(runtime.config)(record)
     assert upstream.seen == []

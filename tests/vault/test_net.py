@@ -27,14 +27,14 @@ from airlock.model import (
 )
 from airlock.safety import SafetyPlan
 from airlock.store.memory import MemoryStore
+from airlock.upstream.postgres import PgConn
+from airlock.upstream.transaction import ProtectedTransaction
 from airlock.vault.core import Vault
 from airlock.vault.crypto import VaultKey
 from airlock.vault.errors import VaultError
 from airlock.vault.net import VaultNet
 from airlock.vault.restore import apply_restore, plan_restore, resolve_target
-from airlock.vault.snapshot.pgtools import PgConn
 from airlock.vault.stores.local import LocalStore
-from airlock.vault.txn import ProtectedTransaction
 from tests.factories import Twins, assessment, caller, make_config
 from tests.pgcluster import Cluster
 
@@ -175,15 +175,16 @@ def test_the_before_image_is_exact_under_concurrent_writes(
         bound = net.within(txn)
         plan = bound.plan(action, assessment(*effects), placed(effects))
         assert "exact" in plan.steps[0].detail
-        [snapshot] = bound.protect(action, plan)
-        assert txn.expected_rows == 2000
+        protection = bound.protect(action, plan)
+        [snapshot] = protection.ids
+        assert protection.expected_rows == 2000
         with psycopg.connect(events, autocommit=True) as other:
             # a matching row committed after the capture, and a captured row another writer wants
             other.execute("INSERT INTO events VALUES (99999, 'k7', 'late')")
             other.execute("SET lock_timeout = '200ms'")
             with pytest.raises(psycopg.errors.LockNotAvailable):
                 other.execute("UPDATE events SET body = 'changed' WHERE id = 7")
-        result = txn.execute(text)
+        result = txn.execute(text, expected_rows=protection.expected_rows)
     assert result["rowcount"] == 2000
     dbname = events.rsplit("/", 1)[1]
     assert pg_cluster.psql("SELECT count(*) FROM events WHERE kind = 'k7'", dbname).strip() == "1"
@@ -197,10 +198,9 @@ def test_the_before_image_is_exact_under_concurrent_writes(
 
 def test_a_statement_that_touches_other_rows_than_captured_is_rolled_back(
         pg_cluster: Cluster, events: str) -> None:
-    with ProtectedTransaction("app", PgConn(events, pg_cluster.bindir)) as txn:
-        txn.expected_rows = 5
-        with pytest.raises(VaultError, match="touched 3 row"):
-            txn.execute("DELETE FROM events WHERE id <= 3")
+    with ProtectedTransaction("app", PgConn(events, pg_cluster.bindir)) as txn, \
+            pytest.raises(VaultError, match="touched 3 row"):
+        txn.execute("DELETE FROM events WHERE id <= 3", expected_rows=5)
     assert pg_cluster.psql("SELECT count(*) FROM events", events.rsplit("/", 1)[1]).strip() == "20000"
 
 
@@ -231,9 +231,10 @@ def test_cascades_are_captured_and_restored_parents_first(
         bound = net.within(txn)
         plan = bound.plan(action, assessment(*effects), placed(effects))
         assert "3 table(s) its cascades reach" in plan.steps[0].detail
-        [snapshot] = bound.protect(action, plan)
-        assert txn.expected_rows == 3  # the join matches each team ten times; captured once
-        txn.execute(text)
+        protection = bound.protect(action, plan)
+        [snapshot] = protection.ids
+        assert protection.expected_rows == 3  # the join matches each team ten times; captured once
+        txn.execute(text, expected_rows=protection.expected_rows)
     assert pg_cluster.psql(snapshot_sql, dbname) != before
     manifest = vault.manifest(snapshot)
     assert {t["table"]: t["how"] for t in manifest.source["tables"]} == {

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from airlock.model import utcnow
+from airlock.upstream.postgres import PgConn
 from airlock.vault import quarantine
 from airlock.vault.core import Vault
 from airlock.vault.crypto import VaultKey
-from airlock.vault.snapshot.pgtools import PgConn
 from airlock.vault.stores.local import LocalStore
 from tests.pgcluster import Cluster
 from tests.vault.helpers import content_of, run, schema_of, sql_approved, write_config

@@ -22,6 +22,7 @@ from airlock.cli.progress import progress_for_terminal
 from airlock.config import Config
 from airlock.errors import InputError
 from airlock.store import DeferredStatus, Store
+from airlock.upstream.postgres import PgConn, postgres_of
 from airlock.vault import backup as backups
 from airlock.vault import deferred as deferrals
 from airlock.vault import quarantine
@@ -39,7 +40,6 @@ from airlock.vault.restore import (
     resolve_target,
     snapshots_of_action,
 )
-from airlock.vault.snapshot.pgtools import PgConn
 from airlock.vault.verify import verify_vault
 
 vault_app = typer.Typer(no_args_is_help=True, help="Check the vault and purge soft-dropped tables.")
@@ -294,7 +294,8 @@ def _pg_of(config: Config | None, name: str, kind: str) -> PgConn | None:
     if res is None or res.url is None:
         url = os.environ.get("AIRLOCK_DRILL_URL")
         return PgConn(url) if url else None
-    return PgConn(res.url.reveal(), config.vault.pg_bin if config else None)
+    assert config is not None  # a resource was found in it
+    return postgres_of(res, config)
 
 
 @vault_app.command("verify")

@@ -1,7 +1,7 @@
 """The vault: a verified backup of what a destructive action destroys, taken before it runs and
 kept outside its blast radius; undo by action id; drills that prove restores work.
 
-    net.py         the gate's safety net (plan → protect)       txn.py   protected transactions
+    net.py         the gate's safety net (plan → protect); its transactions: upstream/
     core.py        Vault: objects, verification, manifests     catalog.py  the state's index
     crypto.py      zstd + AES-256-GCM envelope                  manifest.py self-description
     stores/        local folder, S3 with Object Lock (one ObjectStore protocol)

@@ -12,6 +12,7 @@ from airlock.config import Config, Resource
 from airlock.errors import InputError
 from airlock.model import utcnow
 from airlock.store import Store
+from airlock.upstream.postgres import postgres_of
 from airlock.vault.core import Vault
 from airlock.vault.errors import VaultError
 from airlock.vault.manifest import Manifest
@@ -20,7 +21,6 @@ from airlock.vault.snapshot import files as files_snap
 from airlock.vault.snapshot import postgres as pg_snap
 from airlock.vault.snapshot import sqlite as sqlite_snap
 from airlock.vault.snapshot.pgcatalog import data_directory
-from airlock.vault.snapshot.pgtools import PgConn
 from airlock.vault.stores.local import shares_filesystem
 
 BACKUP_KINDS = ("postgres", "sqlite", "path")
@@ -41,7 +41,7 @@ def _backup(vault: Vault, config: Config, resource: Resource,
         if problem:
             raise VaultError(f"not backing up {resource.name}: {problem}")
     if resource.kind == "postgres" and resource.url is not None:
-        pg = PgConn(resource.url.reveal(), config.vault.pg_bin)
+        pg = postgres_of(resource, config)
         if pg.host in ("localhost", "127.0.0.1", "::1", "") or pg.host.startswith("/"):
             with pg.connect() as conn:
                 datadir = data_directory(conn)

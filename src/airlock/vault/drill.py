@@ -18,6 +18,7 @@ from typing import Any
 
 import psycopg
 
+from airlock.upstream.postgres import PgConn
 from airlock.vault import quarantine
 from airlock.vault.core import Vault
 from airlock.vault.errors import VaultError
@@ -26,7 +27,7 @@ from airlock.vault.snapshot import files as files_snap
 from airlock.vault.snapshot import pgrestore
 from airlock.vault.snapshot import sqlite as sqlite_snap
 from airlock.vault.snapshot.pgcatalog import Relation
-from airlock.vault.snapshot.pgtools import PgConn, feed, quote_ident, streamed
+from airlock.vault.snapshot.pgtools import feed, quote_ident, streamed
 
 
 @dataclass

@@ -15,7 +15,8 @@ see it). It only reads catalogs and sizes. Each destroyed target gets one step:
 
 `protect` carries the steps out and returns the snapshot (or deferral) ids; any failure raises,
 and the gate then does not run the action. `within(txn)` gives a net whose PostgreSQL steps run
-inside an executing front's transaction (see txn.py) — the only way a before-image is exact.
+inside an executing front's transaction (upstream/transaction.py) — the only way a
+before-image is exact.
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ import psycopg
 
 from airlock.config import Config, Resource
 from airlock.model import Action, Assessment, Effect, ResolvedTarget, Risk, SqlQuery, Verb
-from airlock.safety import ProtectionStep, SafetyPlan
+from airlock.safety import Protection, ProtectionStep, SafetyPlan
 from airlock.store import Store
+from airlock.upstream.postgres import PgConn, postgres_of
+from airlock.upstream.transaction import ProtectedTransaction
 from airlock.vault import deferred, quarantine
 from airlock.vault.core import Vault
 from airlock.vault.errors import SnapshotError, VaultError
@@ -50,9 +53,7 @@ from airlock.vault.snapshot.pgcatalog import (
     with_referencing_tables,
 )
 from airlock.vault.snapshot.pgrows import NotCapturable, inserts_only, parse_row_statement
-from airlock.vault.snapshot.pgtools import PgConn
 from airlock.vault.stores.local import shares_filesystem
-from airlock.vault.txn import ProtectedTransaction
 
 WHOLE_ACTION = "(the action as a whole)"
 # Resource kinds whose contents airlock cannot copy: their deletion is deferred instead.
@@ -275,18 +276,23 @@ class VaultNet:
 
     # ---- protect ---------------------------------------------------------------------------
 
-    def protect(self, action: Action, plan: SafetyPlan) -> tuple[str, ...]:
-        ids: list[str] = []
+    def protect(self, action: Action, plan: SafetyPlan) -> Protection:
+        protection = Protection()
         for step in plan.steps:
             try:
-                ids.append(self._protect_one(action, step))
+                taken = self._protect_one(action, step)
+                protection = Protection(
+                    (*protection.ids, *taken.ids),
+                    taken.expected_rows if taken.expected_rows is not None
+                    else protection.expected_rows,
+                    protection.done or taken.done)
             except SnapshotError:
                 raise
             except VaultError as exc:
                 raise SnapshotError(f"{step.method} of {step.target}: {exc.message}") from None
             except psycopg.Error as exc:
                 raise SnapshotError(f"{step.method} of {step.target}: {str(exc).strip()}") from None
-        return tuple(ids)
+        return protection
 
     def _remember(self, action_id: str, key: str, resource: str, effect: Effect,
                   targets: Sequence[ResolvedTarget]) -> None:
@@ -295,7 +301,7 @@ class VaultNet:
             while len(self._replan) > _REMEMBERED:
                 self._replan.popitem(last=False)
 
-    def _protect_one(self, action: Action, step: ProtectionStep) -> str:
+    def _protect_one(self, action: Action, step: ProtectionStep) -> Protection:
         if step.resource is None:
             raise SnapshotError(f"{step.target}: no resource to protect it in")
         resource = self.config.resources[step.resource]
@@ -318,32 +324,35 @@ class VaultNet:
         kind, _, value = step.target.partition(":")
         if step.method == deferred.METHOD:
             grace = self.config.vault.for_resource(resource.name).grace or self.config.vault.grace
-            return deferred.defer(self.store, action, target=step.target, resource=resource.name,
-                                  grace=grace).id
+            return Protection((deferred.defer(self.store, action, target=step.target,
+                                              resource=resource.name, grace=grace).id,))
         vault = self._vault()
         if step.method == "sqlite-backup":
-            return sqlite_snap.take_sqlite(vault, resource=resource.name,
-                                           environment=resource.environment,
-                                           path=Path(resource.paths[0]), action_id=action.id,
-                                           progress=self.progress).id
+            return Protection((sqlite_snap.take_sqlite(vault, resource=resource.name,
+                                                       environment=resource.environment,
+                                                       path=Path(resource.paths[0]),
+                                                       action_id=action.id,
+                                                       progress=self.progress).id,))
         if step.method == "files-archive":
             root = self._archive_root(value, action, resource)
-            return files_snap.take_files(vault, resource=resource.name,
-                                         environment=resource.environment, root=root,
-                                         action_id=action.id, progress=self.progress).id
+            return Protection((files_snap.take_files(vault, resource=resource.name,
+                                                     environment=resource.environment, root=root,
+                                                     action_id=action.id,
+                                                     progress=self.progress).id,))
         if step.method.startswith("postgres-"):
             return self._protect_postgres(vault, action, step, resource, kind, value)
         raise SnapshotError(f"unknown protection method {step.method}")
 
     def _protect_postgres(self, vault: Vault, action: Action, step: ProtectionStep,
-                          resource: Resource, kind: str, value: str) -> str:
+                          resource: Resource, kind: str, value: str) -> Protection:
         pg = self._pg(resource)
         src = pg_snap.PgSource(resource.name, resource.environment, pg, _selector(resource))
         txn = self.txn if self.txn is not None and self.txn.resource == resource.name else None
         if step.method == "postgres-database":
             dbname = _unquote(value) if kind == "database" else value.rsplit("/", 1)[-1]
-            return pg_snap.take_database(vault, src, purpose="drop", action_id=action.id,
-                                         dbname=dbname, progress=self.progress).id
+            return Protection((pg_snap.take_database(vault, src, purpose="drop",
+                                                     action_id=action.id, dbname=dbname,
+                                                     progress=self.progress).id,))
         conn = txn.conn if txn is not None else pg.connect()
         try:
             if step.method == "postgres-rows":
@@ -353,12 +362,12 @@ class VaultNet:
                     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
                 manifest, rows = pg_snap.take_rows(vault, src, conn, st, action_id=action.id,
                                                    progress=self.progress)
-                if txn is not None:
-                    txn.expected_rows = rows
-                return manifest.id
+                # in the statement's transaction, the executor holds it to this count
+                return Protection((manifest.id,), rows if txn is not None else None)
             if step.method == "postgres-schema":
-                return pg_snap.take_schema(vault, src, conn, _unquote(value), action_id=action.id,
-                                           progress=self.progress).id
+                return Protection((pg_snap.take_schema(vault, src, conn, _unquote(value),
+                                                       action_id=action.id,
+                                                       progress=self.progress).id,))
             closure = table_closure(conn, value)
             main = closure.relations[0]
             purpose = "drop" if step.method == "postgres-table" else "truncate"
@@ -371,10 +380,11 @@ class VaultNet:
             if step.method == "postgres-soft-drop":
                 if txn is None:
                     raise SnapshotError("soft drop needs the statement's own transaction")
-                return self._soft_drop(vault, src, txn, closure, action)
-            return pg_snap.take_closure(vault, src, closure, purpose=purpose, action_id=action.id,
-                                        what=f"table {main.schema}.{main.name}",
-                                        progress=self.progress).id
+                return Protection((self._soft_drop(vault, src, txn, closure, action),), done=True)
+            return Protection((pg_snap.take_closure(vault, src, closure, purpose=purpose,
+                                                    action_id=action.id,
+                                                    what=f"table {main.schema}.{main.name}",
+                                                    progress=self.progress).id,))
         finally:
             if txn is None:
                 conn.rollback()
@@ -389,9 +399,7 @@ class VaultNet:
     # ---- helpers ---------------------------------------------------------------------------
 
     def _pg(self, resource: Resource) -> PgConn:
-        if resource.url is None:
-            raise VaultError(f"resource {resource.name} has no url")
-        return PgConn(resource.url.reveal(), self.config.vault.pg_bin)
+        return postgres_of(resource, self.config)
 
     def _archive_root(self, value: str, action: Action, resource: Resource) -> Path:
         """What to archive for a path target: the target itself when it is inside the

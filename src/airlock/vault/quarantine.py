@@ -15,13 +15,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from airlock.model import utcnow
+from airlock.upstream.postgres import PgConn
+from airlock.upstream.transaction import ProtectedTransaction
 from airlock.vault.core import Vault
 from airlock.vault.errors import RestoreError
 from airlock.vault.manifest import Manifest
 from airlock.vault.snapshot.pgcatalog import Relation
-from airlock.vault.snapshot.pgtools import PgConn, qualified, quote_ident
+from airlock.vault.snapshot.pgtools import qualified, quote_ident
 from airlock.vault.snapshot.postgres import PgSource
-from airlock.vault.txn import ProtectedTransaction
 
 SCHEMA = "airlock_quarantine"
 _postgast: Any = importlib.import_module("postgast")
@@ -54,7 +55,6 @@ def move(vault: Vault, src: PgSource, txn: ProtectedTransaction, rel: Relation,
                 "schema": rel.schema, "table": rel.name, "quarantined": hidden,
                 "purge_after": purge_after},
         summary=f"table {rel.schema}.{rel.name} moved to {SCHEMA}.{hidden} (soft drop)")
-    txn.skip_statement = True
     return manifest.id
 
 

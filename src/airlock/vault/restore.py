@@ -15,6 +15,7 @@ from typing import Any
 from airlock.config import Config
 from airlock.errors import InputError
 from airlock.store import Store
+from airlock.upstream.postgres import PgConn, postgres_of
 from airlock.vault import quarantine
 from airlock.vault.core import Vault
 from airlock.vault.errors import RestoreError, VaultError
@@ -23,7 +24,6 @@ from airlock.vault.progress import NoProgress, Progress
 from airlock.vault.snapshot import files as files_snap
 from airlock.vault.snapshot import pgrestore
 from airlock.vault.snapshot import sqlite as sqlite_snap
-from airlock.vault.snapshot.pgtools import PgConn
 
 PG_KINDS = ("postgres-rows", "postgres-table", "postgres-schema", "postgres-database",
             "postgres-quarantine")
@@ -69,7 +69,8 @@ def resolve_target(manifest: Manifest, into: str | None, config: Config | None) 
         if into is not None and into.startswith(("postgresql://", "postgres://")):
             pg = PgConn(into, pg_bin)
         elif resource is not None and resource.kind == "postgres" and resource.url is not None:
-            pg = PgConn(resource.url.reveal(), pg_bin)
+            assert config is not None  # the resource came from it
+            pg = postgres_of(resource, config)
             if manifest.kind == "postgres-database" and into is None:
                 pg = pg.with_dbname(str(manifest.source.get("database") or pg.dbname))
         else:

@@ -15,13 +15,14 @@ from typing import Any
 
 import psycopg
 
+from airlock.upstream.postgres import PgConn
 from airlock.vault.core import Vault
 from airlock.vault.errors import RestoreError, VaultError
 from airlock.vault.manifest import Manifest
 from airlock.vault.progress import NoProgress, Progress
 from airlock.vault.snapshot.pgcatalog import Column, ForeignKey, Relation
 from airlock.vault.snapshot.pgcopy import CopyScanner, data_only
-from airlock.vault.snapshot.pgtools import PgConn, feed, qualified, quote_ident, streamed
+from airlock.vault.snapshot.pgtools import feed, qualified, quote_ident, streamed
 
 
 @dataclass(frozen=True)

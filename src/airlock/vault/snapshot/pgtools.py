@@ -1,103 +1,22 @@
 """PostgreSQL's own tools (pg_dump, psql), run as subprocesses with airlock's credentials.
 
-The password never appears on a command line (where `ps` would show it): it goes to the child
-in `PGPASSWORD`, and the connection string passed with `--dbname` has it removed. Output is
-streamed; nothing is buffered whole in memory.
+How a tool reaches the database (`PgConn.tool_args`: the password in `PGPASSWORD`, never on a
+command line where `ps` would show it) lives in `upstream/postgres.py`; this module streams the
+tools' output and input. Nothing is buffered whole in memory.
 """
 
 from __future__ import annotations
 
-import glob
-import os
 import re
-import shutil
 import subprocess
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 from typing import IO
 
-import psycopg
-from psycopg import conninfo
-
-from airlock.secrets import redact_url
 from airlock.vault.errors import VaultError
 
 READ_CHUNK = 1 << 20
-
-
-@dataclass(frozen=True)
-class PgConn:
-    """How to reach one database: a libpq URL (with its password) and where tools live."""
-
-    url: str
-    bindir: Path | None = None
-
-    @property
-    def shown(self) -> str:
-        return redact_url(self.url)
-
-    def params(self) -> dict[str, str]:
-        try:
-            return {k: str(v) for k, v in conninfo.conninfo_to_dict(self.url).items()}
-        except psycopg.ProgrammingError as exc:
-            raise VaultError(f"cannot parse the connection URL {self.shown}: {exc}") from None
-
-    @property
-    def dbname(self) -> str:
-        params = self.params()
-        return params.get("dbname") or params.get("user") or "postgres"
-
-    @property
-    def host(self) -> str:
-        return self.params().get("host", "localhost")
-
-    def with_dbname(self, dbname: str) -> PgConn:
-        params = self.params()
-        params["dbname"] = dbname
-        return PgConn(conninfo.make_conninfo(**params), self.bindir)
-
-    def tool_args(self) -> tuple[str, dict[str, str]]:
-        """(`--dbname` value without the password, environment carrying it)."""
-        params = self.params()
-        env = dict(os.environ)
-        password = params.pop("password", None)
-        if password is not None:
-            env["PGPASSWORD"] = password
-        env.setdefault("PGCONNECT_TIMEOUT", "10")
-        return conninfo.make_conninfo(**params), env
-
-    def connect(self, *, autocommit: bool = False,
-                timeout: int = 10) -> psycopg.Connection[tuple[object, ...]]:
-        try:
-            return psycopg.connect(self.url, autocommit=autocommit, connect_timeout=timeout,
-                                   application_name="airlock-vault")
-        except psycopg.Error as exc:
-            raise VaultError(f"cannot connect to {self.shown}: {str(exc).strip()}") from None
-
-    def tool(self, name: str) -> str:
-        return find_tool(name, self.bindir)
-
-
-def find_tool(name: str, bindir: Path | None = None) -> str:
-    """`name` from the configured folder, else PATH, else the newest /usr/lib/postgresql/*/bin."""
-    if bindir is not None:
-        candidate = bindir / name
-        if candidate.exists():
-            return str(candidate)
-        raise VaultError(f"{name} is not in {bindir}", hint="fix [vault] pg_bin")
-    found = shutil.which(name)
-    if found:
-        return found
-    folders = sorted(glob.glob("/usr/lib/postgresql/*/bin"),
-                     key=lambda p: int(Path(p).parent.name) if Path(p).parent.name.isdigit() else 0)
-    for folder in reversed(folders):
-        if (Path(folder) / name).exists():
-            return str(Path(folder) / name)
-    raise VaultError(f"{name} (PostgreSQL client tools) is not installed",
-                     hint="install postgresql-client, or set [vault] pg_bin to its folder")
 
 
 def quote_ident(name: str) -> str:

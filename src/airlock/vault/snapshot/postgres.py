@@ -24,6 +24,7 @@ from typing import Any
 
 import psycopg
 
+from airlock.upstream.postgres import PgConn
 from airlock.vault.core import Vault
 from airlock.vault.errors import SnapshotError, VaultError
 from airlock.vault.manifest import Manifest
@@ -44,7 +45,7 @@ from airlock.vault.snapshot.pgcatalog import (
 )
 from airlock.vault.snapshot.pgcopy import CopyScanner
 from airlock.vault.snapshot.pgrows import NotCapturable, RowStatement, child_capture_sql
-from airlock.vault.snapshot.pgtools import PgConn, dump_pattern, qualified, streamed
+from airlock.vault.snapshot.pgtools import dump_pattern, qualified, streamed
 
 MAX_CASCADE_DEPTH = 8
 

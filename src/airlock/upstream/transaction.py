@@ -1,8 +1,8 @@
 """The transaction a protected statement runs in: the seam between safety net and executor.
 
-An executing front (`airlock sql`, later the PostgreSQL wire proxy) opens one of these on the
-resource, then submits the action to a gate whose safety net is `VaultNet.within(txn)` and
-whose executor runs in `txn`:
+An executing front (`airlock sql`, the PostgreSQL wire proxy) opens one of these on the resource
+(`postgres_of`), then submits the action to `runtime.protected_gate(txn)`: a gate whose safety
+net is `VaultNet.within(txn)` and whose executor is `StatementExecutor(txn)`:
 
     BEGIN ISOLATION LEVEL REPEATABLE READ
     ── safety net (protect) ──
@@ -10,6 +10,7 @@ whose executor runs in `txn`:
       DROP/TRUNCATE TABLE:    LOCK TABLE … IN SHARE MODE (writers wait), pg_dump → vault, verified
     ── executor ──
       the statement itself; a DELETE/UPDATE must report exactly the captured row count
+      (the `Protection` the safety net returned carries it to the executor)
       COMMIT
     (if protection fails the gate never calls the executor and the front rolls back)
 
@@ -22,12 +23,18 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 
+from airlock.errors import InputError
+from airlock.model import Action, SqlQuery
+from airlock.safety import Protection
+from airlock.upstream.postgres import PgConn
 from airlock.vault.errors import VaultError
-from airlock.vault.snapshot.pgtools import PgConn
+
+__all__ = ["MAX_RESULT_ROWS", "ProtectedTransaction", "StatementExecutor", "needs_autocommit"]
 
 _postgast: Any = importlib.import_module("postgast")
 
@@ -51,8 +58,6 @@ class ProtectedTransaction:
         self.resource = resource
         self.pg = pg
         self.conn: psycopg.Connection[Any] = pg.connect()
-        self.expected_rows: int | None = None
-        self.skip_statement = False  # set when protection already did what it asked (soft drop)
         try:
             # psycopg opens the transaction with the first statement, at this level
             self.conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
@@ -73,9 +78,11 @@ class ProtectedTransaction:
         if qualified_names:
             self.conn.execute(f"LOCK TABLE {', '.join(qualified_names)} IN SHARE MODE")
 
-    def execute(self, text: str) -> Mapping[str, Any]:
-        """Run the statement in the transaction, check it touched what was captured, commit."""
-        if self.skip_statement:
+    def execute(self, text: str, *, expected_rows: int | None = None,
+                done: bool = False) -> Mapping[str, Any]:
+        """Run the statement in the transaction, check it touched the `expected_rows` that were
+        captured, commit. `done`: protection already did what it asked (a soft drop)."""
+        if done:
             self.conn.commit()
             return {"status": "done by protection (soft drop)", "rowcount": 0}
         if needs_autocommit(text):
@@ -88,10 +95,10 @@ class ProtectedTransaction:
                 # the statement is the payload itself: it is what was judged and approved
                 cur.execute(text.encode())
                 result = _result(cur)
-                if self.expected_rows is not None and cur.rowcount != self.expected_rows:
+                if expected_rows is not None and cur.rowcount != expected_rows:
                     raise VaultError(
                         f"the statement touched {cur.rowcount} row(s) but the before-image holds "
-                        f"{self.expected_rows}; rolled back so nothing is lost")
+                        f"{expected_rows}; rolled back so nothing is lost")
                 while cur.nextset():
                     result = _result(cur)
             if not self.conn.autocommit:
@@ -109,6 +116,21 @@ class ProtectedTransaction:
         if not self.conn.closed:
             self.rollback()
             self.conn.close()
+
+
+@dataclass
+class StatementExecutor:
+    """Runs the approved statement in the protected transaction, held to what protection
+    captured, then commits."""
+
+    txn: ProtectedTransaction
+    performs: bool = True
+
+    def execute(self, action: Action, protection: Protection) -> Mapping[str, Any]:
+        if not isinstance(action.payload, SqlQuery):
+            raise InputError("the SQL front executes SQL statements only")
+        return self.txn.execute(action.payload.text, expected_rows=protection.expected_rows,
+                                done=protection.done)
 
 
 def _result(cur: psycopg.Cursor[Any]) -> dict[str, Any]:

@@ -11,14 +11,8 @@ from rich.markup import escape
 
 from airlock.cli.app import EXIT_DENY, EXIT_HOLD, EXIT_OK, app, out, policy_app, state
 from airlock.errors import InputError
-from airlock.fronts.check import (
-    KINDS,
-    build_action,
-    check_lines,
-    evaluation_json,
-    parse_http_line,
-    payload_from,
-)
+from airlock.fronts.check import build_action, check_lines, evaluation_json
+from airlock.fronts.jsonforms import KINDS, parse_http_line, payload_from
 from airlock.gate import Evaluation
 from airlock.model import Payload, Verdict
 

@@ -15,7 +15,7 @@ from rich.markup import escape
 
 from airlock.cli.app import EXIT_DENY, EXIT_FAILED, EXIT_HOLD, EXIT_OK, app, out, state
 from airlock.cli.progress import progress_for_terminal
-from airlock.fronts.api import outcome_json
+from airlock.fronts.jsonforms import outcome_json
 from airlock.fronts.sql import run_sql
 from airlock.model import Caller, Outcome, Status
 from airlock.tokens import authenticate, local_caller

@@ -32,9 +32,9 @@ from starlette.routing import Route
 from airlock import __version__
 from airlock.approvals import effective_status
 from airlock.errors import AirlockError, AuthError, InputError
-from airlock.fronts.check import payload_from
 from airlock.fronts.context import action_context, front_action
-from airlock.model import Caller, Outcome, utcnow
+from airlock.fronts.jsonforms import outcome_json, payload_from
+from airlock.model import Caller, utcnow
 from airlock.runtime import Runtime
 from airlock.services import Health, health_json
 from airlock.store import ApprovalRecord
@@ -42,18 +42,6 @@ from airlock.tokens import authenticate
 
 MAX_BODY = 1024 * 1024
 MAX_WAIT_SECONDS = 120
-
-
-def outcome_json(outcome: Outcome) -> dict[str, Any]:
-    return {
-        "action_id": outcome.action_id, "status": outcome.status.value,
-        "verdict": outcome.verdict.value, "reason": outcome.reason,
-        "risk": outcome.assessment.risk.value, "rule": outcome.decision.rule,
-        "approval_id": outcome.approval_id, "snapshots": list(outcome.snapshots),
-        "targets": [t.to_json() for t in outcome.targets],
-        "effects": [e.to_json() for e in outcome.assessment.effects],
-        "result": dict(outcome.result) if outcome.result else None,
-    }
 
 
 def approval_json(approval: ApprovalRecord) -> dict[str, Any]:

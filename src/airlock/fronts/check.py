@@ -24,57 +24,16 @@ from typing import Any
 from airlock.config import Config
 from airlock.errors import InputError
 from airlock.fronts.context import action_context, front_action
+from airlock.fronts.jsonforms import payload_from
 from airlock.gate import Evaluation, Judge
 from airlock.model import (
     Action,
     Caller,
-    HttpRequest,
     Payload,
-    ShellCommand,
-    SqlQuery,
 )
 from airlock.tokens import local_caller
 
-KINDS = ("shell", "sql", "http")
-DIALECTS = ("postgres", "mysql", "sqlite")
 _REQUEST_KEYS = {"kind", "input", "env", "dialect", "principal", "cwd", "resource"}
-
-
-def http_request_from(value: Any) -> HttpRequest:
-    """An HttpRequest from `{method, url, headers, body}` (headers: object or list of pairs)."""
-    if not isinstance(value, Mapping):
-        raise InputError("for kind http, input must be an object {method, url, headers, body}")
-    method, url = value.get("method", "GET"), value.get("url")
-    if not isinstance(method, str) or not isinstance(url, str) or not url:
-        raise InputError("http input needs a string `url` (and `method`, default GET)")
-    raw_headers = value.get("headers") or {}
-    pairs: list[tuple[str, str]] = []
-    items = raw_headers.items() if isinstance(raw_headers, Mapping) else raw_headers
-    try:
-        for name, header_value in items:
-            pairs.append((str(name), str(header_value)))
-    except (TypeError, ValueError):
-        raise InputError("http headers must be an object or a list of [name, value] pairs") from None
-    body = value.get("body")
-    if body is not None and not isinstance(body, str):
-        body = json.dumps(body)  # a JSON body given as an object: send it as JSON text
-    return HttpRequest(method.upper(), url, tuple(pairs), body)
-
-
-def parse_http_line(text: str, headers: Iterable[str] = (), body: str | None = None) -> HttpRequest:
-    """`METHOD URL` (or just `URL`) from the command line."""
-    parts = text.split(None, 1)
-    if len(parts) == 2 and parts[0].isalpha() and "://" not in parts[0]:
-        method, url = parts[0].upper(), parts[1].strip()
-    else:
-        method, url = ("POST" if body is not None else "GET"), text.strip()
-    pairs = []
-    for header in headers:
-        name, sep, value = header.partition(":")
-        if not sep:
-            raise InputError(f"--header {header!r} must look like 'Name: value'")
-        pairs.append((name.strip(), value.strip()))
-    return HttpRequest(method, url, tuple(pairs), body)
 
 
 def build_action(kind: str, payload: Payload, config: Config, *, env: str | None,
@@ -85,21 +44,6 @@ def build_action(kind: str, payload: Payload, config: Config, *, env: str | None
                              runs_here=kind == "shell")
     caller = local_caller(config, principal)
     return front_action(payload, caller, "check", context), caller
-
-
-def payload_from(kind: str, value: Any, dialect: str | None) -> Payload:
-    if kind not in KINDS:
-        raise InputError(f"kind must be one of {', '.join(KINDS)} (got {kind!r})")
-    if kind == "http":
-        return http_request_from(value)
-    if not isinstance(value, str):
-        raise InputError(f"for kind {kind}, input must be a string")
-    if kind == "shell":
-        return ShellCommand(value)
-    dialect = dialect or "postgres"
-    if dialect not in DIALECTS:
-        raise InputError(f"dialect must be one of {', '.join(DIALECTS)} (got {dialect!r})")
-    return SqlQuery(value, dialect)
 
 
 def evaluation_json(ev: Evaluation) -> dict[str, Any]:

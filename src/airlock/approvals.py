@@ -19,7 +19,6 @@ approvers (`decisions.ApprovalDesk`) always give it one.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -197,15 +196,3 @@ def decide(store: Store, approval_id: str, approver: Principal, *, approve: bool
             return updated
     raise refuse("busy", None, f"approval {approval_id} kept changing while recording the "
                  "decision; try again")
-
-
-def expire_stale(store: Store, now: datetime | None = None) -> int:
-    """Mark pending and approved-but-unused approvals past their expiry as expired."""
-    now = now or utcnow()
-    count = 0
-    for status in (ApprovalStatus.PENDING, ApprovalStatus.APPROVED):
-        for approval in store.list_approvals(status=status, limit=10_000):
-            if datetime.fromisoformat(approval.expires_at) <= now and store.update_approval(
-                    replace(approval, status=ApprovalStatus.EXPIRED, version=approval.version + 1)):
-                count += 1
-    return count

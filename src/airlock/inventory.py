@@ -12,7 +12,7 @@ backups it holds, so those resources' environments join its own.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from fnmatch import fnmatchcase
 from typing import Protocol
 
@@ -152,7 +152,3 @@ def _path_overlaps(root: str, path: str) -> bool:
 
 def _within(inner: str, outer: str) -> bool:
     return inner == outer or outer == "/" or inner.startswith(outer.rstrip("/") + "/")
-
-
-def environments_of(resolved: Iterable[ResolvedTarget]) -> set[str]:
-    return {env for r in resolved for env in r.environments}

@@ -32,12 +32,6 @@ class Catalog:
     def get(self, snapshot_id: str) -> SnapshotRecord | None:
         return self.store.get_snapshot(snapshot_id)
 
-    def newest_first(self, resource: str | None = None, limit: int = 1000) -> list[SnapshotRecord]:
-        return self.store.list_snapshots(resource=resource, limit=limit)
-
-    def for_action(self, action_id: str) -> list[SnapshotRecord]:
-        return self.store.list_snapshots(action_id=action_id)
-
     def mark_verified(self, snapshot_id: str, problem: str) -> None:
         current = self.store.get_snapshot(snapshot_id)
         if current is not None:

@@ -24,7 +24,6 @@ import hashlib
 import io
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, BinaryIO, Protocol
 
@@ -87,10 +86,6 @@ class SnapshotBuilder:
         self.objects.append(ObjectEntry(name, key, sealed.size, sealed.sha256, sealed.content_size,
                                         sealed.content_sha256, info.version))
 
-    def put_bytes(self, name: str, data: bytes) -> None:
-        with self.object(name) as out:
-            out.write(data)
-
     def commit(self, *, source: Mapping[str, Any], stats: Mapping[str, Any] | None = None,
                summary: str = "") -> Manifest:
         try:
@@ -131,13 +126,6 @@ class CatalogSink(Protocol):
     """What the vault needs from the catalog (vault/catalog.py implements it)."""
 
     def record(self, manifest: Manifest, digest: str, location: str) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class ObjectProblem:
-    snapshot_id: str
-    key: str
-    problem: str
 
 
 class Vault:

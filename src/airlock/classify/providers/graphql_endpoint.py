@@ -115,8 +115,3 @@ def _assess_payload(payload: GraphQLPayload, labeller: FieldLabeller, who: str,
         else:
             effects.extend(labeller(operation, field))
     return effects
-
-
-def read_effects(operation: Operation, field: RootField, who: str) -> list[Effect]:
-    """Queries and subscriptions only read: GraphQL servers run them without side effects."""
-    return [Effect(Verb.READ, Risk.READ, f"{who} {operation.kind} {field.shown} reads data")]

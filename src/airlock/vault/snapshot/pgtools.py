@@ -7,7 +7,6 @@ tools' output and input. Nothing is buffered whole in memory.
 
 from __future__ import annotations
 
-import re
 import subprocess
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -115,11 +114,3 @@ def _first_lines(text: str, limit: int = 6) -> str:
     return shown + (" …" if len(lines) > limit else "") if shown else "(no message)"
 
 
-_VERSION_RE = re.compile(r"(\d+)(?:\.(\d+))?")
-
-
-def tool_major(path: str) -> int:
-    out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30,
-                         check=False).stdout
-    match = _VERSION_RE.search(out)
-    return int(match.group(1)) if match else 0

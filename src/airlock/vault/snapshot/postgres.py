@@ -285,9 +285,5 @@ def describe_closure(closure: Closure) -> str:
             "(catalog statistics)")
 
 
-def relations_of(manifest: Manifest) -> list[Relation]:
-    return [Relation.from_json(r) for r in manifest.source.get("relations", [])]
-
-
 def qualified_names(relations: Iterable[Relation]) -> list[str]:
     return [qualified(r.schema, r.name) for r in relations]

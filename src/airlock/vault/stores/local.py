@@ -165,12 +165,3 @@ class LocalStore:
             raise VaultError(f"vault object {key} is missing from {self.location}") from None
         with contextlib.suppress(FileNotFoundError):
             (self.root / RETENTION / key).unlink()
-
-    def clean_partial(self) -> int:
-        """Remove leftovers of interrupted writes (never listed, never referenced)."""
-        count = 0
-        for leftover in (self.root / PARTIAL).iterdir():
-            with contextlib.suppress(FileNotFoundError):
-                leftover.unlink()
-                count += 1
-        return count

@@ -57,6 +57,8 @@ from airlock.store import ApprovalRecord, ApprovalStatus
 
 log = logging.getLogger("airlock.gate")
 
+__all__ = ["WAIT_POLL_SECONDS", "Evaluation", "Gate", "Judge", "Waited"]
+
 # How often a waiter looks at its approvals: decisions may come from another process (the CLI,
 # another replica), so the store is the signal.
 WAIT_POLL_SECONDS = 0.25

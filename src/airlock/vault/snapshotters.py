@@ -50,6 +50,9 @@ if TYPE_CHECKING:
     from airlock.vault.core import Vault
     from airlock.vault.net import VaultNet
 
+__all__ = ["SNAPSHOTTERS", "DeferredDelete", "FilesSnapshotter", "Planned", "PostgresSnapshotter",
+           "Snapshotter", "SqliteSnapshotter", "snapshotter_for"]
+
 # Resource kinds whose contents airlock cannot copy: their deletion is deferred instead.
 CLOUD_KINDS = frozenset({"volume", "bucket", "project", "service", "namespace", "api", "other"})
 PG_RELATION_KINDS = frozenset({"table", "view", "materialized_view", "sequence"})

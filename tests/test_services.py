@@ -168,3 +168,8 @@ def test_airlock_up_on_a_port_in_use_says_so_and_leaves_nothing_behind(tmp_path:
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert not (tmp_path / ".airlock" / "hooks.sock").exists()
+
+
+def test_service_names_are_unique_because_health_reports_them_by_name() -> None:
+    with pytest.raises(AirlockError, match="two services are named 'pgwire'"):
+        Services([Recorded("pgwire", []), Recorded("pgwire", [])])

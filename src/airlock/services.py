@@ -69,12 +69,18 @@ class Services:
     """An ordered group of services: started in order, stopped in reverse."""
 
     def __init__(self, services: Sequence[Service] = ()) -> None:
-        self.services: list[Service] = list(services)
+        self.services: list[Service] = []
+        self.add(*services)
         self._started: list[Service] = []
         self._stop = threading.Event()
 
     def add(self, *services: Service) -> None:
-        self.services.extend(services)
+        """Append services; names must be unique (a front with one listener per resource names
+        each, e.g. `pgwire:app-db`), since /healthz reports them by name."""
+        for service in services:
+            if any(s.name == service.name for s in self.services):
+                raise AirlockError(f"two services are named {service.name!r}")
+            self.services.append(service)
 
     def start(self) -> None:
         for service in self.services:
@@ -126,10 +132,10 @@ class Services:
 
     def _watch(self) -> tuple[str, Health] | None:
         while not self._stop.wait(_WATCH_SECONDS):
+            report = self.health()
             for service in self._started:
-                health = service.health()
-                if not health.ok:
-                    return service.name, health
+                if not report[service.name].ok:
+                    return service.name, report[service.name]
         return None
 
 

@@ -6,7 +6,9 @@ Module map (read in this order):
 
     syntax.py      tree-sitter-bash; a tree with errors or text it did not place is not trusted
     words.py       an argument's value after quotes, escapes, ANSI-C and brace expansion
+    base.py        what handlers are written against: Runner, Stdin, the Handlers table
     analysis.py    the walk over every part of the tree; redirections, pipes, heredocs, variables
+    handlers.py    every handler below in one table, which the analysis is given
     wrappers.py    sudo, env, nice, timeout, xargs, npx, uv run, … peeled to the inner command
     programs.py    shells and eval, find, git settings that hold commands, sed, awk, npm/yarn
     remote.py      ssh, docker/compose exec and run, kubectl exec, railway/heroku/fly run
@@ -70,6 +72,7 @@ def _classify(command: object) -> Assessment:
                              classifier=_CLASSIFIER)
 
     from airlock.classify.shell.analysis import Analysis
+    from airlock.classify.shell.handlers import HANDLERS
     from airlock.classify.shell.rules import RulePackError, registry
 
     try:
@@ -77,7 +80,7 @@ def _classify(command: object) -> Assessment:
     except RulePackError as exc:
         return Assessment.unknown(f"the shell rule packs do not load: {exc.message}",
                                   classifier=_CLASSIFIER)
-    analysis = Analysis(packs, deadline=time.perf_counter() + TIME_BUDGET_SECONDS)
+    analysis = Analysis(packs, HANDLERS, deadline=time.perf_counter() + TIME_BUDGET_SECONDS)
     effects = analysis.finish(analysis.script(command, 0, ""))
     if not effects:
         effects = [Effect(Verb.READ, Risk.READ, "the command does nothing")]

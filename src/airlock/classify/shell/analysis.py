@@ -6,31 +6,36 @@ substitution, a function body, a condition, an unquoted heredoc — is judged. T
 again as code (`bash -c`, `eval`, heredocs fed to a shell, `ssh host '…'`) is parsed again one
 level deeper; past MAX_DEPTH levels the answer is unknown.
 
-Wrappers are peeled in wrappers.py, programs with their own logic live in programs.py and
-inline.py, everything else is decided by the rule packs (rules.py).
+Wrappers and programs with logic of their own are looked up in the `Handlers` table the analysis
+is given (assembled in handlers.py; this module imports none of them); everything else is
+decided by the rule packs (rules.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 from tree_sitter import Node
 
-from airlock.classify.shell import paths
+from airlock.classify.shell.base import (
+    Env,
+    Handlers,
+    Stdin,
+    program_name,
+    redirect_effects,
+    unknown,
+)
 from airlock.classify.shell.rules import Program, Registry, decide
 from airlock.classify.shell.syntax import parse, uncovered_text
 from airlock.classify.shell.words import Word, evaluate, fixed_output, settle
-from airlock.model import Effect, Risk, Target, Verb
+from airlock.model import Effect, Risk, Verb
 
 # Nesting of texts run again as code (bash -c inside eval inside ssh …) and of wrappers
 # around one command (sudo env nice …), counted together; past it the answer is unknown.
 MAX_DEPTH = 12
 _WORK_BUDGET = 60_000  # syntax nodes visited per classification, all depths together
-
-Env = Mapping[str, str | None]
 
 # Variables that decide which code runs: a command under them may run local code.
 _CODE_VARIABLES = frozenset({
@@ -49,29 +54,13 @@ _COMMAND_VARIABLES = frozenset({
 })
 
 
-@dataclass(frozen=True, slots=True)
-class Stdin:
-    """What a command reads on standard input: known text, or None when it cannot be seen."""
-
-    text: str | None
-    origin: str  # "a heredoc", "output of curl", "file dump.sql", ...
-
-
-def unknown(reason: str, target: Target | None = None) -> Effect:
-    return Effect(Verb.UNKNOWN, Risk.UNKNOWN, reason, target)
-
-
-def program_name(word: Word) -> str:
-    """`/usr/bin/GIT` → `git`: the basename, lowercased (case-insensitive filesystems run it)."""
-    assert word.value is not None
-    return word.value.rsplit("/", 1)[-1].lower()
-
-
 class Analysis:
     """State shared by every level of one classification."""
 
-    def __init__(self, registry: Registry, deadline: float | None = None) -> None:
+    def __init__(self, registry: Registry, handlers: Handlers,
+                 deadline: float | None = None) -> None:
         self.registry = registry
+        self.handlers = handlers
         self.deadline = deadline
         self.budget = _WORK_BUDGET
         self.env: dict[str, str | None] = {}
@@ -107,8 +96,6 @@ class Analysis:
     def invoke(self, words: Sequence[Word], env: Env, stdin: Stdin | None,
                depth: int) -> list[Effect]:
         """Judge one simple command: its words after expansion, program first."""
-        from airlock.classify.shell import programs, wrappers
-
         if not words:
             return []
         words = [settle(w, env) if w.value is None else w for w in words]
@@ -124,13 +111,15 @@ class Analysis:
         name = program_name(name_word)
         if name in ("ln", "link", "mount", "bindfs"):
             self.temp_voided = True  # a link can make /tmp/x lead anywhere
-        wrapper = wrappers.WRAPPERS.get(name)
+        wrapper = self.handlers.wrappers.get(name)
         if wrapper is not None:
             return wrapper(self, list(words), env, stdin, depth)
         program = self.registry.program(name)
         if program is not None and program.handler is not None:
-            return programs.HANDLERS[program.handler](self, program, list(words), env, stdin,
-                                                      depth)
+            handler = self.handlers.programs.get(program.handler)
+            if handler is None:
+                return [unknown(f"airlock has no handler {program.handler!r} for {name}")]
+            return handler(self, program, list(words), env, stdin, depth)
         if program is not None:
             return self.decide_effects(program, words, env)
         return [Effect(Verb.WRITE, Risk.WRITE,
@@ -143,14 +132,12 @@ class Analysis:
         than a write, judge it as if it ran."""
         if depth > MAX_DEPTH:
             return []
-        from airlock.classify.shell import wrappers
-
         for i in range(1, min(len(words), 6)):
             word = words[i]
             if word.value is None or word.value.startswith("-"):
                 continue
             name = program_name(word)
-            if self.registry.program(name) is None and name not in wrappers.WRAPPERS:
+            if self.registry.program(name) is None and name not in self.handlers.wrappers:
                 continue
             inner = self.invoke(words[i:], env, None, depth + 1)
             if any(e.risk.rank > Risk.WRITE.rank for e in inner):
@@ -397,23 +384,6 @@ class Analysis:
 
 # --------------------------------------------------------------------------------------------
 # Helpers
-
-
-def redirect_effects(word: Word, truncates: bool) -> list[Effect]:
-    """Output redirection. `> file` replaces the file: a write (the Write tool of every agent
-    does the same), destructive only where the file is a database or a backup, catastrophic
-    on a block device. `> /dev/null` writes nothing."""
-    if paths.is_sink(word):
-        return []
-    target = Target("path", word.display, contextual=True)
-    if paths.is_device(word):
-        return [Effect(Verb.DESTROY, Risk.CATASTROPHIC,
-                       f"writes over the block device {word.display}", target, "volume")]
-    if truncates and paths.is_precious(word):
-        return [Effect(Verb.DELETE, Risk.DESTRUCTIVE,
-                       f"replaces {word.display}, which looks like a database or a backup",
-                       target, "file")]
-    return [Effect(Verb.WRITE, Risk.WRITE, f"writes the file {word.display}", target, "file")]
 
 
 def _value_or_self(node: Node) -> Node:

@@ -11,7 +11,7 @@ import fails closed the same way).
 
 from __future__ import annotations
 
-from airlock.classify.shell.analysis import unknown
+from airlock.classify.shell.base import unknown
 from airlock.model import Assessment, Effect, HttpRequest, Target, Verb
 
 

@@ -8,16 +8,15 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from airlock.classify.shell.analysis import redirect_effects, unknown
 from airlock.classify.shell.argv import Args, parse_args
+from airlock.classify.shell.base import redirect_effects, unknown
 from airlock.classify.shell.embedded import http_effects
 from airlock.classify.shell.rules import Program
 from airlock.classify.shell.words import Word
 from airlock.model import Effect, HttpRequest, Risk, Verb
 
 if TYPE_CHECKING:
-    from airlock.classify.shell.analysis import Analysis, Env, Stdin
-    from airlock.classify.shell.programs import Handler
+    from airlock.classify.shell.base import Env, Handler, Runner, Stdin
 
 
 
@@ -26,7 +25,7 @@ _CURL_DATA = frozenset({"-d", "--data", "--data-raw", "--data-binary", "--data-a
 _CURL_FORM = frozenset({"-F", "--form", "--form-string"})
 
 
-def _curl(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _curl(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
           depth: int) -> list[Effect]:
     args = parse_args(words[1:], program.options)
     if any(f.name in program.help_flags for f in args.flags):
@@ -97,7 +96,7 @@ def _with_scheme(url: str) -> str:
     return url if "://" in url else "http://" + url
 
 
-def _wget(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _wget(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
           depth: int) -> list[Effect]:
     args = parse_args(words[1:], program.options)
     if any(f.name in program.help_flags for f in args.flags):
@@ -135,7 +134,7 @@ def _wget(run: Analysis, program: Program, words: list[Word], env: Env, stdin: S
 _HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 
 
-def _httpie(run: Analysis, program: Program, words: list[Word], env: Env,
+def _httpie(run: Runner, program: Program, words: list[Word], env: Env,
             stdin: Stdin | None, depth: int) -> list[Effect]:
     args = parse_args(words[1:], program.options)
     if any(f.name in program.help_flags for f in args.flags):
@@ -180,7 +179,7 @@ def _httpie(run: Analysis, program: Program, words: list[Word], env: Env,
                         "by httpie")
 
 
-def _gh(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _gh(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
         depth: int) -> list[Effect]:
     args = parse_args(words[1:], program.options)
     pos = args.positionals
@@ -217,7 +216,7 @@ def _gh(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Std
 RAILWAY_API = "https://backboard.railway.com/graphql/v2"
 
 
-def railway_api(run: Analysis, args: Args, stdin: Stdin | None) -> list[Effect]:
+def railway_api(run: Runner, args: Args, stdin: Stdin | None) -> list[Effect]:
     """`railway api 'mutation { volumeDelete(...) }'`: a GraphQL POST to Railway."""
     pos = args.positionals[1:]
     files = args.values(frozenset({"-f", "--file"}))

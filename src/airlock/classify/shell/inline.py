@@ -22,15 +22,14 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from airlock.classify.shell import embedded, targets
-from airlock.classify.shell.analysis import unknown
 from airlock.classify.shell.argv import parse_args
+from airlock.classify.shell.base import unknown
 from airlock.classify.shell.rules import Program
 from airlock.classify.shell.words import Word
 from airlock.model import Effect, HttpRequest, Risk, Target, Verb
 
 if TYPE_CHECKING:
-    from airlock.classify.shell.analysis import Analysis, Env, Stdin
-    from airlock.classify.shell.programs import Handler
+    from airlock.classify.shell.base import Env, Handler, Runner, Stdin
 
 
 def _write(language: str) -> Effect:
@@ -111,14 +110,14 @@ _CATASTROPHIC_METHOD = re.compile(r"^(flushall|flushdb|dropDatabase|drop_databas
                                   r"delete_snapshot|delete_namespace|delete_project)$")
 
 
-def python(run: Analysis, code: str | None, depth: int) -> list[Effect]:
+def python(run: Runner, code: str | None, depth: int) -> list[Effect]:
     try:
         return _python(run, code, depth)
     except RecursionError:
         return [unknown("the inline Python code nests too deeply to analyse")]
 
 
-def _python(run: Analysis, code: str | None, depth: int) -> list[Effect]:
+def _python(run: Runner, code: str | None, depth: int) -> list[Effect]:
     if code is None:
         return [unknown("the inline Python code cannot be seen before it runs")]
     try:
@@ -237,7 +236,7 @@ def _joined_literal(node: ast.expr | None) -> str | None:
     return None
 
 
-def _python_process(run: Analysis, node: ast.Call, name: str, depth: int) -> list[Effect]:
+def _python_process(run: Runner, node: ast.Call, name: str, depth: int) -> list[Effect]:
     first = node.args[0] if node.args else None
     shell = name in _PY_SHELL or name.endswith("_shell") or any(
         k.arg == "shell" and not (isinstance(k.value, ast.Constant) and not k.value.value)
@@ -397,7 +396,7 @@ _TOKEN_RULES: dict[str, dict[str, str]] = {
 _BACKTICK = re.compile(r"`((?:\\.|[^`\\])*)`")
 
 
-def token_scan(run: Analysis, code: str | None, language: str, depth: int) -> list[Effect]:
+def token_scan(run: Runner, code: str | None, language: str, depth: int) -> list[Effect]:
     """Judge inline code in a language without a parser here: a scan for known calls."""
     label = {"js": "JavaScript", "ruby": "Ruby", "perl": "Perl", "php": "PHP"}[language]
     if code is None:
@@ -456,7 +455,7 @@ def _js_http(code: str) -> list[Effect]:
     return effects
 
 
-def javascript(run: Analysis, code: str | None, depth: int) -> list[Effect]:
+def javascript(run: Runner, code: str | None, depth: int) -> list[Effect]:
     return token_scan(run, code, "js", depth)
 
 
@@ -467,7 +466,7 @@ def javascript(run: Analysis, code: str | None, depth: int) -> list[Effect]:
 def _interpreter(language: str, code_options: str, script_names: dict[str, str]) -> Handler:
     codes = frozenset(code_options.split())
 
-    def handle(run: Analysis, program: Program, words: list[Word], env: Env,
+    def handle(run: Runner, program: Program, words: list[Word], env: Env,
                stdin: Stdin | None, depth: int) -> list[Effect]:
         name = words[0].value or language
         args = parse_args(words[1:], program.options)
@@ -509,7 +508,7 @@ def _interpreter(language: str, code_options: str, script_names: dict[str, str])
     return handle
 
 
-def _deno(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _deno(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
           depth: int) -> list[Effect]:
     """`deno eval CODE` is inline JavaScript; `deno run file` runs a local script."""
     args = parse_args(words[1:], program.options)
@@ -524,7 +523,7 @@ def _deno(run: Analysis, program: Program, words: list[Word], env: Env, stdin: S
     return [Effect(Verb.WRITE, Risk.WRITE, "deno runs a local program")]
 
 
-def _scan(run: Analysis, language: str, code: str | None, depth: int) -> list[Effect]:
+def _scan(run: Runner, language: str, code: str | None, depth: int) -> list[Effect]:
     if depth > 6:
         return [unknown("inline code nested too deeply")]
     if language == "python":

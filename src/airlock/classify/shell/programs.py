@@ -1,6 +1,7 @@
 """Programs with logic of their own: shells and eval, find, git configuration that holds
 commands, sed and awk scripts, package runners. Commands run elsewhere are in remote.py,
-database clients in databases.py, HTTP clients in http_clients.py, interpreters in inline.py.
+database clients in databases.py, HTTP clients in http_clients.py, interpreters in inline.py;
+handlers.py puts them all in one table.
 
 Each handler receives the program's words and returns effects; most fall back to
 the program's rules for whatever they do not treat specially.
@@ -10,21 +11,20 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from airlock.classify.shell import databases, http_clients, inline, paths, remote
-from airlock.classify.shell.analysis import unknown
+from airlock.classify.shell import inline, paths
 from airlock.classify.shell.argv import Args, OptionSpec, parse_args
+from airlock.classify.shell.base import unknown
 from airlock.classify.shell.rules import Program
 from airlock.classify.shell.words import Word
 from airlock.classify.shell.wrappers import package_bin
 from airlock.model import Effect, Risk, Target, Verb
 
 if TYPE_CHECKING:
-    from airlock.classify.shell.analysis import Analysis, Env, Stdin
+    from airlock.classify.shell.base import Env, Handler, Runner, Stdin
 
-Handler = Callable[["Analysis", Program, list[Word], "Env", "Stdin | None", int], list[Effect]]
 
 
 def _read(reason: str, target: Target | None = None) -> list[Effect]:
@@ -49,7 +49,7 @@ def _help(program: Program, args: Args) -> bool:
 # Shells and shell code
 
 
-def _shell(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _shell(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
            depth: int) -> list[Effect]:
     name = words[0].value or "sh"
     args = _args(program, words, stop=True)
@@ -74,7 +74,7 @@ def _shell(run: Analysis, program: Program, words: list[Word], env: Env, stdin: 
     return run.script(stdin.text, depth + 1, f"by {name} from {stdin.origin}")
 
 
-def _foreign_shell(run: Analysis, program: Program, words: list[Word], env: Env,
+def _foreign_shell(run: Runner, program: Program, words: list[Word], env: Env,
                    stdin: Stdin | None, depth: int) -> list[Effect]:
     name = words[0].value or "shell"
     args = _args(program, words, stop=True)
@@ -86,7 +86,7 @@ def _foreign_shell(run: Analysis, program: Program, words: list[Word], env: Env,
     return [unknown(f"{name} code is not analysed (only POSIX shells are)")]
 
 
-def _eval(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _eval(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
           depth: int) -> list[Effect]:
     rest = words[1:]
     if any(w.value is None for w in rest):
@@ -94,7 +94,7 @@ def _eval(run: Analysis, program: Program, words: list[Word], env: Env, stdin: S
     return run.script(" ".join(w.value or "" for w in rest), depth + 1, "by eval")
 
 
-def _source(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _source(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
             depth: int) -> list[Effect]:
     if len(words) < 2:
         return _read("source without a file")
@@ -109,7 +109,7 @@ def _source(run: Analysis, program: Program, words: list[Word], env: Env, stdin:
                   Target("path", script.display, contextual=True), "file")
 
 
-def _alias(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _alias(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
            depth: int) -> list[Effect]:
     effects: list[Effect] = []
     for word in words[1:]:
@@ -121,7 +121,7 @@ def _alias(run: Analysis, program: Program, words: list[Word], env: Env, stdin: 
     return effects or _read("alias lists aliases")
 
 
-def _trap(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _trap(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
           depth: int) -> list[Effect]:
     rest = words[1:]
     if not rest or rest[0].value in ("-l", "-p", "-", "--"):
@@ -145,7 +145,7 @@ _FIND_EXEC = frozenset({"-exec", "-execdir", "-ok", "-okdir"})
 _FOUND = Word("{}", None, "{}", template=None)
 
 
-def _find(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _find(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
           depth: int) -> list[Effect]:
     rest = words[1:]
     starts: list[Word] = []
@@ -210,7 +210,7 @@ _GIT_COMMAND_KEYS = re.compile(
     r"core\.hookspath|include\.path|includeif\..*)$")
 
 
-def _git(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _git(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
          depth: int) -> list[Effect]:
     args = parse_args(words[1:], program.options)
     effects: list[Effect] = []
@@ -244,7 +244,7 @@ _SED_S_COMMAND = re.compile(r"s(?P<d>[^\\\n])(?:\\.|(?!(?P=d)).)*(?P=d)"
                             r"(?:\\.|(?!(?P=d)).)*(?P=d)(?P<flags>[gpiImMe0-9w]*)")
 
 
-def _sed(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _sed(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
          depth: int) -> list[Effect]:
     args = parse_args(words[1:], program.options)
     if args.opaque:
@@ -295,7 +295,7 @@ def _sed_script_kind(script: str) -> str:
     return "read"
 
 
-def _awk(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _awk(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
          depth: int) -> list[Effect]:
     args = parse_args(words[1:], program.options)
     if args.opaque:
@@ -328,7 +328,7 @@ _RUNNER_BUILTINS = {
 }
 
 
-def _packages(run: Analysis, program: Program, words: list[Word], env: Env,
+def _packages(run: Runner, program: Program, words: list[Word], env: Env,
               stdin: Stdin | None, depth: int) -> list[Effect]:
     name = words[0].value or ""
     args = _args(program, words, stop=True)
@@ -371,8 +371,4 @@ HANDLERS: dict[str, Handler] = {
     "sed": _sed,
     "awk": _awk,
     "packages": _packages,
-    **databases.HANDLERS,
-    **http_clients.HANDLERS,
-    **remote.HANDLERS,
-    **inline.HANDLERS,
 }

@@ -16,16 +16,15 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from airlock.classify.shell import http_clients
-from airlock.classify.shell.analysis import unknown
 from airlock.classify.shell.argv import Args, OptionSpec, parse_args
+from airlock.classify.shell.base import unknown
 from airlock.classify.shell.embedded import sql_effects
 from airlock.classify.shell.rules import Program
 from airlock.classify.shell.words import Word
 from airlock.model import Effect, Risk, Target, Verb
 
 if TYPE_CHECKING:
-    from airlock.classify.shell.analysis import Analysis, Env, Stdin
-    from airlock.classify.shell.programs import Handler
+    from airlock.classify.shell.base import Env, Handler, Runner, Stdin
 
 
 def _read(reason: str, target: Target | None = None) -> list[Effect]:
@@ -59,7 +58,7 @@ _SSH_VALUES = frozenset(["-b", "-c", "-D", "-E", "-e", "-F", "-I", "-i", "-J", "
 _SSH_NO_COMMAND = frozenset({"-N", "-G", "-V", "-Q", "-O"})
 
 
-def _ssh(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _ssh(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
          depth: int) -> list[Effect]:
     args = parse_args(words[1:], OptionSpec(value_options=_SSH_VALUES, stop_at_positional=True))
     if args.opaque:
@@ -85,7 +84,7 @@ def _ssh(run: Analysis, program: Program, words: list[Word], env: Env, stdin: St
     return remote(effects, target, host)
 
 
-def _joined_script(run: Analysis, words: Sequence[Word], depth: int,
+def _joined_script(run: Runner, words: Sequence[Word], depth: int,
                    origin: str) -> list[Effect]:
     if any(w.value is None for w in words):
         return [unknown(f"the command run {origin} is computed at run time")]
@@ -115,7 +114,7 @@ _COMPOSE_EXEC = _DOCKER_EXEC | frozenset({"--index"})
 _COMPOSE_RUN = _DOCKER_RUN | frozenset({"--index"})
 
 
-def _docker(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _docker(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
             depth: int) -> list[Effect]:
     name = words[0].value or "docker"
     args = parse_args(words[1:], OptionSpec(value_options=_DOCKER_GLOBAL,
@@ -138,13 +137,13 @@ def _docker(run: Analysis, program: Program, words: list[Word], env: Env, stdin:
     return run.decide_effects(program, words, env)
 
 
-def _compose(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _compose(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
              depth: int) -> list[Effect]:
     return _compose_words(run, program, words[0].value or "docker-compose", words[1:], words,
                           env, depth)
 
 
-def _compose_words(run: Analysis, program: Program, name: str, rest: Sequence[Word],
+def _compose_words(run: Runner, program: Program, name: str, rest: Sequence[Word],
                    words: list[Word], env: Env, depth: int) -> list[Effect]:
     args = parse_args(rest, OptionSpec(value_options=_COMPOSE_GLOBAL, stop_at_positional=True))
     pos = args.positionals
@@ -155,7 +154,7 @@ def _compose_words(run: Analysis, program: Program, name: str, rest: Sequence[Wo
     return run.decide_effects(program, words, env)
 
 
-def _container_exec(run: Analysis, name: str, rest: Sequence[Word], values: frozenset[str],
+def _container_exec(run: Runner, name: str, rest: Sequence[Word], values: frozenset[str],
                     env: Env, depth: int) -> list[Effect]:
     args = parse_args(rest, OptionSpec(value_options=values, stop_at_positional=True))
     if args.opaque or not args.positionals:
@@ -166,7 +165,7 @@ def _container_exec(run: Analysis, name: str, rest: Sequence[Word], values: froz
     return remote(inner, target, f"container {container}")
 
 
-def _container_run(run: Analysis, name: str, rest: Sequence[Word], values: frozenset[str],
+def _container_run(run: Runner, name: str, rest: Sequence[Word], values: frozenset[str],
                    env: Env, depth: int) -> list[Effect]:
     args = parse_args(rest, OptionSpec(value_options=values, stop_at_positional=True))
     if args.opaque or not args.positionals:
@@ -186,7 +185,7 @@ _KUBECTL_GLOBAL = frozenset(["-n", "--namespace", "--context", "--cluster", "--k
                              "--pod-running-timeout", "-l", "--selector"])
 
 
-def _kubectl(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _kubectl(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
              depth: int) -> list[Effect]:
     args = parse_args(words[1:], OptionSpec(value_options=_KUBECTL_GLOBAL))
     pos = args.positionals
@@ -209,7 +208,7 @@ def _kubectl(run: Analysis, program: Program, words: list[Word], env: Env, stdin
     return run.decide_effects(program, words, env)
 
 
-def _railway(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _railway(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
              depth: int) -> list[Effect]:
     args = parse_args(words[1:], program.options)
     pos = args.positionals
@@ -255,7 +254,7 @@ def _after(words: Sequence[Word], verb: str, args: Args) -> list[Word]:
     return inner.positionals
 
 
-def _heroku(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _heroku(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
             depth: int) -> list[Effect]:
     args = parse_args(words[1:], program.options)
     pos = args.positionals
@@ -272,7 +271,7 @@ def _heroku(run: Analysis, program: Program, words: list[Word], env: Env, stdin:
     return run.decide_effects(program, words, env)
 
 
-def _fly(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _fly(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
          depth: int) -> list[Effect]:
     args = parse_args(words[1:], program.options)
     pos = [w.value for w in args.positionals[:2]]

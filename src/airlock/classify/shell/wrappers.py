@@ -8,17 +8,17 @@ unknown: the word that names the inner program cannot be found.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from airlock.classify.shell.argv import Args, OptionSpec, parse_args
+from airlock.classify.shell.base import unknown
 from airlock.classify.shell.words import Word
 from airlock.model import Effect, Risk, Verb
 
 if TYPE_CHECKING:
-    from airlock.classify.shell.analysis import Analysis, Env, Stdin
+    from airlock.classify.shell.base import Env, Runner, Stdin, Wrapper
 
-Wrapper = Callable[["Analysis", list[Word], "Env", "Stdin | None", int], list[Effect]]
 
 # Peeling more wrappers than this around one command is not an agent's command line.
 _MAX_PEEL = 24
@@ -34,8 +34,6 @@ def _read(reason: str) -> list[Effect]:
 
 
 def _unknown(reason: str) -> list[Effect]:
-    from airlock.classify.shell.analysis import unknown
-
     return [unknown(reason)]
 
 
@@ -47,7 +45,7 @@ def _split(words: list[Word], spec: OptionSpec) -> tuple[Args, list[Word]] | Non
     return args, args.positionals
 
 
-def _inner(run: Analysis, name: str, inner: Sequence[Word], env: Env, stdin: Stdin | None,
+def _inner(run: Runner, name: str, inner: Sequence[Word], env: Env, stdin: Stdin | None,
            depth: int, extra_env: dict[str, str | None] | None = None) -> list[Effect]:
     if depth > _MAX_PEEL:
         return _unknown(f"more than {_MAX_PEEL} wrappers around one command")
@@ -60,7 +58,7 @@ def _inner(run: Analysis, name: str, inner: Sequence[Word], env: Env, stdin: Std
 def _simple(spec: OptionSpec, skip: int = 0, read_flags: frozenset[str] = frozenset()) -> Wrapper:
     """A wrapper that takes options, `skip` positional words of its own, then the command."""
 
-    def peel(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
+    def peel(run: Runner, words: list[Word], env: Env, stdin: Stdin | None,
              depth: int) -> list[Effect]:
         name = words[0].value or ""
         split = _split(words, spec)
@@ -76,7 +74,7 @@ def _simple(spec: OptionSpec, skip: int = 0, read_flags: frozenset[str] = frozen
     return peel
 
 
-def _sudo(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
+def _sudo(run: Runner, words: list[Word], env: Env, stdin: Stdin | None,
           depth: int) -> list[Effect]:
     spec = _opts("-u -g -h -p -C -D -r -t -U -T --user --group --host --prompt --close-from "
                  "--chdir --role --type --other-user --command-timeout")
@@ -93,7 +91,7 @@ def _sudo(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
     return _inner(run, "sudo", inner, env, stdin, depth)
 
 
-def _env(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
+def _env(run: Runner, words: list[Word], env: Env, stdin: Stdin | None,
          depth: int) -> list[Effect]:
     spec = _opts("-u -C --unset --chdir -S --split-string -a --argv0")
     split = _split(words, spec)
@@ -120,7 +118,7 @@ def _env(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
     return effects + _inner(run, "env", inner, env, stdin, depth, assigned)
 
 
-def _command(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
+def _command(run: Runner, words: list[Word], env: Env, stdin: Stdin | None,
              depth: int) -> list[Effect]:
     split = _split(words, _opts())
     if split is None:
@@ -131,7 +129,7 @@ def _command(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
     return _inner(run, "command", inner, env, stdin, depth)
 
 
-def _xargs(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
+def _xargs(run: Runner, words: list[Word], env: Env, stdin: Stdin | None,
            depth: int) -> list[Effect]:
     spec = _opts("-a --arg-file -d --delimiter -E -I --replace -L --max-lines -n --max-args "
                  "-P --max-procs -s --max-chars --process-slot-var", attached="-e -i -l")
@@ -173,7 +171,7 @@ def _xargs(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
                   None, depth)
 
 
-def _flock(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
+def _flock(run: Runner, words: list[Word], env: Env, stdin: Stdin | None,
            depth: int) -> list[Effect]:
     spec = _opts("-w --wait --timeout -E --conflict-exit-code -c --command")
     split = _split(words, spec)
@@ -188,7 +186,7 @@ def _flock(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
     return _inner(run, "flock", rest[1:], env, stdin, depth)
 
 
-def _watch(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
+def _watch(run: Runner, words: list[Word], env: Env, stdin: Stdin | None,
            depth: int) -> list[Effect]:
     spec = _opts("-n --interval -q --equexit", attached="-d")
     split = _split(words, spec)
@@ -200,7 +198,7 @@ def _watch(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
     return _joined(run, rest, depth, "by watch")
 
 
-def _joined(run: Analysis, rest: Sequence[Word], depth: int, origin: str) -> list[Effect]:
+def _joined(run: Runner, rest: Sequence[Word], depth: int, origin: str) -> list[Effect]:
     """Arguments joined by spaces and run by a shell (watch, ssh, su -c …)."""
     if any(w.value is None for w in rest):
         return run.script(None, depth + 1, origin)
@@ -213,7 +211,7 @@ def _shell_command_option(option: str, other_values: str, origin: str,
     names = frozenset(option.split())
     spec = _opts(f"{option} {other_values}")
 
-    def peel(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
+    def peel(run: Runner, words: list[Word], env: Env, stdin: Stdin | None,
              depth: int) -> list[Effect]:
         name = words[0].value or ""
         args = parse_args(words[1:], OptionSpec(value_options=spec.value_options))
@@ -229,7 +227,7 @@ def _shell_command_option(option: str, other_values: str, origin: str,
     return peel
 
 
-def _npx(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
+def _npx(run: Runner, words: list[Word], env: Env, stdin: Stdin | None,
          depth: int) -> list[Effect]:
     spec = _opts("-p --package -c --call --node-options --registry --cache --userconfig")
     split = _split(words, spec)
@@ -264,7 +262,7 @@ def package_bin(word: Word) -> Word:
     return Word(word.text, name, name, template=name)
 
 
-def _java(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
+def _java(run: Runner, words: list[Word], env: Env, stdin: Stdin | None,
           depth: int) -> list[Effect]:
     """`java -jar tool.jar args` runs tool: judge it as the program `tool`. Everything after
     the jar belongs to the tool, options included."""
@@ -280,7 +278,7 @@ def _java(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
     return [Effect(Verb.WRITE, Risk.WRITE, "runs a Java program airlock does not model")]
 
 
-def _nix(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
+def _nix(run: Runner, words: list[Word], env: Env, stdin: Stdin | None,
          depth: int) -> list[Effect]:
     """`nix develop -c CMD ARGS…` / `nix shell PKGS -c CMD ARGS…`: the rest is the command."""
     for i, word in enumerate(words[1:], start=1):
@@ -291,7 +289,7 @@ def _nix(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
     return [Effect(Verb.WRITE, Risk.WRITE, "runs nix, with effects airlock does not model")]
 
 
-def _busybox(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
+def _busybox(run: Runner, words: list[Word], env: Env, stdin: Stdin | None,
              depth: int) -> list[Effect]:
     return _inner(run, words[0].value or "busybox", words[1:], env, stdin, depth)
 
@@ -300,7 +298,7 @@ def _each_a_script(origin: str, values: str = "") -> Wrapper:
     """hyperfine 'cmd1' 'cmd2': every positional is a command line run by a shell."""
     spec = OptionSpec(value_options=frozenset(values.split()))
 
-    def peel(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
+    def peel(run: Runner, words: list[Word], env: Env, stdin: Stdin | None,
              depth: int) -> list[Effect]:
         args = parse_args(words[1:], spec)
         if args.opaque:
@@ -313,7 +311,7 @@ def _each_a_script(origin: str, values: str = "") -> Wrapper:
     return peel
 
 
-def _parallel(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
+def _parallel(run: Runner, words: list[Word], env: Env, stdin: Stdin | None,
               depth: int) -> list[Effect]:
     """GNU parallel: the words before `:::` form a command line run once per input."""
     rest = words[1:]
@@ -428,7 +426,7 @@ def _runner(name: str) -> Wrapper:
     command_names = frozenset(command_option.split())
     spec = _opts(f"{values} {command_option}")
 
-    def peel(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
+    def peel(run: Runner, words: list[Word], env: Env, stdin: Stdin | None,
              depth: int) -> list[Effect]:
         index = next((i for i, w in enumerate(words[1:4], start=1) if w.value in subcommands),
                      None)

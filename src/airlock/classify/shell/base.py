@@ -1,0 +1,106 @@
+"""What every part of the shell analysis shares: the shapes handlers are written against.
+
+Handlers (wrappers, program handlers, interpreters, database and HTTP clients) never import the
+analysis that calls them, nor each other's tables: they receive a `Runner` — the one analysis
+in progress — and `handlers.py` assembles them into the `Handlers` table the analysis is given.
+That keeps the import graph of this package a tree (see tests/classify/test_shell_imports.py):
+
+    base ← paths, words, argv, rules                  (leaves: no handler, no analysis)
+    base ← embedded ← databases, http_clients, inline
+    base ← wrappers ← programs;  http_clients ← remote
+    handlers.py  imports every handler module and builds the table
+    analysis.py  imports no handler module; __init__ wires analysis + table
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from airlock.classify.shell import paths
+from airlock.classify.shell.rules import Program, Registry
+from airlock.classify.shell.words import Word
+from airlock.model import Effect, Risk, Target, Verb
+
+Env = Mapping[str, str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Stdin:
+    """What a command reads on standard input: known text, or None when it cannot be seen."""
+
+    text: str | None
+    origin: str  # "a heredoc", "output of curl", "file dump.sql", ...
+
+
+def unknown(reason: str, target: Target | None = None) -> Effect:
+    return Effect(Verb.UNKNOWN, Risk.UNKNOWN, reason, target)
+
+
+def program_name(word: Word) -> str:
+    """`/usr/bin/GIT` → `git`: the basename, lowercased (case-insensitive filesystems run it)."""
+    assert word.value is not None
+    return word.value.rsplit("/", 1)[-1].lower()
+
+
+def redirect_effects(word: Word, truncates: bool) -> list[Effect]:
+    """Output redirection. `> file` replaces the file: a write (the Write tool of every agent
+    does the same), destructive only where the file is a database or a backup, catastrophic
+    on a block device. `> /dev/null` writes nothing."""
+    if paths.is_sink(word):
+        return []
+    target = Target("path", word.display, contextual=True)
+    if paths.is_device(word):
+        return [Effect(Verb.DESTROY, Risk.CATASTROPHIC,
+                       f"writes over the block device {word.display}", target, "volume")]
+    if truncates and paths.is_precious(word):
+        return [Effect(Verb.DELETE, Risk.DESTRUCTIVE,
+                       f"replaces {word.display}, which looks like a database or a backup",
+                       target, "file")]
+    return [Effect(Verb.WRITE, Risk.WRITE, f"writes the file {word.display}", target, "file")]
+
+
+class Runner(Protocol):
+    """The analysis in progress, as handlers see it."""
+
+    @property
+    def registry(self) -> Registry: ...
+
+    def script(self, text: str | None, depth: int, origin: str,
+               stdin: Stdin | None = None) -> list[Effect]:
+        """Judge `text` as shell code run `origin` (e.g. "by bash -c")."""
+        ...
+
+    def invoke(self, words: Sequence[Word], env: Env, stdin: Stdin | None,
+               depth: int) -> list[Effect]:
+        """Judge one simple command: its words after expansion, program first."""
+        ...
+
+    def decide_effects(self, program: Program, words: Sequence[Word],
+                       env: Env) -> list[Effect]:
+        """What the program's rule packs say (words include the program name)."""
+        ...
+
+    def special_variable(self, name: str, value: str | None, depth: int) -> list[Effect]:
+        """Effects of assigning a variable that changes what runs (IFS, PAGER, BASH_ENV …)."""
+        ...
+
+
+Handler = Callable[[Runner, Program, list[Word], Env, "Stdin | None", int], list[Effect]]
+Wrapper = Callable[[Runner, list[Word], Env, "Stdin | None", int], list[Effect]]
+
+
+@dataclass(frozen=True, slots=True)
+class Handlers:
+    """Everything with logic of its own, by name: wrappers by program name, handlers by the
+    `handler` a rule pack gives a program. The analysis is given this table."""
+
+    programs: Mapping[str, Handler]
+    wrappers: Mapping[str, Wrapper]
+
+    def missing(self, registry: Registry) -> Iterator[str]:
+        """Handlers the rule packs name that the table lacks (a test keeps this empty)."""
+        for program in registry.programs.values():
+            if program.handler is not None and program.handler not in self.programs:
+                yield f"{program.names[0]}: {program.handler}"

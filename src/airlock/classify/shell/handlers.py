@@ -1,0 +1,21 @@
+"""The table of everything with logic of its own, given to each analysis.
+
+Adding a handler: write it in the module of its kind, then list its table here. Rule packs
+name program handlers (`handler = "psql"`); wrappers are found by program name.
+"""
+
+from __future__ import annotations
+
+from airlock.classify.shell import databases, http_clients, inline, programs, remote, wrappers
+from airlock.classify.shell.base import Handlers
+
+HANDLERS = Handlers(
+    programs={
+        **programs.HANDLERS,
+        **databases.HANDLERS,
+        **http_clients.HANDLERS,
+        **remote.HANDLERS,
+        **inline.HANDLERS,
+    },
+    wrappers=wrappers.WRAPPERS,
+)

@@ -206,7 +206,7 @@ class Gate:
         return [(action, self.submit(action, caller)) for action in (waiting or actions)]
 
     def _approved(self, action: Action, evaluation: Evaluation) -> bool:
-        digest = action_digest(action, evaluation.targets)
+        digest = action_digest(action, evaluation.targets, evaluation.assessment.inputs)
         return self.approvals.redeemable(digest, self.clock()) is not None
 
     def look(self, approval_ids: Sequence[str], principal: str | None = None) -> Waited:
@@ -279,7 +279,7 @@ class Gate:
         grant = None
         if decision.verdict is Verdict.HOLD:
             now = self.clock()
-            digest = action_digest(action, ev.targets)
+            digest = action_digest(action, ev.targets, ev.assessment.inputs)
             grant = self.approvals.redeemable(digest, now)
             if grant is None:
                 pending = self.approvals.request(action, digest, ev.assessment, ev.targets,
@@ -366,9 +366,12 @@ def _action_record(action: Action, caller: Caller) -> dict[str, Any]:
 
 def _decision_record(ev: Evaluation) -> dict[str, Any]:
     a = ev.assessment
-    return {"risk": a.risk.value, "complete": a.complete, "classifier": a.classifier,
-            "reasons": list(a.reasons), "effects": [e.to_json() for e in a.effects],
-            "targets": [t.to_json() for t in ev.targets], "decision": ev.decision.to_json()}
+    record = {"risk": a.risk.value, "complete": a.complete, "classifier": a.classifier,
+              "reasons": list(a.reasons), "effects": [e.to_json() for e in a.effects],
+              "targets": [t.to_json() for t in ev.targets], "decision": ev.decision.to_json()}
+    if a.inputs:  # the files judged (a script and its sha256): what an approval binds to
+        record["inputs"] = [{"path": path, "state": state} for path, state in a.inputs]
+    return record
 
 
 def _approval_details(ev: Evaluation, plan: SafetyPlan) -> dict[str, Any]:

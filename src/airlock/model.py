@@ -323,10 +323,14 @@ class Assessment:
     complete: bool
     classifier: str
     fingerprint: str | None = None
+    # Files the judgement read (a script the command runs): (absolute path, "sha256:…" or why
+    # it could not be read). Part of what an approval binds to (approvals.action_digest).
+    inputs: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def of(cls, effects: Iterable[Effect], *, classifier: str, complete: bool = True,
-           reasons: Iterable[str] = (), fingerprint: str | None = None) -> Assessment:
+           reasons: Iterable[str] = (), fingerprint: str | None = None,
+           inputs: Iterable[tuple[str, str]] = ()) -> Assessment:
         """Build an assessment whose risk and reasons follow from its effects."""
         effects = tuple(effects)
         if not complete and not any(e.risk.at_least(Risk.UNKNOWN) for e in effects):
@@ -334,7 +338,8 @@ class Assessment:
         risk = Risk.worst((e.risk for e in effects), default=Risk.READ)
         notable = (e.reason for e in effects if e.risk.at_least(Risk.WRITE))
         all_reasons = list(dict.fromkeys([*reasons, *notable]))
-        return cls(risk, effects, tuple(all_reasons), complete, classifier, fingerprint)
+        return cls(risk, effects, tuple(all_reasons), complete, classifier, fingerprint,
+                   tuple(sorted(dict(inputs).items())))
 
     @classmethod
     def unknown(cls, reason: str, *, classifier: str) -> Assessment:

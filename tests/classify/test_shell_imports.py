@@ -15,7 +15,8 @@ from airlock.classify.shell.rules import registry
 
 FOLDER = Path(package.__file__).parent
 PREFIX = "airlock.classify.shell"
-HANDLER_MODULES = {"programs", "wrappers", "databases", "http_clients", "inline", "remote"}
+HANDLER_MODULES = {"programs", "wrappers", "databases", "http_clients", "inline", "remote",
+                   "scripts", "packages", "makefiles"}
 
 
 def _graph() -> dict[str, set[str]]:
@@ -77,4 +78,5 @@ def test_a_cycle_would_be_found() -> None:
 
 def test_every_handler_a_rule_pack_names_is_in_the_table() -> None:
     assert list(HANDLERS.missing(registry())) == []
-    assert list(Handlers({}, {}).missing(registry())), "the check must see missing handlers"
+    empty = Handlers({}, {}, {}, HANDLERS.local_program)
+    assert list(empty.missing(registry())), "the check must see missing handlers"

@@ -29,9 +29,13 @@ variables, a parse error, text nested too deep, input too large or too slow to a
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from airlock.classify import MAX_INPUT_BYTES
 from airlock.model import Assessment, Effect, Risk, Verb
+
+if TYPE_CHECKING:
+    from airlock.classify.shell.files import ScriptReader
 
 __all__ = ["MAX_SHELL_BYTES", "classify_shell"]
 
@@ -45,16 +49,20 @@ TIME_BUDGET_SECONDS = 0.04
 _CLASSIFIER = "shell"
 
 
-def classify_shell(command: str) -> Assessment:
-    """Judge a shell command line. Never raises; whatever is not understood is unknown."""
+def classify_shell(command: str, *, cwd: str | None = None,
+                   reader: ScriptReader | None = None) -> Assessment:
+    """Judge a shell command line run in `cwd`. Never raises; whatever is not understood is
+    unknown. Files the command runs (scripts, package.json, Makefiles) are read with `reader`
+    and judged by their content; without a reader (or a cwd, for relative names) they are
+    unknown. What was read is in `Assessment.inputs`."""
     try:
-        return _classify(command)
+        return _classify(command, cwd, reader)
     except Exception as exc:  # total by contract: a crash is an unknown, never an allow
         return Assessment.unknown(f"the shell classifier failed ({type(exc).__name__}: {exc})",
                                   classifier=_CLASSIFIER)
 
 
-def _classify(command: object) -> Assessment:
+def _classify(command: object, cwd: str | None, reader: ScriptReader | None) -> Assessment:
     if not isinstance(command, str):  # callers are typed, but fronts pass along what they get
         return Assessment.unknown("the command is not text", classifier=_CLASSIFIER)
     if len(command) > MAX_SHELL_BYTES:  # characters never outnumber their UTF-8 bytes
@@ -80,12 +88,14 @@ def _classify(command: object) -> Assessment:
     except RulePackError as exc:
         return Assessment.unknown(f"the shell rule packs do not load: {exc.message}",
                                   classifier=_CLASSIFIER)
-    analysis = Analysis(packs, HANDLERS, deadline=time.perf_counter() + TIME_BUDGET_SECONDS)
+    analysis = Analysis(packs, HANDLERS, deadline=time.perf_counter() + TIME_BUDGET_SECONDS,
+                        reader=reader, cwd=cwd)
     effects = analysis.finish(analysis.script(command, 0, ""))
     if not effects:
         effects = [Effect(Verb.READ, Risk.READ, "the command does nothing")]
     complete = not any(e.risk is Risk.UNKNOWN for e in effects)
-    return Assessment.of(effects, classifier=_CLASSIFIER, complete=complete)
+    return Assessment.of(effects, classifier=_CLASSIFIER, complete=complete,
+                         inputs=analysis.inputs.items())
 
 
 def _too_large(size: int) -> Assessment:

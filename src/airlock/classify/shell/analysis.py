@@ -14,12 +14,16 @@ decided by the rule packs (rules.py).
 from __future__ import annotations
 
 import dataclasses
+import posixpath
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 from tree_sitter import Node
 
 from airlock.classify.shell.base import (
+    CodeFile,
     Env,
     Handlers,
     Stdin,
@@ -27,10 +31,12 @@ from airlock.classify.shell.base import (
     redirect_effects,
     unknown,
 )
+from airlock.classify.shell.files import ScriptReader
+from airlock.classify.shell.places import Places
 from airlock.classify.shell.rules import Program, Registry, decide
 from airlock.classify.shell.syntax import parse, uncovered_text
 from airlock.classify.shell.words import Word, evaluate, fixed_output, settle
-from airlock.model import Effect, Risk, Verb
+from airlock.model import Effect, Risk, Target, Verb
 
 # Nesting of texts run again as code (bash -c inside eval inside ssh …) and of wrappers
 # around one command (sudo env nice …), counted together; past it the answer is unknown.
@@ -39,12 +45,41 @@ _WORK_BUDGET = 60_000  # syntax nodes visited per classification, all depths tog
 
 # Variables that decide which code runs: a command under them may run local code.
 _CODE_VARIABLES = frozenset({
-    "PATH", "LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "DYLD_INSERT_LIBRARIES",
-    "DYLD_LIBRARY_PATH", "BASH_ENV", "ENV", "NODE_OPTIONS", "PYTHONSTARTUP", "PYTHONPATH",
-    "PYTHONHOME", "PERL5OPT", "PERL5LIB", "RUBYOPT", "RUBYLIB", "GIT_EXEC_PATH", "GIT_DIR",
-    "GIT_CONFIG", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_TEMPLATE_DIR", "BASHOPTS",
-    "SHELLOPTS", "PS4", "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT",
+    "PATH", "LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH", "PYTHONSTARTUP", "PYTHONPATH",
+    "PYTHONHOME", "PERL5LIB", "RUBYLIB", "GIT_DIR", "GIT_TEMPLATE_DIR", "BASHOPTS",
+    "SHELLOPTS", "NODE_PATH",
 })
+# Variables that make the next programs load code from a file or a setting airlock does not
+# read: whatever runs under them is unknown.
+_LOADS_CODE = frozenset({
+    "BASH_ENV", "ENV", "LD_PRELOAD", "LD_AUDIT", "DYLD_INSERT_LIBRARIES", "GIT_EXEC_PATH",
+    "GIT_CONFIG", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_PARAMETERS",
+    "GIT_CONFIG_COUNT", "PERL5OPT", "PERL5DB", "PYTHONINSPECT", "BASH_LOADABLES_PATH",
+})
+# Options in these variables that load code (`NODE_OPTIONS=--require ./x.js`); others, such as
+# `--max-old-space-size`, do not.
+_LOADING_OPTIONS = {"NODE_OPTIONS": ("-r", "--require", "--import", "--loader",
+                                     "--experimental-loader", "-e", "--eval", "-p", "--print"),
+                    "RUBYOPT": ("-r", "-I", "-e")}
+# Prompt strings: expanded (their $(…) run) whenever bash prints them (PS4 with `set -x`).
+_EXPANDED_VARIABLES = frozenset({"PS0", "PS1", "PS2", "PS4"})
+# Programs named by a path in these folders are the system's, judged by name; any other path
+# is a local program, judged by its content (handlers.local_program).
+_SYSTEM_FOLDERS = ("/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/", "/usr/local/bin/",
+                   "/usr/local/sbin/", "/opt/homebrew/bin/", "/opt/homebrew/sbin/", "/snap/bin/",
+                   "/usr/libexec/")
+# Names that change the working directory; redefining one makes it impossible to follow.
+_DIRECTORY_COMMANDS = frozenset({"cd", "pushd", "popd"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """Placed on the walk's stack after a node's subtree: what the working directories are
+    once it is done. restore: back to `cwds` (a subshell's cd ends with it); union: `cwds` or
+    the current ones (after `cd x && …`); function: lost if the body changed them."""
+
+    kind: str
+    cwds: tuple[str, ...] | None
 # Variables whose value is itself a shell command some program will run.
 _COMMAND_VARIABLES = frozenset({
     "PAGER", "GIT_PAGER", "MANPAGER", "SYSTEMD_PAGER", "EDITOR", "VISUAL", "GIT_EDITOR",
@@ -58,9 +93,14 @@ class Analysis:
     """State shared by every level of one classification."""
 
     def __init__(self, registry: Registry, handlers: Handlers,
-                 deadline: float | None = None) -> None:
+                 deadline: float | None = None, *, reader: ScriptReader | None = None,
+                 cwd: str | None = None) -> None:
         self.registry = registry
         self.handlers = handlers
+        self.places = Places(reader, cwd)
+        # `cd` commands whose success bash guarantees before what follows (`cd x && …`).
+        self._definite: set[int] = set()
+        self._current: Node | None = None  # the command node being judged
         self.deadline = deadline
         self.budget = _WORK_BUDGET
         self.env: dict[str, str | None] = {}
@@ -108,6 +148,8 @@ class Analysis:
             return [unknown(f"the program name {name_word.text!r} is a file-name pattern")]
         if not name_word.value:
             return [unknown("the program name is empty")]
+        if "/" in name_word.value and not _system_program(name_word.value):
+            return self.handlers.local_program(self, list(words), env, stdin, depth)
         name = program_name(name_word)
         if name in ("ln", "link", "mount", "bindfs"):
             self.temp_voided = True  # a link can make /tmp/x lead anywhere
@@ -134,8 +176,8 @@ class Analysis:
             return []
         for i in range(1, min(len(words), 6)):
             word = words[i]
-            if word.value is None or word.value.startswith("-"):
-                continue
+            if word.value is None or not word.value[:1].isalnum():
+                continue  # an option, or a path such as `.` (never the builtin `.`)
             name = program_name(word)
             if self.registry.program(name) is None and name not in self.handlers.wrappers:
                 continue
@@ -158,13 +200,77 @@ class Analysis:
         return effects
 
     # ----------------------------------------------------------------------------------------
+    # Files a command runs, and where it runs
+
+    def read_code(self, word: Word, base: str | None = None) -> list[CodeFile]:
+        return self.places.read(word, base)
+
+    def judge_file(self, code: CodeFile, language: str, depth: int,
+                   same_shell: bool = False) -> list[Effect]:
+        target = Target("path", code.shown, contextual=True)
+        if code.text is None:
+            return [unknown(f"runs {code.shown}, which {code.problem}: what it does cannot be "
+                            "judged", target)]
+        if depth > MAX_DEPTH:
+            return [unknown(f"runs {code.shown}, nested more than {MAX_DEPTH} levels deep",
+                            target)]
+        judge = self.handlers.languages.get(language)
+        if language != "shell" and judge is None:
+            return [unknown(f"runs {code.shown} as {language}, which airlock does not read",
+                            target)]
+        # A script run as its own process keeps its variables and directory to itself.
+        saved = dict(self.env), self.places.cwds
+        try:
+            if judge is None:
+                inner = self.script(code.text, depth + 1, f"in {code.shown}")
+            else:
+                inner = judge(self, code, depth + 1)
+        finally:
+            if not same_shell:
+                self.env, self.places.cwds = saved
+        named = Effect(Verb.READ, Risk.READ, f"runs {code.shown}, judged by what it contains",
+                       target, "file")
+        return [named, *(dataclasses.replace(e, reason=f"{e.reason} (in {code.shown})")
+                         for e in inner)]
+
+    @contextmanager
+    def elsewhere(self, where: str) -> Iterator[None]:
+        with self.places.elsewhere(where):
+            yield
+
+    @contextmanager
+    def in_directory(self, directory: str | None) -> Iterator[None]:
+        saved = self.places.cwds
+        self.places.cwds = (posixpath.normpath(directory),) \
+            if directory is not None and posixpath.isabs(directory) else None
+        try:
+            yield
+        finally:
+            self.places.cwds = saved
+
+    def change_directory(self, target: str | None) -> None:
+        definite = self._current is not None and self._current.id in self._definite
+        self.places.change_directory(target, definite)
+
+    @property
+    def directories(self) -> tuple[str, ...] | None:
+        return self.places.cwds
+
+    @property
+    def inputs(self) -> dict[str, str]:
+        return self.places.inputs
+
+    # ----------------------------------------------------------------------------------------
     # The walk
 
     def walk(self, root: Node, src: bytes, depth: int, stdin: Stdin | None) -> list[Effect]:
         effects: list[Effect] = []
-        stack: list[tuple[Node, Stdin | None]] = [(root, stdin)]
+        stack: list[tuple[Node | _Scope, Stdin | None]] = [(root, stdin)]
         while stack:
             node, node_stdin = stack.pop()
+            if isinstance(node, _Scope):
+                self._end_scope(node)
+                continue
             self.budget -= 1
             if self.budget < 0 or (self.budget & 255 == 0 and self._late()):
                 self.budget = -1
@@ -190,8 +296,52 @@ class Analysis:
                 children = [(c, node_stdin) for c in node.named_children]
             else:
                 children = [(c, node_stdin) for c in node.named_children]
+            scope = self._scope(node, src)
+            if scope is not None:
+                stack.append((scope, None))
             stack.extend(reversed(children))
         return effects
+
+    def _scope(self, node: Node, src: bytes) -> _Scope | None:
+        """What a node does to the working directories of what follows it (see places.py)."""
+        kind = node.type
+        cwds = self.places.cwds
+        if kind in ("subshell", "command_substitution", "process_substitution", "pipeline"):
+            return _Scope("restore", cwds)
+        if kind == "function_definition":
+            name = node.child_by_field_name("name")
+            if name is not None and _text(name, src) in _DIRECTORY_COMMANDS:
+                self.places.lost = True  # `cd` itself redefined
+            return _Scope("function", cwds)
+        if kind != "list":
+            return None
+        operator = _operator(node)
+        parent = node.parent
+        if operator == "&&" and not (parent is not None and parent.type == "list" and
+                                     _operator(parent) == "&&" and
+                                     parent.named_children[0].id == node.id):
+            head = node
+            while head.type == "list" and _operator(head) == "&&":
+                head = head.named_children[0]
+            if _is_directory_command(head, src):
+                self._definite.add(_unredirected(head).id)
+                return _Scope("union", cwds)
+        if operator == "||" and len(node.named_children) == 2:
+            left, right = node.named_children
+            if _is_directory_command(left, src) and _command_name(right, src) in (
+                    "exit", "return"):
+                self._definite.add(_unredirected(left).id)
+        return None
+
+    def _end_scope(self, scope: _Scope) -> None:
+        current = self.places.cwds
+        if scope.kind == "restore":
+            self.places.cwds = scope.cwds
+        elif scope.kind == "union":
+            self.places.cwds = Places.union(scope.cwds, current)
+        elif current != scope.cwds:  # a function whose body changes directory: any later
+            self.places.lost = True  # call may move what follows anywhere
+            self.places.cwds = None
 
     def _late(self) -> bool:
         return self.deadline is not None and time.perf_counter() > self.deadline
@@ -243,10 +393,13 @@ class Analysis:
         if not words:
             return effects
         env = {**self.env, **prefix_env}
+        outer, self._current = self._current, node
         try:
             effects.extend(self.invoke(words, env, stdin, depth))
         except RecursionError:
             effects.append(unknown("the command nests too deeply to analyse"))
+        finally:
+            self._current = outer
         return effects
 
     def _redirected(self, node: Node, src: bytes, depth: int, stdin: Stdin | None,
@@ -361,10 +514,24 @@ class Analysis:
             return [unknown("IFS is changed, so words split differently than they read")]
         if name == "TMPDIR":
             self.temp_voided = True
-        if name in _CODE_VARIABLES or name.startswith(("LD_", "DYLD_")):
+        if name == "CDPATH":
+            self.places.lost = True  # `cd x` may now go anywhere CDPATH lists
+            self.places.cwds = None
+        if name in _LOADS_CODE or (name in _LOADING_OPTIONS and (value is None or any(
+                option in value.split() or any(part.startswith(option + "=")
+                                               for part in value.split())
+                for option in _LOADING_OPTIONS[name]))):
+            return [unknown(f"${name} makes the programs that follow load code that airlock "
+                            "does not read")]
+        if name in _CODE_VARIABLES or name.startswith(("LD_", "DYLD_")) or \
+                name in _LOADING_OPTIONS:
             self.code_env_changed = True
         if name in _COMMAND_VARIABLES:
             return self.script(value, depth + 1, f"as ${name}")
+        if name in _EXPANDED_VARIABLES and value is not None and any(
+                c in value for c in "$`"):
+            escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+            return self.script(f': "{escaped}"', depth + 1, f"when bash expands ${name}")
         return []
 
     def finish(self, effects: list[Effect]) -> list[Effect]:
@@ -384,6 +551,39 @@ class Analysis:
 
 # --------------------------------------------------------------------------------------------
 # Helpers
+
+
+def _system_program(path: str) -> bool:
+    normal = posixpath.normpath(path) if path.startswith("/") else path
+    return normal.startswith(_SYSTEM_FOLDERS)
+
+
+def _text(node: Node, src: bytes) -> str:
+    return src[node.start_byte : node.end_byte].decode("utf-8", "replace")
+
+
+def _operator(node: Node) -> str:
+    return next((c.type for c in node.children if not c.is_named), "")
+
+
+def _unredirected(node: Node) -> Node:
+    if node.type == "redirected_statement":
+        body = node.child_by_field_name("body")
+        if body is not None:
+            return body
+    return node
+
+
+def _command_name(node: Node, src: bytes) -> str | None:
+    node = _unredirected(node)
+    if node.type != "command":
+        return None
+    name = node.child_by_field_name("name")
+    return _text(name, src) if name is not None else None
+
+
+def _is_directory_command(node: Node, src: bytes) -> bool:
+    return _command_name(node, src) in ("cd", "pushd")
 
 
 def _value_or_self(node: Node) -> Node:

@@ -7,7 +7,8 @@ That keeps the import graph of this package a tree (see tests/classify/test_shel
 
     base ← paths, words, argv, rules                  (leaves: no handler, no analysis)
     base ← embedded ← databases, http_clients, inline
-    base ← wrappers ← programs;  http_clients ← remote
+    base ← wrappers ← programs, packages;  http_clients ← remote;  base ← scripts
+    files ← places                                    (reading the files a command runs)
     handlers.py  imports every handler module and builds the table
     analysis.py  imports no handler module; __init__ wires analysis + table
 """
@@ -15,6 +16,7 @@ That keeps the import graph of this package a tree (see tests/classify/test_shel
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -61,6 +63,17 @@ def redirect_effects(word: Word, truncates: bool) -> list[Effect]:
     return [Effect(Verb.WRITE, Risk.WRITE, f"writes the file {word.display}", target, "file")]
 
 
+@dataclass(frozen=True, slots=True)
+class CodeFile:
+    """A file a command runs, as read before it runs: its text, or why it cannot be judged."""
+
+    shown: str  # the path as the command names it, for reasons and targets
+    path: str  # where it was read (absolute), or "" when it could not be placed
+    text: str | None  # None: see `problem`
+    problem: str = ""  # completes "runs x, which …": "is missing", "is a binary program", …
+    binary: bytes = b""  # the first bytes of a binary program (ELF, Mach-O, …)
+
+
 class Runner(Protocol):
     """The analysis in progress, as handlers see it."""
 
@@ -86,9 +99,41 @@ class Runner(Protocol):
         """Effects of assigning a variable that changes what runs (IFS, PAGER, BASH_ENV …)."""
         ...
 
+    def read_code(self, word: Word, base: str | None = None) -> list[CodeFile]:
+        """The file `word` names, read (bounded) in every directory the command may run in,
+        or in `base`. Empty of text where it cannot be read; never raises."""
+        ...
+
+    def judge_file(self, code: CodeFile, language: str, depth: int,
+                   same_shell: bool = False) -> list[Effect]:
+        """Judge a file's text as `language` code (shell, python, js, ruby, perl, php); a file
+        without text, or a language airlock does not read, is unknown. `same_shell`: a sourced
+        script, whose variables and directory changes stay."""
+        ...
+
+    def elsewhere(self, where: str) -> AbstractContextManager[None]:
+        """Judge what runs inside as running on another machine: no local file is read."""
+        ...
+
+    def in_directory(self, directory: str | None) -> AbstractContextManager[None]:
+        """Judge what runs inside in `directory` (absolute; None: a directory that cannot be
+        told), as a program that sets its own working directory does (npm, make -C)."""
+        ...
+
+    def change_directory(self, target: str | None) -> None:
+        """The command being judged is `cd target` (None: a directory that cannot be told)."""
+        ...
+
+    @property
+    def directories(self) -> tuple[str, ...] | None:
+        """The working directories the command being judged may run in (None: unknown)."""
+        ...
+
 
 Handler = Callable[[Runner, Program, list[Word], Env, "Stdin | None", int], list[Effect]]
 Wrapper = Callable[[Runner, list[Word], Env, "Stdin | None", int], list[Effect]]
+# Judges a file's code (CodeFile.text is set) of one language.
+Language = Callable[[Runner, CodeFile, int], list[Effect]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +143,9 @@ class Handlers:
 
     programs: Mapping[str, Handler]
     wrappers: Mapping[str, Wrapper]
+    languages: Mapping[str, Language]
+    # A program named by a path outside the system's folders (`./deploy.sh`, `bin/x`).
+    local_program: Wrapper
 
     def missing(self, registry: Registry) -> Iterator[str]:
         """Handlers the rule packs name that the table lacks (a test keeps this empty)."""

@@ -6,7 +6,17 @@ name program handlers (`handler = "psql"`); wrappers are found by program name.
 
 from __future__ import annotations
 
-from airlock.classify.shell import databases, http_clients, inline, programs, remote, wrappers
+from airlock.classify.shell import (
+    databases,
+    http_clients,
+    inline,
+    makefiles,
+    packages,
+    programs,
+    remote,
+    scripts,
+    wrappers,
+)
 from airlock.classify.shell.base import Handlers
 
 HANDLERS = Handlers(
@@ -16,6 +26,11 @@ HANDLERS = Handlers(
         **http_clients.HANDLERS,
         **remote.HANDLERS,
         **inline.HANDLERS,
+        **packages.HANDLERS,
+        **makefiles.HANDLERS,
+        **scripts.HANDLERS,
     },
     wrappers=wrappers.WRAPPERS,
+    languages=inline.LANGUAGES,
+    local_program=scripts.local_program,
 )

@@ -22,14 +22,15 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from airlock.classify.shell import embedded, targets
-from airlock.classify.shell.argv import parse_args
+from airlock.classify.shell.argv import Args, parse_args
 from airlock.classify.shell.base import unknown
 from airlock.classify.shell.rules import Program
+from airlock.classify.shell.scripts import run_script
 from airlock.classify.shell.words import Word
 from airlock.model import Effect, HttpRequest, Risk, Target, Verb
 
 if TYPE_CHECKING:
-    from airlock.classify.shell.base import Env, Handler, Runner, Stdin
+    from airlock.classify.shell.base import CodeFile, Env, Handler, Language, Runner, Stdin
 
 
 def _write(language: str) -> Effect:
@@ -474,9 +475,10 @@ def _interpreter(language: str, code_options: str, script_names: dict[str, str])
             return [Effect(Verb.READ, Risk.READ, f"{name} --help")]
         if args.opaque:
             return [unknown(f"the options of {name} are computed at run time")]
+        preloaded = _preloads(run, language, args, depth)
         inline = [f.value for f in args.flags if f.name in codes]
         if inline:
-            effects: list[Effect] = []
+            effects: list[Effect] = list(preloaded)
             for code in inline:
                 effects.extend(_scan(run, language, code.value if code else None, depth))
             if args.has(frozenset({"-i"})) and language == "perl":
@@ -493,19 +495,46 @@ def _interpreter(language: str, code_options: str, script_names: dict[str, str])
             return run.invoke([Word.literal(mapped), *args.positionals], env, stdin, depth + 1)
         script = args.positionals[0] if args.positionals else None
         if script is not None and script.value not in ("-", "/dev/stdin"):
+            # The script is read and judged; a framework's entry script (manage.py, artisan)
+            # is also judged as the command it runs.
+            effects = preloaded + run_script(run, script, language, depth, name)
             base = (script.value or "").rsplit("/", 1)[-1]
             if base in script_names:
-                return run.invoke([Word.literal(script_names[base]), *args.positionals[1:]],
-                                  env, stdin, depth + 1)
-            if script.value is None and script.prefix.startswith("/dev/fd/"):
-                return [unknown(f"{name} runs code from a process substitution")]
-            return [Effect(Verb.WRITE, Risk.WRITE, f"runs the {name} script {script.display}",
-                           Target("path", script.display, contextual=True), "file")]
+                effects += run.invoke([Word.literal(script_names[base]),
+                                       *args.positionals[1:]], env, stdin, depth + 1)
+            return effects
+        if preloaded:
+            return preloaded + _interpreter_stdin(run, language, name, stdin, depth)
         if stdin is None:
             return [unknown(f"{name} reads code from standard input, which cannot be seen")]
         return _scan(run, language, stdin.text, depth)
 
     return handle
+
+
+def _interpreter_stdin(run: Runner, language: str, name: str, stdin: Stdin | None,
+                       depth: int) -> list[Effect]:
+    if stdin is None:
+        return [unknown(f"{name} reads code from standard input, which cannot be seen")]
+    return _scan(run, language, stdin.text, depth)
+
+
+# Options that load a file before the program: `node -r ./setup.js`, `ruby -r ./x.rb`.
+_PRELOAD_OPTIONS = {"js": frozenset({"-r", "--require", "--import", "--loader",
+                                     "--experimental-loader"}),
+                    "ruby": frozenset({"-r"}), "perl": frozenset(), "python": frozenset(),
+                    "php": frozenset({"-f"})}
+
+
+def _preloads(run: Runner, language: str, args: Args, depth: int) -> list[Effect]:
+    """Local files loaded by an option are judged like the script (a package name is
+    installed code, like any library)."""
+    effects: list[Effect] = []
+    for word in args.values(_PRELOAD_OPTIONS.get(language, frozenset())):
+        if word.value is None or word.value.startswith(("./", "../", "/")) or (
+                language == "php"):
+            effects.extend(run_script(run, word, language, depth, f"{language} {word.text}"))
+    return effects
 
 
 def _deno(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
@@ -520,6 +549,11 @@ def _deno(run: Runner, program: Program, words: list[Word], env: Env, stdin: Std
     if any(f.name in program.help_flags for f in args.flags) or (pos and pos[0].value in (
             "--version", "help", "info", "lint", "fmt", "check", "doc", "types", "completions")):
         return [Effect(Verb.READ, Risk.READ, "deno inspects code")]
+    if pos and pos[0].value == "run" and len(pos) > 1:
+        return run_script(run, pos[1], "js", depth, "deno run")
+    if pos and pos[0].value not in ("task", "test", "bench", "compile", "install", "repl",
+                                    "serve", "upgrade", "cache", "vendor", "publish"):
+        return run_script(run, pos[0], "js", depth, "deno")
     return [Effect(Verb.WRITE, Risk.WRITE, "deno runs a local program")]
 
 
@@ -541,3 +575,14 @@ HANDLERS: dict[str, Handler] = {
     "perl": _interpreter("perl", "-e -E", {}),
     "php": _interpreter("php", "-r", {"artisan": "artisan"}),
 }
+
+
+def _file_judge(language: str) -> Language:
+    def judge(run: Runner, code: CodeFile, depth: int) -> list[Effect]:
+        return _scan(run, language, code.text, depth)
+
+    return judge
+
+
+LANGUAGES: dict[str, Language] = {language: _file_judge(language)
+                                  for language in ("python", "js", "ruby", "perl", "php")}

@@ -14,12 +14,12 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from airlock.classify.shell import inline, paths
-from airlock.classify.shell.argv import Args, OptionSpec, parse_args
+from airlock.classify.shell import paths
+from airlock.classify.shell.argv import Args, parse_args
 from airlock.classify.shell.base import unknown
 from airlock.classify.shell.rules import Program
+from airlock.classify.shell.scripts import run_script
 from airlock.classify.shell.words import Word
-from airlock.classify.shell.wrappers import package_bin
 from airlock.model import Effect, Risk, Target, Verb
 
 if TYPE_CHECKING:
@@ -63,12 +63,9 @@ def _shell(run: Runner, program: Program, words: list[Word], env: Env, stdin: St
     if args.has(frozenset({"-n"})):
         return _read(f"{name} -n only checks syntax")
     script = args.positionals[0] if args.positionals else None
-    if script is not None and not args.has(frozenset({"-s"})) and script.value != "-":
-        if script.value is None and script.prefix.startswith("/dev/fd/"):
-            return [unknown(f"{name} runs code from a process substitution")]
-        if script.value not in ("/dev/stdin", "/proc/self/fd/0"):
-            return _write(f"runs the shell script {script.display}",
-                          Target("path", script.display, contextual=True), "file")
+    if script is not None and not args.has(frozenset({"-s"})) and \
+            script.value not in ("-", "/dev/stdin", "/proc/self/fd/0"):
+        return run_script(run, script, "shell", depth, name)
     if stdin is None:
         return [unknown(f"{name} reads commands from standard input, which cannot be seen")]
     return run.script(stdin.text, depth + 1, f"by {name} from {stdin.origin}")
@@ -82,7 +79,9 @@ def _foreign_shell(run: Runner, program: Program, words: list[Word], env: Env,
         return _read(f"{name} --help")
     if args.positionals and not args.has(frozenset({"-c", "--command", "-Command"})) and \
             args.positionals[0].value not in (None, "-"):
-        return _write(f"runs the {name} script {args.positionals[0].display}")
+        script = args.positionals[0]
+        return [unknown(f"runs the {name} script {script.display}, whose language airlock "
+                        "does not read", Target("path", script.display, contextual=True))]
     return [unknown(f"{name} code is not analysed (only POSIX shells are)")]
 
 
@@ -103,10 +102,7 @@ def _source(run: Runner, program: Program, words: list[Word], env: Env, stdin: S
         if stdin is None:
             return [unknown("source reads commands from standard input, which cannot be seen")]
         return run.script(stdin.text, depth + 1, f"by source from {stdin.origin}")
-    if script.value is None and script.prefix.startswith("/dev/fd/"):
-        return [unknown("source runs code from a process substitution")]
-    return _write(f"runs the shell script {script.display} in this shell",
-                  Target("path", script.display, contextual=True), "file")
+    return run_script(run, script, "shell", depth, "source", same_shell=True)
 
 
 def _alias(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
@@ -317,48 +313,6 @@ def _awk(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdi
     return _read("awk prints transformed text")
 
 
-# --------------------------------------------------------------------------------------------
-# Package runners: `yarn prisma migrate reset` runs the prisma binary
-
-_RUNNER_BUILTINS = {
-    "npm": {"exec", "x"},
-    "yarn": {"dlx", "exec"},
-    "pnpm": {"dlx", "exec"},
-    "bun": {"x"},
-}
-
-
-def _packages(run: Runner, program: Program, words: list[Word], env: Env,
-              stdin: Stdin | None, depth: int) -> list[Effect]:
-    name = words[0].value or ""
-    args = _args(program, words, stop=True)
-    pos = args.positionals
-    if args.opaque or not pos or pos[0].value is None:
-        return run.decide_effects(program, words, env)
-    first = pos[0].value
-    if name == "bun" and args.has(frozenset({"-e", "--eval", "-p", "--print"})):
-        code = args.values(frozenset({"-e", "--eval", "-p", "--print"}))
-        return inline.javascript(run, code[0].value, depth)
-    if first in _RUNNER_BUILTINS.get(name, set()):
-        inner = list(pos[1:])
-        if inner and inner[0].value == "--":
-            inner = inner[1:]
-        inner_args = parse_args(inner, OptionSpec(value_options=frozenset({"-p", "--package",
-                                                                             "-c", "--call"}),
-                                                  stop_at_positional=True))
-        calls = inner_args.values(frozenset({"-c", "--call"}))
-        if calls:
-            return run.script(calls[0].value, depth + 1, f"by {name} {first} -c")
-        if not inner_args.positionals:
-            return _read(f"{name} {first} without a command")
-        rest = inner_args.positionals
-        return run.invoke([package_bin(rest[0]), *rest[1:]], env, stdin, depth + 1)
-    if name in ("yarn", "pnpm", "bun") and first not in program.subcommands:
-        # `yarn prisma …`: not a built-in, so a binary of the project (or a script).
-        return run.invoke([package_bin(pos[0]), *pos[1:]], env, stdin, depth + 1)
-    return run.decide_effects(program, words, env)
-
-
 HANDLERS: dict[str, Handler] = {
     "shell": _shell,
     "foreign-shell": _foreign_shell,
@@ -370,5 +324,4 @@ HANDLERS: dict[str, Handler] = {
     "git": _git,
     "sed": _sed,
     "awk": _awk,
-    "packages": _packages,
 }

@@ -75,9 +75,11 @@ def _ssh(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdi
     if command and command[0].value == "--":
         command = command[1:]
     if command:
-        effects = _joined_script(run, command, depth, f"on {host} over ssh")
+        with run.elsewhere(host):
+            effects = _joined_script(run, command, depth, f"on {host} over ssh")
     elif stdin is not None and stdin.text is not None:
-        effects = run.script(stdin.text, depth + 1, f"on {host} over ssh")
+        with run.elsewhere(host):
+            effects = run.script(stdin.text, depth + 1, f"on {host} over ssh")
     else:
         return [unknown(f"an interactive ssh session on {host}: its commands cannot be seen",
                         target)]
@@ -161,7 +163,8 @@ def _container_exec(run: Runner, name: str, rest: Sequence[Word], values: frozen
         return [unknown(f"{name} exec: the container or command cannot be placed")]
     container = args.positionals[0].display
     target = Target("docker:container", container, contextual=True)
-    inner = run.invoke(args.positionals[1:], {}, None, depth + 1)
+    with run.elsewhere(f"container {container}"):
+        inner = run.invoke(args.positionals[1:], {}, None, depth + 1)
     return remote(inner, target, f"container {container}")
 
 
@@ -174,7 +177,8 @@ def _container_run(run: Runner, name: str, rest: Sequence[Word], values: frozens
     target = Target("docker:container", image, contextual=True)
     effects = _write(f"{name} run starts a container from {image}", target, "container")
     if len(args.positionals) > 1:
-        inner = run.invoke(args.positionals[1:], {}, None, depth + 1)
+        with run.elsewhere(f"a container of {image}"):
+            inner = run.invoke(args.positionals[1:], {}, None, depth + 1)
         effects.extend(remote(inner, target, f"a container of {image}"))
     return effects
 
@@ -199,7 +203,8 @@ def _kubectl(run: Runner, program: Program, words: list[Word], env: Env, stdin: 
             return [unknown("kubectl exec: the pod or the command cannot be placed")]
         pod = pods[0].display.removeprefix("pod/").removeprefix("pods/")
         target = Target("k8s:pod", f"{namespace}/{pod}")
-        inner = run.invoke(command, {}, None, depth + 1)
+        with run.elsewhere(f"pod {namespace}/{pod}"):
+            inner = run.invoke(command, {}, None, depth + 1)
         effects = remote(inner, target, f"pod {namespace}/{pod}")
         for context in args.values(frozenset({"--context"})):
             effects.append(Effect(Verb.READ, Risk.READ, "kubectl context",
@@ -236,7 +241,9 @@ def _railway(run: Runner, program: Program, words: list[Word], env: Env, stdin: 
         command = _after(words, "ssh", args)
         if not command:
             return [unknown("railway ssh opens an interactive session", target)]
-        return remote(run.invoke(command, {}, None, depth + 1), target, where)
+        with run.elsewhere(where):
+            inner = run.invoke(command, {}, None, depth + 1)
+        return remote(inner, target, where)
     if verb == "api" and (len(pos) < 2 or pos[1].value not in ("schema", "search", "describe")):
         return http_clients.railway_api(run, args, stdin)
     return run.decide_effects(program, words, env)
@@ -262,8 +269,9 @@ def _heroku(run: Runner, program: Program, words: list[Word], env: Env, stdin: S
     target = Target("heroku:app", app)
     verb = pos[0].value if pos else None
     if not args.opaque and verb in ("run", "run:detached"):
-        return remote(_joined_script(run, pos[1:], depth, f"on a Heroku dyno of {app}"), target,
-                      f"Heroku app {app}")
+        with run.elsewhere(f"a Heroku dyno of {app}"):
+            inner = _joined_script(run, pos[1:], depth, f"on a Heroku dyno of {app}")
+        return remote(inner, target, f"Heroku app {app}")
     if not args.opaque and verb == "pg:psql":
         commands = args.values(frozenset({"-c", "--command"}))
         text = commands[0].value if commands else (stdin.text if stdin else None)
@@ -281,8 +289,9 @@ def _fly(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdi
         target = Target("fly:app", app)
         if not commands:
             return [unknown(f"an interactive fly ssh session on {app}", target)]
-        return remote(run.script(commands[0].value, depth + 1, f"on Fly app {app}"), target,
-                      f"Fly app {app}")
+        with run.elsewhere(f"Fly app {app}"):
+            inner = run.script(commands[0].value, depth + 1, f"on Fly app {app}")
+        return remote(inner, target, f"Fly app {app}")
     return run.decide_effects(program, words, env)
 
 

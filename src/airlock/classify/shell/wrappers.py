@@ -55,8 +55,11 @@ def _inner(run: Runner, name: str, inner: Sequence[Word], env: Env, stdin: Stdin
     return run.invoke(inner, merged, stdin, depth + 1)
 
 
-def _simple(spec: OptionSpec, skip: int = 0, read_flags: frozenset[str] = frozenset()) -> Wrapper:
-    """A wrapper that takes options, `skip` positional words of its own, then the command."""
+def _simple(spec: OptionSpec, skip: int = 0, read_flags: frozenset[str] = frozenset(),
+            new_root: bool = False) -> Wrapper:
+    """A wrapper that takes options, `skip` positional words of its own, then the command.
+    `new_root`: the command runs under another root folder (chroot): its files are not the
+    ones this machine's paths name."""
 
     def peel(run: Runner, words: list[Word], env: Env, stdin: Stdin | None,
              depth: int) -> list[Effect]:
@@ -69,6 +72,9 @@ def _simple(spec: OptionSpec, skip: int = 0, read_flags: frozenset[str] = frozen
             return _read(f"{name} {' '.join(sorted(read_flags & {f.name for f in args.flags}))}")
         if len(inner) < skip:
             return _read(f"{name} without a command")
+        if new_root:
+            with run.elsewhere(f"the root folder {inner[0].display}"):
+                return _inner(run, name, inner[skip:], env, stdin, depth)
         return _inner(run, name, inner[skip:], env, stdin, depth)
 
     return peel
@@ -250,8 +256,8 @@ _SCOPED_BINS = {"@prisma/cli": "prisma", "@railway/cli": "railway", "@vercel/cli
 
 def package_bin(word: Word) -> Word:
     """`prisma@5.2` → prisma, `@railway/cli@latest` → railway: the binary a package runs."""
-    if word.value is None:
-        return word
+    if word.value is None or word.value.startswith(("./", "../", "/")):
+        return word  # a local file: judged by its content (scripts.local_program)
     name = word.value
     if name.startswith("@"):
         scope, _, rest = name.partition("/")
@@ -366,7 +372,7 @@ WRAPPERS: dict[str, Wrapper] = {
     "uvx": _simple(_opts("--from --with --python -p --index-url")),
     "nix": _nix,
     "java": _java,
-    "chroot": _simple(_opts("--userspec --groups"), skip=1),
+    "chroot": _simple(_opts("--userspec --groups"), skip=1, new_root=True),
     "gosu": _simple(_opts(), skip=1),
     "su-exec": _simple(_opts(), skip=1),
     "faketime": _simple(_opts("-f"), skip=1),

@@ -263,19 +263,19 @@ INLINE = table(
     ("node -e \"require('fs').rmSync('/etc', {recursive: true})\"", DESTRUCTIVE),
     ("node -e \"require('child_process').execSync('rm -rf /')\"", CATASTROPHIC),
     ("node -e \"eval(process.argv[1])\"", UNKNOWN),
-    ("node -e \"console.log('hello')\"", WRITE),
+    ("node -e \"console.log('hello')\"", READ),
     ("node <<EOF\nconst fs = require('fs');\nfs.unlinkSync('a');\nEOF", DESTRUCTIVE),
     ("ruby -e \"require 'fileutils'; FileUtils.rm_rf('/home/user')\"", DESTRUCTIVE),
     ("ruby -e \"`rm -rf /home/user`\"", DESTRUCTIVE),
     ("ruby -e 'system(\"git reset --hard\")'", DESTRUCTIVE),
     ("perl -e \"system('rm -rf /home/user')\"", DESTRUCTIVE),
     ("perl -e 'unlink glob(\"/etc/*\")'", DESTRUCTIVE),
-    ("perl -e 'print \"hello\"'", WRITE),
+    ("perl -e 'print \"hello\"'", READ),
     ("php -r 'unlink(\"x.txt\");'", DESTRUCTIVE),
     ("python3 -c \"import os; getattr(os, 'system')('rm -rf /')\"", CATASTROPHIC),
     ("node -e \"require('fs')['rmSync']('/', {recursive: true})\"", DESTRUCTIVE),
     ("deno eval \"Deno.removeSync('x')\"", DESTRUCTIVE),
-    ("deno eval \"console.log(1)\"", WRITE),
+    ("deno eval \"console.log(1)\"", READ),
 )
 
 

@@ -1,5 +1,11 @@
 """Handing SQL and HTTP found in a command to their classifiers, and keeping what they say.
 
+A request with a part computed at run time (`-H "Authorization: Bearer $TOKEN"`, a body with
+`$ID` in it) is still judged by the rest: the computed part is replaced by COMPUTED and the
+request classified, so `volumeDelete` in the body stays catastrophic. What the computed part
+could change is unknown on top of that — unless it is a header value that only says who asks
+(Authorization, a cookie, an API key), which changes nothing the request does.
+
 The SQL classifier (`classify_sql`) and the HTTP classifier (`classify_http`) judge what is sent;
 their effects are kept as they are. Each is joined by one effect of the same risk on the
 database or URL the client talks to, because a statement's own targets (a table) live in the
@@ -38,6 +44,31 @@ def sql_effects(text: str | None, dialect: str, target: Target | None,
     except Exception as exc:  # fail closed: the SQL classifier is a black box
         return [unknown(f"the SQL classifier failed ({type(exc).__name__})", target)]
     return _keep(assessment, target, f"runs SQL{where}")
+
+
+# Stands for a part of a request computed at run time (one word, valid in a URL, JSON and
+# GraphQL strings, so the rest still parses).
+COMPUTED = "AIRLOCK-COMPUTED"
+# Headers whose value says who asks or how to answer, never what to do.
+HARMLESS_HEADERS = frozenset({
+    "authorization", "proxy-authorization", "cookie", "x-api-key", "api-key", "apikey",
+    "x-auth-token", "x-access-token", "private-token", "x-railway-token", "project-access-token",
+    "x-github-token", "user-agent", "accept", "accept-encoding", "accept-language",
+    "x-request-id", "x-correlation-id", "x-trace-id", "traceparent", "cache-control",
+    "x-client-name", "x-client-version",
+})
+
+
+def request_effects(request: HttpRequest, computed: list[str], origin: str) -> list[Effect]:
+    """A request some parts of which (named in `computed`) are COMPUTED: classified on what it
+    says, and unknown for what the computed parts could change."""
+    effects = http_effects(request, origin)
+    risky = [part for part in computed
+             if not (part.startswith("header ") and part[7:].lower() in HARMLESS_HEADERS)]
+    if risky:
+        effects.append(unknown(f"the request sent {origin} has parts computed at run time "
+                               f"({', '.join(risky)})", Target("url", request.url)))
+    return effects
 
 
 def http_effects(request: HttpRequest | None, origin: str) -> list[Effect]:

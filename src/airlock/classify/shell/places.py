@@ -27,8 +27,9 @@ from airlock.classify.shell.base import CodeFile
 from airlock.classify.shell.files import FileRead, ScriptReader
 from airlock.classify.shell.words import Word
 
-# Files one classification may read (scripts, their local imports, package.json, Makefiles).
-MAX_FILES = 32
+# Files one classification may look for (scripts, package.json, Makefiles, and the local files
+# each Python import could be: most are missing, which costs one stat each).
+MAX_FILES = 128
 
 
 class Places:

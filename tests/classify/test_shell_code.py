@@ -209,3 +209,37 @@ def test_python_without_a_known_folder_cannot_rule_out_a_local_module() -> None:
 ])
 def test_other_languages(language: str, code: str, risk: Risk) -> None:
     check(language, code, risk)
+
+
+# --------------------------------------------------------------------------------------------
+# A computed part of a request does not hide what the rest says (curl, wget)
+
+BODY = '\'{"query":"mutation { volumeDelete(volumeId: \\"vol-1\\") }"}\''
+
+
+@pytest.mark.parametrize(("command", "risk"), [
+    (f'curl -X POST {RAILWAY} -H "Authorization: Bearer $RAILWAY_TOKEN" -d {BODY}',
+     CATASTROPHIC),
+    (f'curl {RAILWAY} -H "Authorization: Bearer $(cat token)" -H "Content-Type: '
+     f'application/json" --data-raw {BODY}', CATASTROPHIC),
+    (f'curl -s -H "Cookie: s=$SESSION" --json {BODY} {RAILWAY}', CATASTROPHIC),
+    (f'curl {RAILWAY} -d "{{\\"query\\":\\"mutation {{ volumeDelete(volumeId: \\\\\\"$VOL'
+     f'\\\\\\") }}\\"}}"', CATASTROPHIC),  # the id computed: still volumeDelete
+    (f'wget --header "Authorization: Bearer $T" --post-data {BODY} {RAILWAY}', CATASTROPHIC),
+    ('curl -X DELETE "https://api.x/v1/items/$ID"', DESTRUCTIVE),
+    ('curl -X POST -H "X-HTTP-Method-Override: $M" https://api.x/v1/a', UNKNOWN),
+    ('curl -H "$HEADER" https://api.x/v1/a', UNKNOWN),
+    ('curl "$URL"', UNKNOWN),
+])
+def test_computed_request_parts(command: str, risk: Risk) -> None:
+    assessment = classify_shell(command, cwd="/p", reader=MemoryReader(FILES))
+    assert assessment.risk is risk, (command, [(e.risk.value, e.reason)
+                                               for e in assessment.effects])
+
+
+def test_a_body_file_is_read() -> None:
+    files = {**FILES, "/p/payload.json": f'{{"query": "{MUTATION.replace(chr(34), chr(92) + chr(34))}"}}'}
+    assessment = classify_shell(f"curl -X POST -d @payload.json {RAILWAY}", cwd="/p",
+                                reader=MemoryReader(files))
+    assert assessment.risk is CATASTROPHIC
+    assert "/p/payload.json" in dict(assessment.inputs)

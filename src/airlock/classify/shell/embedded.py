@@ -18,6 +18,7 @@ import fails closed the same way).
 from __future__ import annotations
 
 from airlock.classify.shell.base import unknown
+from airlock.classify.shell.words import COMPUTED
 from airlock.model import Assessment, Effect, HttpRequest, Target, Verb
 
 
@@ -46,9 +47,8 @@ def sql_effects(text: str | None, dialect: str, target: Target | None,
     return _keep(assessment, target, f"runs SQL{where}")
 
 
-# Stands for a part of a request computed at run time (one word, valid in a URL, JSON and
-# GraphQL strings, so the rest still parses).
-COMPUTED = "AIRLOCK-COMPUTED"
+__all__ = ["COMPUTED", "HARMLESS_HEADERS", "http_effects", "request_effects", "sql_effects"]
+
 # Headers whose value says who asks or how to answer, never what to do.
 HARMLESS_HEADERS = frozenset({
     "authorization", "proxy-authorization", "cookie", "x-api-key", "api-key", "apikey",

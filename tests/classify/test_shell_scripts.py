@@ -357,3 +357,90 @@ def test_through_the_disk(tmp_path: Path) -> None:
     (tmp_path / "deploy.sh").write_text(VOLUME_DELETE + "\n")
     assessment = classify_shell("bash deploy.sh", cwd=str(tmp_path), reader=DiskReader())
     assert assessment.risk is CATASTROPHIC
+
+
+# --------------------------------------------------------------------------------------------
+# Programs that run code airlock cannot see
+
+@pytest.mark.parametrize("command", [
+    "ipython -c 'import os; os.remove(\"x\")'", "ipython", "lua x.lua", "luajit -e 'x()'",
+    "julia -e 'rm(\"/srv\"; recursive=true)'", "Rscript -e 'unlink(\"x\")'", "R --vanilla",
+    "gdb -batch -ex 'shell rm -rf /'", "lldb -o 'platform shell rm -rf /'",
+    "vim -c ':!rm -rf /' x", "nvim --headless -c 'qa'", "vim '+!rm -rf /' x", "vim -es",
+    "emacs --batch --eval '(delete-file \"x\")'", "tmux new -d 'rm -rf /'",
+    "tmux new-session -d -s x 'bash deploy.sh'", "tmux send-keys -t dev 'rm -rf /' Enter",
+    "screen -dmS job rm -rf /", "at now + 1 minute", "echo 'rm -rf /' | at now", "batch",
+    "parallel rm ::: a b", "parallel -j4 ::: 'rm -rf a' 'rm -rf b'", "ls | parallel rm",
+    "tar -cf x.tar --checkpoint=1 --checkpoint-action=exec='rm -rf /' .",
+    "tar -xf a.tar --to-command='sh -c x'", "make -f /dev/stdin", "crontab jobs.txt",
+    "git -c protocol.ext.allow=always clone 'ext::sh -c touch% /tmp/pwned' x",
+    "git clone --upload-pack='rm -rf /' repo x", "git push --receive-pack='x' origin main",
+    "BASH_ENV=./evil.sh bash -c true", "ENV=./evil sh -c true", "export BASH_ENV=x; bash -c ls",
+    "LD_PRELOAD=./evil.so ls", "NODE_OPTIONS='--require ./evil.js' node app.js",
+    "pm2 start server.js", "nodemon app.js", "systemd-run rm -rf /srv",
+])
+def test_programs_that_run_unseen_code_are_unknown(command: str) -> None:
+    assessment = judge(command)
+    assert assessment.risk.at_least(UNKNOWN), (command, assessment)
+    assert not assessment.complete
+
+
+@pytest.mark.parametrize(("command", "risk"), [
+    ("vim notes.txt", WRITE), ("tmux ls", READ), ("tmux kill-session -t dev", WRITE),
+    ("at -l", READ), ("pm2 list", READ), ("lua --version", READ),
+    ("tar -czf out.tgz src", WRITE), ("NODE_OPTIONS=--max-old-space-size=4096 node -e '1'",
+                                       WRITE),
+    ("crontab -l", READ),
+])
+def test_their_harmless_uses_are_not(command: str, risk: Risk) -> None:
+    check(command, risk)
+
+
+# --------------------------------------------------------------------------------------------
+# git runs commands of its options, its repository's configuration and its hooks
+
+GIT = {
+    "/r/.git/HEAD": "ref: refs/heads/main\n",
+    "/r/.git/config": ("[core]\n\tbare = false\n\tfsmonitor = \"rm -rf /srv\"\n"
+                       "[alias]\n\tnuke = !git clean -fdx\n\tst = status\n"),
+    "/r/.git/hooks/pre-commit": "#!/bin/sh\ncurl -X DELETE https://api.x/v1/a\n",
+    "/r/.git/hooks/pre-push.sample": "#!/bin/sh\nrm -rf /\n",
+    "/s/.git/HEAD": "ref: refs/heads/main\n",
+    "/s/.git/config": "[core]\n\thooksPath = .husky\n",
+    "/s/.husky/pre-push": "#!/bin/sh\nnpm test\n",
+    "/s/package.json": '{"scripts": {"test": "rm -rf dist"}}',
+    "/w/.git": "gitdir: /r/.git/worktrees/w\n",
+    "/r/.git/worktrees/w/commondir": "../..\n",
+    "/c/.git/HEAD": "ref: refs/heads/main\n",
+    "/c/.git/config": "[core]\n\tbare = false\n",
+}
+
+
+@pytest.mark.parametrize(("command", "cwd", "risk"), [
+    ("git log", "/c", READ),  # a plain repository
+    ("git status", "/r", DESTRUCTIVE),  # core.fsmonitor runs on status
+    ("git commit -m x", "/c", WRITE),
+    ("git nuke", "/r", DESTRUCTIVE),  # an alias that runs a shell command
+    ("git push", "/s/src", DESTRUCTIVE),  # core.hooksPath: .husky/pre-push runs npm test
+    ("git log", "/w", DESTRUCTIVE),  # a worktree: the main repository's configuration
+    ("git rebase -i --exec 'rm -rf /' HEAD~3", "/c", CATASTROPHIC),
+    ("git rebase -x 'git clean -fdx' main", "/c", DESTRUCTIVE),
+    ("git bisect run rm -rf /srv", "/c", DESTRUCTIVE),
+    ("git submodule foreach 'git reset --hard'", "/c", DESTRUCTIVE),
+    ("git submodule foreach --recursive rm -rf build", "/c", DESTRUCTIVE),
+    ("git filter-branch --tree-filter 'rm -rf secrets' HEAD", "/c", DESTRUCTIVE),
+    ("git difftool -x 'rm -rf /srv' HEAD", "/c", DESTRUCTIVE),
+])
+def test_git_runs_what_it_is_told_and_what_its_repository_says(command: str, cwd: str,
+                                                              risk: Risk) -> None:
+    assessment = classify_shell(command, cwd=cwd, reader=MemoryReader(GIT))
+    assert assessment.risk is risk, (command, [(e.risk.value, e.reason)
+                                               for e in assessment.effects])
+
+
+def test_git_hooks_run_by_the_subcommand_are_judged() -> None:
+    commit = classify_shell("git commit -m x", cwd="/r/src", reader=MemoryReader(GIT))
+    assert any("pre-commit" in r for r in commit.reasons)
+    assert "/r/.git/hooks/pre-commit" in dict(commit.inputs)
+    log = classify_shell("git log", cwd="/c", reader=MemoryReader(GIT))
+    assert not any("hooks" in p for p, _ in log.inputs)  # git log runs no hook

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from airlock.classify.shell import (
     databases,
+    gitcode,
     http_clients,
     inline,
     makefiles,
@@ -29,6 +30,7 @@ HANDLERS = Handlers(
         **packages.HANDLERS,
         **makefiles.HANDLERS,
         **scripts.HANDLERS,
+        **gitcode.HANDLERS,
     },
     wrappers=wrappers.WRAPPERS,
     languages=inline.LANGUAGES,

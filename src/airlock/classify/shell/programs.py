@@ -1,7 +1,7 @@
-"""Programs with logic of their own: shells and eval, find, git configuration that holds
-commands, sed and awk scripts, package runners. Commands run elsewhere are in remote.py,
-database clients in databases.py, HTTP clients in http_clients.py, interpreters in inline.py;
-handlers.py puts them all in one table.
+"""Programs with logic of their own: shells and eval, find, sed and awk scripts. Commands
+run elsewhere are in remote.py, database clients in databases.py, HTTP clients in
+http_clients.py, interpreters in inline.py, git in gitcode.py, package managers in
+packages.py, make in makefiles.py; handlers.py puts them all in one table.
 
 Each handler receives the program's words and returns effects; most fall back to
 the program's rules for whatever they do not treat specially.
@@ -195,45 +195,6 @@ def _find(run: Runner, program: Program, words: list[Word], env: Env, stdin: Std
 
 
 # --------------------------------------------------------------------------------------------
-# git: configuration keys whose values are commands
-
-_GIT_COMMAND_KEYS = re.compile(
-    r"^(core\.(pager|editor|sshcommand|askpass|gitproxy|fsmonitor)|sequence\.editor|"
-    r"diff\.external|diff\..*\.(textconv|command)|merge\..*\.driver|"
-    r"filter\..*\.(clean|smudge|process)|credential(\..*)?\.helper|gpg(\..*)?\.program|"
-    r"alias\..*|uploadpack\.packobjectshook|pager\..*|web\.browser|browser\..*\.cmd|"
-    r"(diff|merge)tool\..*\.cmd|man\..*\.cmd|remote\..*\.(uploadpack|receivepack)|"
-    r"core\.hookspath|include\.path|includeif\..*)$")
-
-
-def _git(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
-         depth: int) -> list[Effect]:
-    args = parse_args(words[1:], program.options)
-    effects: list[Effect] = []
-    settings = list(args.values(frozenset({"-c"})))
-    pos = args.positionals
-    if pos and pos[0].value == "config":
-        values = [w for w in pos[1:] if not (w.value or "").startswith("-")]
-        if len(values) >= 2 and values[0].value is not None:
-            settings.append(Word.literal(f"{values[0].value}={values[1].value}")
-                            if values[1].value is not None else Word.opaque(values[1].text))
-    for setting in settings:
-        if setting.value is None:
-            effects.append(unknown("git runs with a setting computed at run time"))
-            continue
-        key, _, value = setting.value.partition("=")
-        if _GIT_COMMAND_KEYS.match(key.lower()):
-            if key.lower() in ("core.hookspath", "include.path") or key.lower().startswith(
-                    "includeif."):
-                effects.append(unknown(f"git setting {key} loads hooks or configuration "
-                                       "that cannot be seen"))
-            elif not key.lower().startswith("alias.") or value.startswith("!"):
-                effects.extend(run.script(value.removeprefix("!"), depth + 1,
-                                          f"by git as {key}"))
-    return effects + run.decide_effects(program, words, env)
-
-
-# --------------------------------------------------------------------------------------------
 # sed and awk: their scripts can write files and run commands
 
 _SED_S_COMMAND = re.compile(r"s(?P<d>[^\\\n])(?:\\.|(?!(?P=d)).)*(?P=d)"
@@ -321,7 +282,6 @@ HANDLERS: dict[str, Handler] = {
     "alias": _alias,
     "trap": _trap,
     "find": _find,
-    "git": _git,
     "sed": _sed,
     "awk": _awk,
 }

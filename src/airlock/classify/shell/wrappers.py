@@ -319,17 +319,13 @@ def _each_a_script(origin: str, values: str = "") -> Wrapper:
 
 def _parallel(run: Runner, words: list[Word], env: Env, stdin: Stdin | None,
               depth: int) -> list[Effect]:
-    """GNU parallel: the words before `:::` form a command line run once per input."""
-    rest = words[1:]
-    end = next((i for i, w in enumerate(rest) if w.value in (":::", "::::", ":::+")), len(rest))
-    command = [w for w in rest[:end] if not (w.value or "").startswith("-")]
-    if not command:
-        return _unknown("parallel runs commands read from its input")
-    filled = [Word(w.text, None, "{}", template=None) if w.value is not None and "{" in w.value
-              else w for w in command]
-    if len(filled) == 1 and filled[0].value is not None:
-        return run.script(filled[0].value, depth + 1, "by parallel")
-    return _inner(run, "parallel", filled, env, None, depth)
+    """GNU parallel builds each command line from its inputs (`:::` arguments, files, stdin),
+    with its own replacement strings and quoting rules: what runs cannot be told before."""
+    if any(w.value in ("--version", "--help", "--citation") for w in words[1:2]):
+        return _read("parallel --version")
+    inner = [w for w in words[1:] if w.value in (":::", "::::", ":::+", "::::+")]
+    shown = "its arguments" if inner else "its input"
+    return _unknown(f"parallel builds the commands it runs from {shown} at run time")
 
 
 WRAPPERS: dict[str, Wrapper] = {

@@ -444,3 +444,55 @@ def test_git_hooks_run_by_the_subcommand_are_judged() -> None:
     assert "/r/.git/hooks/pre-commit" in dict(commit.inputs)
     log = classify_shell("git log", cwd="/c", reader=MemoryReader(GIT))
     assert not any("hooks" in p for p, _ in log.inputs)  # git log runs no hook
+
+
+# --------------------------------------------------------------------------------------------
+# Bash evaluates arithmetic: a subscript runs its command substitution, quoted or not
+
+@pytest.mark.parametrize("command", [
+    "let 'a[$(rm -rf /srv)]'", "let \"x = a[$(rm -rf /srv)]\"",
+    "[[ -v 'a[$(rm -rf /srv)]' ]]", "[[ -R 'a[`rm -rf /srv`]' ]]",
+    "[[ 'a[$(rm -rf /srv)]' -eq 1 ]]", "[[ 1 -lt 'a[$(rm -rf /srv)]' ]]",
+    "test -v 'a[$(rm -rf /srv)]'", "[ -v 'a[$(rm -rf /srv)]' ]",
+    "(( a[$(rm -rf /srv)] ))", "x='a[$(rm -rf /srv)]'; (( x ))",
+    "x='a[$(rm -rf /srv)]'; echo $(( x + 1 ))", "x='a[$(rm -rf /srv)]'; let x",
+    "declare 'a[$(rm -rf /srv)]=1'", "local 'a[$(rm -rf /srv)]'",
+    "unset 'a[$(rm -rf /srv)]'", "printf -v 'a[$(rm -rf /srv)]' x",
+    "read 'a[$(rm -rf /srv)]' < /dev/null", "mapfile 'a[$(rm -rf /srv)]' < f",
+])
+def test_arithmetic_subscripts_are_judged(command: str) -> None:
+    assessment = judge(command)
+    assert assessment.risk.at_least(DESTRUCTIVE), (command, assessment.effects)
+    assert Target("path", "/srv", contextual=True) in assessment.targets
+
+
+@pytest.mark.parametrize("command", [
+    "let 'x = 1 + 2'", "[[ -v HOME ]]", "[[ $n -gt 3 ]]", "(( i++ ))", "test -v PATH",
+    "for ((i=0; i<10; i++)); do echo $i; done", "printf -v out '%s' x", "read -r line",
+])
+def test_plain_arithmetic_is_a_read(command: str) -> None:
+    assert judge(command).risk is READ
+
+
+# --------------------------------------------------------------------------------------------
+# Overwriting a database file is destructive, like truncating it
+
+@pytest.mark.parametrize("command", [
+    "dd if=/dev/zero of=app.db", "dd if=/dev/urandom of=data/prod.sqlite3 bs=1M count=1",
+    "ln -sf /dev/null db.sqlite", "ln --force --symbolic /tmp/empty app.db",
+    "install /dev/null app.db", "install -m 600 new.sqlite3 data/app.sqlite3",
+    "echo '' | tee prod.sqlite3", "cp /dev/null app.db", "mv empty.db app.db",
+    "rsync -a empty.db prod.db", "scp empty.db host:/srv/prod.db", ": > app.db",
+    "truncate -s 0 app.db", "python3 -c \"open('app.db', 'w').close()\"",
+])
+def test_overwriting_a_database_file_is_destructive(command: str) -> None:
+    assessment = judge(command)
+    assert assessment.risk is DESTRUCTIVE, (command, assessment.effects)
+
+
+@pytest.mark.parametrize("command", [
+    "dd if=/dev/zero of=disk.img bs=1M count=1", "ln -s /dev/null db.sqlite",
+    "install -m 755 tool bin/tool", "tee -a app.db.log", "cp app.db /backups/",
+])
+def test_other_writes_stay_writes(command: str) -> None:
+    assert judge(command).risk in (READ, WRITE), command

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import posixpath
+import re
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -35,7 +36,7 @@ from airlock.classify.shell.files import ScriptReader
 from airlock.classify.shell.places import Places
 from airlock.classify.shell.rules import Program, Registry, decide
 from airlock.classify.shell.syntax import parse, uncovered_text
-from airlock.classify.shell.words import Word, evaluate, fixed_output, settle
+from airlock.classify.shell.words import COMPUTED, Word, evaluate, fixed_output, settle
 from airlock.model import Effect, Risk, Target, Verb
 
 # Nesting of texts run again as code (bash -c inside eval inside ssh …) and of wrappers
@@ -68,6 +69,9 @@ _EXPANDED_VARIABLES = frozenset({"PS0", "PS1", "PS2", "PS4"})
 _SYSTEM_FOLDERS = ("/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/", "/usr/local/bin/",
                    "/usr/local/sbin/", "/opt/homebrew/bin/", "/opt/homebrew/sbin/", "/snap/bin/",
                    "/usr/libexec/")
+# `[[ X -eq Y ]]` evaluates X and Y as arithmetic.
+_ARITHMETIC_TESTS = frozenset({"-eq", "-ne", "-lt", "-le", "-gt", "-ge"})
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Names that change the working directory; redefining one makes it impossible to follow.
 _DIRECTORY_COMMANDS = frozenset({"cd", "pushd", "popd"})
 
@@ -200,6 +204,36 @@ class Analysis:
         return effects
 
     # ----------------------------------------------------------------------------------------
+    # Arithmetic: bash evaluates some text as an expression, and a subscript in it
+    # (`a[$(cmd)]`) runs its command substitution — even when the text was quoted.
+
+    def arithmetic(self, text: str | None, depth: int, origin: str) -> list[Effect]:
+        if depth > MAX_DEPTH:
+            return [unknown(f"arithmetic nested too deeply ({origin})")]
+        if text is None:
+            return [unknown(f"bash evaluates text computed at run time as arithmetic "
+                            f"({origin})")]
+        effects: list[Effect] = []
+        if any(c in text for c in "$`"):
+            effects.extend(self.script(f": $(( {text} ))", depth + 1,
+                                       f"when bash evaluates {text!r} ({origin})"))
+        # A name in an expression is evaluated in turn: `x='a[$(cmd)]'; (( x ))` runs cmd.
+        for name in dict.fromkeys(_NAME.findall(text)):
+            value = self.env.get(name)
+            if value is not None and any(c in value for c in "$`"):
+                effects.extend(self.arithmetic(value, depth + 1, f"${name}, {origin}"))
+        return effects
+
+    def arithmetic_word(self, word: Word, depth: int, origin: str) -> list[Effect]:
+        """A word bash evaluates as arithmetic: its value, or its known parts (a computed
+        part from the environment is taken as a number: see the architecture notes)."""
+        if word.value is not None:
+            return self.arithmetic(word.value, depth, origin)
+        if word.sketch is not None:
+            return self.arithmetic(word.sketch.replace(COMPUTED, "0"), depth, origin)
+        return []
+
+    # ----------------------------------------------------------------------------------------
     # Files a command runs, and where it runs
 
     def read_code(self, word: Word, base: str | None = None) -> list[CodeFile]:
@@ -293,7 +327,16 @@ class Analysis:
             elif kind in ("variable_assignment", "declaration_command", "variable_assignments",
                           "unset_command"):
                 effects.extend(self._assignments(node, src, depth))
+                if kind in ("declaration_command", "unset_command"):
+                    effects.extend(self._subscripted_names(node, src, depth))
                 children = [(c, node_stdin) for c in node.named_children]
+            elif kind in ("unary_expression", "binary_expression") and \
+                    node.parent is not None and _in_test(node):
+                effects.extend(self._test_operands(node, src, depth))
+                children = [(c, node_stdin) for c in node.named_children]
+            elif kind == "variable_name" and _in_arithmetic(node):
+                effects.extend(self.arithmetic(_text(node, src), depth, "an arithmetic name"))
+                children = []
             else:
                 children = [(c, node_stdin) for c in node.named_children]
             scope = self._scope(node, src)
@@ -509,6 +552,37 @@ class Analysis:
                 effects.extend(self.special_variable(name, value, depth))
         return effects
 
+    def _subscripted_names(self, node: Node, src: bytes, depth: int) -> list[Effect]:
+        """`declare 'a[$(cmd)]=1'`, `unset 'a[$(cmd)]'`: the subscript is evaluated."""
+        effects: list[Effect] = []
+        for child in node.named_children:
+            if child.type in ("string", "raw_string", "word", "concatenation"):
+                for word in evaluate(child, src):
+                    text = word.value if word.value is not None else word.sketch
+                    if text is not None and "[" in text:
+                        effects.extend(self.arithmetic_word(word, depth, f"a {node.type[:-8]} "
+                                                                         "subscript"))
+        return effects
+
+    def _test_operands(self, node: Node, src: bytes, depth: int) -> list[Effect]:
+        """`[[ -v NAME ]]` evaluates NAME's subscript; `[[ X -eq Y ]]` evaluates X and Y."""
+        operator = node.child_by_field_name("operator")
+        if operator is None or operator.type != "test_operator":
+            return []
+        op = _text(operator, src)
+        if node.type == "unary_expression" and op in ("-v", "-R"):
+            operands = [c for c in node.named_children if c.id != operator.id]
+        elif node.type == "binary_expression" and op in _ARITHMETIC_TESTS:
+            operands = [c for c in (node.child_by_field_name("left"),
+                                    node.child_by_field_name("right")) if c is not None]
+        else:
+            return []
+        effects: list[Effect] = []
+        for operand in operands:
+            for word in evaluate(operand, src):
+                effects.extend(self.arithmetic_word(word, depth, f"[[ {op} ]]"))
+        return effects
+
     def special_variable(self, name: str, value: str | None, depth: int) -> list[Effect]:
         if name == "IFS":
             return [unknown("IFS is changed, so words split differently than they read")]
@@ -551,6 +625,31 @@ class Analysis:
 
 # --------------------------------------------------------------------------------------------
 # Helpers
+
+
+def _in_test(node: Node) -> bool:
+    parent = node.parent
+    while parent is not None and parent.type in ("unary_expression", "binary_expression",
+                                                 "parenthesized_expression",
+                                                 "negated_expression"):
+        parent = parent.parent
+    return parent is not None and parent.type == "test_command"
+
+
+def _in_arithmetic(node: Node) -> bool:
+    parent = node.parent
+    for _ in range(16):
+        if parent is None:
+            return False
+        if parent.type in ("arithmetic_expansion", "c_style_for_statement"):
+            return True
+        if parent.type == "compound_statement":
+            first = parent.children[0] if parent.children else None
+            return first is not None and first.type == "(("
+        if parent.type in ("command", "variable_assignment", "test_command", "program"):
+            return False
+        parent = parent.parent
+    return False
 
 
 def _system_program(path: str) -> bool:

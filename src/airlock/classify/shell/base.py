@@ -99,6 +99,11 @@ class Runner(Protocol):
         """Effects of assigning a variable that changes what runs (IFS, PAGER, BASH_ENV …)."""
         ...
 
+    def arithmetic_word(self, word: Word, depth: int, origin: str) -> list[Effect]:
+        """A word bash evaluates as an arithmetic expression (`let`, `[[ -v ]]`, `test -v`,
+        `printf -v`): a subscript in it (`a[$(cmd)]`) runs its command substitution."""
+        ...
+
     def read_code(self, word: Word, base: str | None = None) -> list[CodeFile]:
         """The file `word` names, read (bounded) in every directory the command may run in,
         or in `base`. Empty of text where it cannot be read; never raises."""

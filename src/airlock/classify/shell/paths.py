@@ -132,6 +132,9 @@ CLASSES: dict[str, Callable[[Word], bool]] = {
     "device": is_device,
     "sink": is_sink,
     "precious": is_precious,
+    # `of=app.db` (dd): the file named after `of=` looks like a database or a backup.
+    "output-precious": lambda w: w.value is not None and w.value.startswith("of=") and
+    is_precious(Word.literal(w.value[3:])),
     "remote": is_remote,
     "glob": lambda w: w.glob,
     "dynamic": lambda w: w.value is None,

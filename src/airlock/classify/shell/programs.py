@@ -274,7 +274,31 @@ def _awk(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdi
     return _read("awk prints transformed text")
 
 
+# --------------------------------------------------------------------------------------------
+# Builtins that evaluate names or expressions: a subscript runs its command substitution
+
+_TAKE_NAMES = frozenset({"read", "mapfile", "readarray", "getopts"})
+_NAME_OPTIONS = frozenset({"-v", "-R", "-p", "-a"})
+
+
+def _names(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+           depth: int) -> list[Effect]:
+    """`let EXPR`, `test -v NAME`, `printf -v NAME`, `read NAME`: bash evaluates a subscript
+    in them (`let 'a[$(rm -rf /)]'` runs the rm), so each is judged as arithmetic."""
+    name = words[0].value or ""
+    effects: list[Effect] = []
+    rest = words[1:]
+    for index, word in enumerate(rest):
+        before = rest[index - 1].value if index else None
+        text = word.value if word.value is not None else word.sketch
+        if name == "let" or (text is not None and "[" in text and (
+                name in _TAKE_NAMES or before in _NAME_OPTIONS)):
+            effects.extend(run.arithmetic_word(word, depth, f"{name} {before or ''}".strip()))
+    return effects + run.decide_effects(program, words, env)
+
+
 HANDLERS: dict[str, Handler] = {
+    "names": _names,
     "shell": _shell,
     "foreign-shell": _foreign_shell,
     "eval": _eval,

@@ -66,3 +66,19 @@ def test_blast_radius_follows_stored_on_and_backs_up() -> None:
     assert volume.environments == ("staging", "production")
     bucket = inventory.resolve([Target("aws:s3:bucket", "backups")], ActionContext())[0]
     assert bucket.blast_radius == ("backups", "prod-db") and "production" in bucket.environments
+
+
+def test_an_object_in_a_named_database_is_placed_where_that_database_is() -> None:
+    local = ActionContext(environment="development")
+    prod = Target("postgres", "db.prod.internal:5432/app")
+    assert resolve(Target("table", "orders", within=prod), local) == [("prod-db",
+                                                                       ("production",))]
+    elsewhere = Target("postgres", "elsewhere:5432/x")
+    assert resolve(Target("table", "orders", within=elsewhere), local) == [
+        (None, ("(unknown)",))]  # not the action's context: nobody knows where it is
+    partial = Target("postgres", "?:5432/app")
+    assert ("staging-db", ("staging", "(unknown)")) in resolve(
+        Target("table", "orders", within=partial), local)
+    local_file = Target("path", "app.db", contextual=True)
+    assert resolve(Target("table", "orders", within=local_file), local) == [
+        (None, ("development",))]  # a SQLite file here: this machine's

@@ -58,14 +58,16 @@ class Inventory:
         return tuple(resolved)
 
     def resolve_one(self, target: Target, context: ActionContext) -> list[ResolvedTarget]:
-        matches = [res for res in self.resources.values() if self._claims(res, target, context)]
-        partial = _is_partial(target)
+        # An object in a named database is placed where that database is.
+        place = target.within if target.within is not None else target
+        matches = [res for res in self.resources.values() if self._claims(res, place, context)]
+        partial = _is_partial(place)
         owner = self.resources.get(context.resource) if context.resource else None
-        if not matches and owner is not None and target.contextual \
+        if not matches and owner is not None and target.contextual and target.within is None \
                 and target.kind in DATABASE_OBJECT_KINDS:
             matches = [owner]
         if not matches:
-            if target.contextual and context.environment:
+            if place.contextual and context.environment:
                 env, note = context.environment, "inside the action's context"
             else:
                 env, note = UNKNOWN_ENVIRONMENT, "no configured resource claims this target"

@@ -272,18 +272,22 @@ class Target:
     `contextual` targets live inside the action's context (a table of the connected database, a
     path on the machine the command runs on) and inherit the context's environment when no
     configured resource claims them; others resolve on their own or count as production.
+    `within` names the database (or file) an object lives in when the action says which one
+    (`psql -h db.prod -c 'DROP TABLE orders'`): the object belongs to that database's resource
+    and environment, not to the action's context.
     """
 
     kind: str
     value: str
     contextual: bool = False
+    within: Target | None = None
 
     @property
     def key(self) -> str:
         return f"{self.kind}:{self.value}"
 
     def __str__(self) -> str:
-        return self.key
+        return self.key if self.within is None else f"{self.key} in {self.within.key}"
 
 
 class Verb(StrEnum):
@@ -408,9 +412,12 @@ class ResolvedTarget:
     note: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"target": self.target.key, "resource": self.resource,
-                "environments": list(self.environments), "blast_radius": list(self.blast_radius),
-                "note": self.note}
+        shown: dict[str, Any] = {"target": self.target.key, "resource": self.resource,
+                                 "environments": list(self.environments),
+                                 "blast_radius": list(self.blast_radius), "note": self.note}
+        if self.target.within is not None:
+            shown["within"] = self.target.within.key
+        return shown
 
 
 UNKNOWN_ENVIRONMENT = "(unknown)"

@@ -634,8 +634,8 @@ def test_http_is_handed_over(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_embedded_results_are_kept_and_tied_to_the_database(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """Whatever the SQL classifier says, the shell result is at least as strict and names the
-    database the client connects to."""
+    """Whatever the SQL classifier says, the shell result is at least as strict, and the
+    objects it names are placed in the database the client connects to (one target each)."""
     import airlock.classify.sql
     from airlock.model import Effect, Verb
 
@@ -648,9 +648,16 @@ def test_embedded_results_are_kept_and_tied_to_the_database(
     monkeypatch.setattr(airlock.classify.sql, "classify_sql", fake)
     assessment = classify_shell("psql -h db.prod -d shop -c 'INSERT INTO users VALUES (1)'")
     assert assessment.risk is Risk.WRITE
-    assert table_target in assessment.targets
-    assert Target("postgres", "db.prod:5432/shop") in assessment.targets
+    database = Target("postgres", "db.prod:5432/shop")
+    assert assessment.targets == (Target("table", "users", within=database),)
     assert held(assessment), "a write to another machine's database is not a local write"
+
+    def unknown_sql(text: str, dialect: str = "postgres") -> Assessment:
+        return Assessment.unknown("cannot read it", classifier="sql")
+
+    monkeypatch.setattr(airlock.classify.sql, "classify_sql", unknown_sql)
+    unread = classify_shell("psql -h db.prod -d shop -c 'x'")
+    assert unread.targets == (database,), "what names nothing is on the database itself"
 
 
 def test_a_failing_embedded_classifier_is_unknown(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -103,7 +103,7 @@ def print_evaluation(ev: Evaluation, *, trace: bool = False) -> None:
             where = ", ".join(t.environments)
             res = f"resource {t.resource}" if t.resource else "no configured resource"
             blast = f"; also destroys {', '.join(t.blast_radius[1:])}" if len(t.blast_radius) > 1 else ""
-            out.print(f"  - {escape(t.target.key)} → {res}, environment {escape(where)}{escape(blast)}"
+            out.print(f"  - {escape(str(t.target))} → {res}, environment {escape(where)}{escape(blast)}"
                       + (f" ({escape(t.note)})" if t.note else ""))
     if trace:
         out.print("how the verdict was reached:")

@@ -17,13 +17,33 @@ import fails closed the same way).
 
 from __future__ import annotations
 
+import dataclasses
+
 from airlock.classify.shell.base import unknown
 from airlock.classify.shell.words import COMPUTED
 from airlock.model import Assessment, Effect, HttpRequest, Target, Verb
 
+# Objects of a database a statement names (table:orders): placed in the database the client
+# connects to.
+_IN_DATABASE = frozenset({
+    "table", "schema", "database", "view", "materialized_view", "function", "procedure",
+    "sequence", "index", "extension", "type", "role", "trigger", "column", "constraint",
+    "publication", "subscription", "policy", "rule", "domain", "collation", "tablespace",
+    "large_object", "replication_slot", "owned", "object",
+})
+
 
 def _keep(assessment: Assessment, target: Target | None, what: str) -> list[Effect]:
+    """The SQL classifier's effects, placed in the database `target` the client connects to:
+    `DROP TABLE orders` run by `psql -h db.prod` destroys table orders *in db.prod* (one
+    target, that database's resource and environment; its backup is of the table). An effect
+    that names nothing is on the database itself."""
     effects = list(assessment.effects)
+    if target is not None and target.kind != "url":
+        placed = [_placed(e, target) for e in effects]
+        if placed and all(e.target is not None for e in placed):
+            return placed
+        effects = placed
     if target is not None and all(e.target != target for e in effects):
         worst = max(assessment.effects, key=lambda e: e.risk.rank, default=None)
         verb = worst.verb if worst is not None else Verb.READ
@@ -31,6 +51,16 @@ def _keep(assessment: Assessment, target: Target | None, what: str) -> list[Effe
         effects.append(Effect(verb, assessment.risk, f"{what}: {detail}" if detail else what,
                               target, "database" if target.kind != "url" else "request"))
     return effects
+
+
+def _placed(effect: Effect, database: Target) -> Effect:
+    target = effect.target
+    if target is None:
+        return dataclasses.replace(effect, target=database)
+    if target.contextual and target.within is None and target.kind in _IN_DATABASE:
+        return dataclasses.replace(effect, target=dataclasses.replace(
+            target, contextual=database.contextual, within=database))
+    return effect
 
 
 def sql_effects(text: str | None, dialect: str, target: Target | None,

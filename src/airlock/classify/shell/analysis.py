@@ -42,7 +42,11 @@ from airlock.model import Effect, Risk, Target, Verb
 # Nesting of texts run again as code (bash -c inside eval inside ssh …) and of wrappers
 # around one command (sudo env nice …), counted together; past it the answer is unknown.
 MAX_DEPTH = 12
-_WORK_BUDGET = 60_000  # syntax nodes visited per classification, all depths together
+_WORK_BUDGET = 200_000  # syntax nodes visited per classification, all depths together
+# Time added to the budget for each KiB of script read from a file, and at most in all: a
+# script of 25 KiB or more may take a quarter of a second to judge; past that it is unknown.
+FILE_SECONDS_PER_KIB = 0.01
+FILE_SECONDS = 0.25
 
 # Variables that decide which code runs: a command under them may run local code.
 _CODE_VARIABLES = frozenset({
@@ -105,6 +109,9 @@ class Analysis:
         # `cd` commands whose success bash guarantees before what follows (`cd x && …`).
         self._definite: set[int] = set()
         self._current: Node | None = None  # the command node being judged
+        self._extended = 0.0  # seconds added to the deadline for files read
+        # What handlers worked out once per analysis (a repository's configuration).
+        self.cache: dict[object, object] = {}
         self.deadline = deadline
         self.budget = _WORK_BUDGET
         self.env: dict[str, str | None] = {}
@@ -248,6 +255,7 @@ class Analysis:
         if depth > MAX_DEPTH:
             return [unknown(f"runs {code.shown}, nested more than {MAX_DEPTH} levels deep",
                             target)]
+        self._extend_deadline(len(code.text))
         judge = self.handlers.languages.get(language)
         if language != "shell" and judge is None:
             return [unknown(f"runs {code.shown} as {language}, which airlock does not read",
@@ -266,6 +274,15 @@ class Analysis:
                        target, "file")
         return [named, *(dataclasses.replace(e, reason=f"{e.reason} (in {code.shown})")
                          for e in inner)]
+
+    def _extend_deadline(self, size: int) -> None:
+        """A script read from a file brings more text than the command line: the time budget
+        grows with what was read (FILE_SECONDS_PER_KIB), up to FILE_SECONDS in all."""
+        if self.deadline is None or self._extended >= FILE_SECONDS:
+            return
+        extra = min(FILE_SECONDS - self._extended, size / 1024 * FILE_SECONDS_PER_KIB)
+        self._extended += extra
+        self.deadline += extra
 
     @contextmanager
     def elsewhere(self, where: str) -> Iterator[None]:

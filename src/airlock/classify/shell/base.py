@@ -80,6 +80,11 @@ class Runner(Protocol):
     @property
     def registry(self) -> Registry: ...
 
+    @property
+    def cache(self) -> dict[object, object]:
+        """Results a handler works out once per analysis (keyed by the handler)."""
+        ...
+
     def script(self, text: str | None, depth: int, origin: str,
                stdin: Stdin | None = None) -> list[Effect]:
         """Judge `text` as shell code run `origin` (e.g. "by bash -c")."""

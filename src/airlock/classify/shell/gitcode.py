@@ -149,6 +149,18 @@ def _commands(run: Runner, words: list[Word], pos: list[Word], depth: int) -> li
 
 
 def _repository(run: Runner, verb: str, directory: str | None, depth: int) -> list[Effect]:
+    """What the repository's configuration and hooks run for `git verb` (once per analysis
+    for each subcommand and directory)."""
+    key = ("git", verb, directory, run.directories)
+    if key not in run.cache:
+        run.cache[key] = _repository_effects(run, verb, directory, depth)
+    effects = run.cache[key]
+    assert isinstance(effects, list)
+    return effects
+
+
+def _repository_effects(run: Runner, verb: str, directory: str | None,
+                        depth: int) -> list[Effect]:
     effects: list[Effect] = []
     for git_dir, common in _git_dirs(run, directory):
         config = run.read_code(Word.literal(posixpath.join(common, "config")))[0]

@@ -6,15 +6,24 @@ Module map (read in this order):
 
     syntax.py      tree-sitter-bash; a tree with errors or text it did not place is not trusted
     words.py       an argument's value after quotes, escapes, ANSI-C and brace expansion
-    base.py        what handlers are written against: Runner, Stdin, the Handlers table
-    analysis.py    the walk over every part of the tree; redirections, pipes, heredocs, variables
+    base.py        what handlers are written against: Runner, Stdin, CodeFile, the Handlers table
+    analysis.py    the walk over every part of the tree; redirections, pipes, heredocs, variables,
+                   arithmetic; the working directory as cd moves it
+    files.py       ScriptReader: the bounded reader of files a command runs (and its twin)
+    places.py      where commands run, and the files they run from there (recorded as inputs)
     handlers.py    every handler below in one table, which the analysis is given
     wrappers.py    sudo, env, nice, timeout, xargs, npx, uv run, … peeled to the inner command
-    programs.py    shells and eval, find, git settings that hold commands, sed, awk, npm/yarn
+    programs.py    shells and eval, source, find, sed, awk, let/test/read (arithmetic names)
+    scripts.py     programs named by a path (#! interpreters), running a script file, cd
+    packages.py    npm/yarn/pnpm/bun: package.json scripts
+    makefiles.py   make: the recipes a build would run
+    gitcode.py     git: commands in its options, its repository's configuration and hooks
     remote.py      ssh, docker/compose exec and run, kubectl exec, railway/heroku/fly run
     databases.py   psql, mysql, sqlite3, redis-cli, mongosh and the server tools around them
     http_clients.py curl, wget, httpie, gh api, railway api
-    inline.py      python -c (ast), node -e, ruby -e, perl -e, php -r (token scans)
+    inline.py      interpreters: inline code, script files, modules
+    pycode.py      Python, read with ast: names followed, HTTP clients rebuilt
+    tokenscan.py   JavaScript, Ruby, Perl, PHP: a token scan whose default is unknown
     embedded.py    handing SQL and HTTP to their classifiers, keeping what they say
     argv.py        options, bundles and values of one program's arguments
     rules.py       the rule packs (src/airlock/data/rules/*.toml): model, loading, matching

@@ -17,13 +17,13 @@ def endpoints(ctx: typer.Context,
     """The API proxy's local endpoints: resource, local URL, upstream, environment."""
     config = state(ctx).config()
     settings = SECTION.of(config)
-    rows = []
+    rows: list[dict[str, str]] = []
     for resource in config.resources.values():
         if resource.kind != "api":
             continue
         one = settings.of(resource.name).one_environment
         rows.append({"resource": resource.name, "url": settings.endpoint(resource.name),
-                     "upstream": resource.base_url, "provider": resource.provider,
+                     "upstream": resource.base_url or "", "provider": resource.provider,
                      "environment": resource.environment,
                      "environments": "one" if one else "per target",
                      "auth": "aws-sigv4" if resource.provider == "aws" else "bearer"})

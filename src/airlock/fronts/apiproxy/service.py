@@ -7,6 +7,7 @@ import asyncio
 import socket
 import threading
 import time
+from dataclasses import replace
 
 import uvicorn
 
@@ -39,6 +40,7 @@ class ApiProxyService:
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
         self.port: int | None = None
+        self.app: ApiProxyApp | None = None
 
     def start(self) -> None:
         host, port = self.settings.host, self.settings.port
@@ -49,7 +51,10 @@ class ApiProxyService:
             raise AirlockError(f"the API proxy cannot listen on {host}:{port}: {exc}",
                                hint="set [fronts.apiproxy] listen to a free host:port") from None
         self.port = int(sock.getsockname()[1])
+        if self.settings.port == 0:  # "any free port": endpoints name the one it got
+            self.settings = replace(self.settings, port=self.port)
         app = ApiProxyApp(self.runtime, self.settings, console_url=self.console_url)
+        self.app = app
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
                                                lifespan="on", timeout_keep_alive=30))
         self._server, self._socket = server, sock

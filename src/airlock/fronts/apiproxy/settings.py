@@ -65,7 +65,7 @@ class ApiProxySettings:
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = 8378
-    public_url: str = f"http://{DEFAULT_LISTEN}"
+    public_url: str | None = None  # None: http://host:port
     max_body: int = 64 * 1024 * 1024
     resources: Mapping[str, ProxiedResource] = field(default_factory=dict)
 
@@ -74,13 +74,14 @@ class ApiProxySettings:
 
     def endpoint(self, resource: str) -> str:
         """The local URL agents use for an api resource."""
-        return f"{self.public_url.rstrip('/')}/{resource}"
+        base = self.public_url or f"http://{_bracketed(self.host)}:{self.port}"
+        return f"{base.rstrip('/')}/{resource}"
 
 
 def build(parsed: ApiProxyFile, ctx: BuildContext) -> ApiProxySettings:
     host, port = _listen(parsed.listen, ctx)
-    public_url = parsed.public_url or f"http://{_bracketed(host)}:{port}"
-    if urlsplit(public_url).scheme not in ("http", "https"):
+    public_url = parsed.public_url
+    if public_url is not None and urlsplit(public_url).scheme not in ("http", "https"):
         ctx.fail("public_url", f"{public_url!r} is not an http(s) URL")
     if not 1 <= parsed.max_body_mb <= 5 * 1024:
         ctx.fail("max_body_mb", "give a size in MiB from 1 to 5120")

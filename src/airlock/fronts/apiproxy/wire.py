@@ -108,6 +108,7 @@ def outcome_answer(outcome: Outcome, *, style: str, console_url: str,
     """What the agent is told when the gate did not let the call through."""
     deferred = tuple(s for s in outcome.snapshots if s.startswith("def_"))
     fields: dict[str, Any] = {"action_id": outcome.action_id, "reason": outcome.reason,
+                              "what": "; ".join(outcome.assessment.reasons[:3]),
                               "risk": outcome.assessment.risk.value, "rule": outcome.decision.rule}
     if outcome.status is Status.DENIED:
         status, code = 403, "AirlockDenied"
@@ -149,6 +150,8 @@ def _shaped(status: int, code: str, fields: dict[str, Any], style: str) -> Answe
     if fields.get("approval_id"):
         headers.append(("x-airlock-approval-id", str(fields["approval_id"])))
     message = str(fields.get("reason", ""))
+    if fields.get("what"):
+        message = f"{fields['what']} — {message}"
     if fields.get("next_step"):
         message = f"{message} — {fields['next_step']}"
     if style in ("aws-s3", "aws-ec2", "aws-query"):

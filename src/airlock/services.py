@@ -226,6 +226,11 @@ def planned(runtime: Runtime, *, host: str, port: int) -> Services:
         PeriodicService("maintenance", maintenance(runtime), MAINTENANCE_SECONDS),
         # each further front's services go here, in the order they should start
     )
+    from airlock.fronts.apiproxy.service import proxy_service
+
+    proxy = proxy_service(runtime, console_url=console_url(runtime, host, port))
+    if proxy is not None:
+        services.add(proxy)
     return services
 
 

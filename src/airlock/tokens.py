@@ -84,6 +84,13 @@ def authenticate(store: Store, config: Config, token: str, *,
     record = store.get_token(match.group(1))
     if record is None or not hmac.compare_digest(record.secret_hash, sha256_hex(match.group(2))):
         raise AuthError("unknown token", hint="ask for a new one with `airlock token create`")
+    return caller_of_token(record, config, now=now)
+
+
+def caller_of_token(record: TokenRecord, config: Config, *,
+                    now: datetime | None = None) -> Caller:
+    """The caller an issued token speaks for, once its holder proved it holds it (its secret,
+    or a signature with a key bound to it): refused when revoked, expired or orphaned."""
     if record.revoked_at is not None:
         raise AuthError(f"token {record.id} was revoked at {record.revoked_at}")
     now = now or utcnow()

@@ -10,6 +10,7 @@ from airlock.cli import (  # noqa: F401  (registers commands)
     approve_cmd,
     audit_cmd,
     check_cmd,
+    endpoints_cmd,
     hook_cmd,
     sql_cmd,
     token_cmd,

@@ -699,9 +699,9 @@ HOSTILE = [
 
 @pytest.mark.parametrize("command", HOSTILE)
 def test_hostile_input_is_unknown_and_fast(command: str) -> None:
-    start = time.perf_counter()
+    start = time.thread_time()
     assessment = classify_shell(command)
-    elapsed = time.perf_counter() - start
+    elapsed = time.thread_time() - start
     assert assessment.risk.at_least(Risk.UNKNOWN), assessment
     assert not assessment.complete
     assert elapsed < 0.25, f"{elapsed * 1000:.0f} ms"

@@ -37,7 +37,6 @@ variables, a parse error, text nested too deep, input too large or too slow to a
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 from airlock.classify import MAX_INPUT_BYTES
@@ -52,7 +51,9 @@ __all__ = ["MAX_SHELL_BYTES", "classify_shell"]
 # parsing and walking are linear, but a guard that answers within tens of milliseconds needs a
 # bound on the input itself, and no agent's command line comes near it.
 MAX_SHELL_BYTES = min(MAX_INPUT_BYTES, 100 * 1024)
-# Wall-clock budget for one classification; past it the answer is unknown.
+# Budget for one classification, in CPU time of the classifying thread (`budget_clock`); past it
+# the answer is unknown. CPU time, not the wall clock: it bounds the work done, and the same
+# command gets the same verdict on a busy machine as on an idle one.
 TIME_BUDGET_SECONDS = 0.04
 
 _CLASSIFIER = "shell"
@@ -91,13 +92,14 @@ def _classify(command: object, cwd: str | None, reader: ScriptReader | None) -> 
     from airlock.classify.shell.analysis import Analysis
     from airlock.classify.shell.handlers import HANDLERS
     from airlock.classify.shell.rules import RulePackError, registry
+    from airlock.classify.shell.syntax import budget_clock
 
     try:
         packs = registry()
     except RulePackError as exc:
         return Assessment.unknown(f"the shell rule packs do not load: {exc.message}",
                                   classifier=_CLASSIFIER)
-    analysis = Analysis(packs, HANDLERS, deadline=time.perf_counter() + TIME_BUDGET_SECONDS,
+    analysis = Analysis(packs, HANDLERS, deadline=budget_clock() + TIME_BUDGET_SECONDS,
                         reader=reader, cwd=cwd)
     effects = analysis.finish(analysis.script(command, 0, ""))
     if not effects:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import posixpath
 import re
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from airlock.classify.shell.base import (
 from airlock.classify.shell.files import ScriptReader
 from airlock.classify.shell.places import Places
 from airlock.classify.shell.rules import Program, Registry, decide
-from airlock.classify.shell.syntax import parse, uncovered_text
+from airlock.classify.shell.syntax import budget_clock, parse, uncovered_text
 from airlock.classify.shell.words import COMPUTED, Word, evaluate, fixed_output, settle
 from airlock.model import Effect, Risk, Target, Verb
 
@@ -404,7 +403,7 @@ class Analysis:
             self.places.cwds = None
 
     def _late(self) -> bool:
-        return self.deadline is not None and time.perf_counter() > self.deadline
+        return self.deadline is not None and budget_clock() > self.deadline
 
     def _repair_dash(self, node: Node, src: bytes, gap: str) -> bool:
         """tree-sitter drops a lone `-` written before a heredoc (`python3 - <<EOF`). Put it

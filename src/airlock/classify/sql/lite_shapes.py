@@ -13,7 +13,7 @@ from sqlglot import exp
 from sqlglot.tokenizer_core import Token, TokenType
 
 from airlock.classify.sql.functions import lite_function
-from airlock.classify.sql.lite_where import LiteWhereReader, table_names
+from airlock.classify.sql.lite_where import SQLITE_SYSTEM_COLUMNS, LiteWhereReader, table_names
 from airlock.classify.sql.truth import Reach
 from airlock.classify.sql.verdict import Judgement, dotted, table, thing, words
 from airlock.model import Risk, Verb
@@ -168,7 +168,9 @@ class _Shapes:
             name = self.target(target)
             if isinstance(node.this, exp.Table) and target is not node.this:
                 self.targets.add(id(node.this))
-            reach, why = LiteWhereReader(self.j, names, others).reach(predicate)
+            system = SQLITE_SYSTEM_COLUMNS if self.dialect == "sqlite" else frozenset()
+            found = LiteWhereReader(self.j, names, others, target, system).reach(predicate)
+            reach, why = found.reach, found.why
             if reach is Reach.ALL:
                 does = "removes every row of" if deleting else "overwrites every row of"
                 self.j.add(verb, Risk.DESTRUCTIVE, f"{word} {why} {does} {name}", table(name),

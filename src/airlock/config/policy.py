@@ -46,6 +46,8 @@ class RuleFile(Strict):
 class PolicyFile(Strict):
     builtin: bool = True  # append the built-in rules after the configured ones
     rules: list[RuleFile] = Field(default_factory=list)
+    # a DELETE/UPDATE the planner expects to reach this share of its table is destructive
+    broad_write_fraction: Annotated[float, Field(gt=0, le=1)] = 0.5
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,6 +66,13 @@ def judge_statement(dialect: str, chunk: list[Token], node: exp.Expr, j: Judgeme
     _Shapes(dialect, j).judge(node)
 
 
+def agrees(chunk: list[Token], node: exp.Expr) -> bool:
+    """sqlglot made of the statement what its first word says it is."""
+    lead = chunk[0].text.upper() if chunk and chunk[0].token_type not in LITERAL_TOKENS else ""
+    expected = _EXPECTED.get(lead)
+    return expected is not None and isinstance(node, expected)
+
+
 class _Shapes:
     def __init__(self, dialect: str, j: Judgement) -> None:
         self.dialect = dialect

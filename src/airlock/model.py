@@ -188,11 +188,17 @@ class McpCall:
 
 @dataclass(frozen=True, slots=True)
 class FileAccess:
+    """A file read, written, or removed (`delete`: a write too, whatever `write` says)."""
+
     path: str
     write: bool = False
+    delete: bool = False
 
     def canonical(self) -> dict[str, Any]:
-        return {"path": self.path, "write": self.write}
+        canonical: dict[str, Any] = {"path": self.path, "write": self.write}
+        if self.delete:  # absent otherwise, so reads' and writes' digests stay as they were
+            canonical["delete"] = True
+        return canonical
 
 
 Payload = ShellCommand | SqlQuery | HttpRequest | McpCall | FileAccess
@@ -235,7 +241,8 @@ class Action:
     @property
     def kind(self) -> ActionKind:
         if isinstance(self.payload, FileAccess):
-            return ActionKind.FILE_WRITE if self.payload.write else ActionKind.FILE_READ
+            return ActionKind.FILE_WRITE if self.payload.write or self.payload.delete \
+                else ActionKind.FILE_READ
         return _KIND_OF_PAYLOAD[type(self.payload)]
 
     def content(self) -> dict[str, Any]:
@@ -254,7 +261,7 @@ class Action:
         elif isinstance(p, McpCall):
             text = f"{p.server}.{p.tool} {p.arguments_json}"
         else:
-            text = f"{'write' if p.write else 'read'} {p.path}"
+            text = f"{'delete' if p.delete else 'write' if p.write else 'read'} {p.path}"
         text = " ".join(text.split())
         return text if len(text) <= limit else text[: limit - 1] + "…"
 

@@ -36,7 +36,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from airlock.classify.files import classify_file
+from airlock.classify.files import classify_file, file_deletion
 from airlock.config import Config
 from airlock.model import (
     Assessment,
@@ -93,13 +93,15 @@ class FileRules:
 
     allowed: tuple[str, ...] = ()  # file-name globs, or absolute path globs
     protected: tuple[str, ...] = ()  # absolute paths of airlock's state folder and config file
+    resources: tuple[tuple[str, str], ...] = ()  # (name, path) of resources that are files
 
     @classmethod
     def from_config(cls, config: Config) -> FileRules:
         protected = [str(config.state_dir)]
         if config.path is not None:
             protected.append(str(config.path.resolve()))
-        return cls(tuple(config.hooks.allow_credential_reads), tuple(protected))
+        resources = tuple((r.name, p) for r in config.resources.values() for p in r.paths)
+        return cls(tuple(config.hooks.allow_credential_reads), tuple(protected), resources)
 
     def is_allowed(self, path: str) -> bool:
         name = os.path.basename(path)
@@ -112,15 +114,18 @@ class FileRules:
 
 def classify_file_access(access: FileAccess, *, cwd: str | None,
                          rules: FileRules | None = None) -> Assessment:
-    """A read or write of `access.path` (relative to `cwd`), with credential effects added."""
+    """A read, write or deletion of `access.path` (relative to `cwd`), with credential effects
+    added."""
     rules = rules or FileRules()
     path = absolute_path(access.path, cwd)
-    base = classify_file(path, write=access.write)
-    effects = list(base.effects)
-    complete = True
+    if access.delete:
+        effects = file_deletion(path, resources=rules.resources)
+    else:
+        effects = list(classify_file(path, write=access.write).effects)
+    complete = not any(e.risk is Risk.UNKNOWN for e in effects)
     if any(c in path for c in _GLOB_CHARS):
         paths, complete_glob = _expand(path)
-        complete = complete_glob
+        complete = complete and complete_glob
         if not complete_glob:
             effects.append(Effect(Verb.UNKNOWN, Risk.UNKNOWN, f"{path} matches more than "
                                   f"{MAX_GLOB_MATCHES} files; airlock cannot check them all",
@@ -130,8 +135,8 @@ def classify_file_access(access: FileAccess, *, cwd: str | None,
     budget = [MAX_CONTENT_SCANS]
     for one in paths:
         target = Target("path", one, contextual=True)
-        if access.write:
-            effect = _write_effect(one, rules, target)
+        if access.write or access.delete:
+            effect = _write_effect(one, rules, target, deleting=access.delete)
         else:
             effect = _read_effect(one, rules, target, budget)
         if effect is not None:
@@ -173,16 +178,20 @@ def _read_effect(path: str, rules: FileRules, target: Target, budget: list[int])
     return None
 
 
-def _write_effect(path: str, rules: FileRules, target: Target) -> Effect | None:
+def _write_effect(path: str, rules: FileRules, target: Target, *,
+                  deleting: bool = False) -> Effect | None:
     names = _with_real_path(path)
+    does = "deletes" if deleting else "writes"
     if any(rules.is_protected(name) for name in names):
-        return Effect(Verb.WRITE, Risk.CATASTROPHIC, f"writes {path}, one of airlock's own "
-                      "files (its state or configuration)", target, "file")
+        return Effect(Verb.DELETE if deleting else Verb.WRITE, Risk.CATASTROPHIC,
+                      f"{does} {path}, one of airlock's own files (its state or configuration)",
+                      target, "file")
     for name in names:
         why = _credential_by_name(name)
         if why is not None:
-            return Effect(Verb.DESTROY, Risk.DESTRUCTIVE, f"overwrites {path}, {why}; the old "
-                          "credential is lost", target, "file")
+            return Effect(Verb.DESTROY, Risk.DESTRUCTIVE, f"{'deletes' if deleting else 'overwrites'}"
+                          f" {path}, {why}; the {'' if deleting else 'old '}credential is lost",
+                          target, "file")
     return None
 
 

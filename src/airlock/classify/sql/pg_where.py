@@ -534,10 +534,10 @@ class WhereReader:
         if not isinstance(fields, dict) or [_sval(n) for n in fields.get("name", [])] != ["="] \
                 or fields.get("kind") not in ("AEXPR_OP", "AEXPR_NOT_DISTINCT"):
             return None
-        sides = [_qualified(fields.get("lexpr")), _qualified(fields.get("rexpr"))]
-        if any(s is None for s in sides):
+        left, right = _qualified(fields.get("lexpr")), _qualified(fields.get("rexpr"))
+        if left is None or right is None:
             return None
-        (q1, c1), (q2, c2) = sides  # type: ignore[misc]
+        (q1, c1), (q2, c2) = left, right
         if c1 != c2 or not ((q1 in outer and (q2 in inner or q2 == "")) or
                             (q2 in outer and (q1 in inner or q1 == ""))):
             return None

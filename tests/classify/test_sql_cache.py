@@ -42,6 +42,10 @@ SIBLINGS = [
     ("mysql", "DELETE FROM t WHERE id BETWEEN -3000000000 AND 3000000000",
      "DELETE FROM t WHERE id BETWEEN -3 AND 3"),
     ("sqlite", "DELETE FROM t WHERE x = 'a' OR x <> 'a'", "DELETE FROM t WHERE x = 'a' OR x <> 'b'"),
+    # all numbers but one cover every int4 unless that one is an int4 integer
+    ("postgres", "DELETE FROM t WHERE NOT (x = 2147483647.0)", "DELETE FROM t WHERE NOT (x = 1.5)"),
+    ("mysql", "DELETE FROM t WHERE x <> 5", "DELETE FROM t WHERE x <> 1.5"),
+    ("sqlite", "DELETE FROM t WHERE x NOT IN (5)", "DELETE FROM t WHERE x NOT IN (1.5)"),
     ("sqlite", "DELETE FROM t WHERE 1 = 1", "DELETE FROM t WHERE 1 = 2"),
 ]
 

@@ -361,6 +361,23 @@ def always(key: Hashable, columns: frozenset[str], *, false_when_null: bool) -> 
     return Test(key, NON_NULL, ONLY_NULL if false_when_null else EMPTY, columns)
 
 
+def literal_decides(op: str, value: object, *, small_integers_apart: bool) -> bool:
+    """Whether the value of the literal in `expr op literal` (op `=` for IN lists) can decide,
+    on its own, whether the tests on `expr` cover every value — so that a verdict must not be
+    shared with a statement that differs only in that literal (the fingerprint cache). An order
+    can (`id > -3000000000`); so can a boolean; a set of numbers, or all numbers but them, can
+    through the int4 rule (`id <> 1.5` covers every int4, `id <> 5` does not) — unless the
+    fingerprint already keeps int4 integers apart from other numbers (`small_integers_apart`:
+    PostgreSQL's ICONST); `=` and `<>` of text never can."""
+    if isinstance(value, bool) or op not in ("=", "<>", "!=", "IS DISTINCT FROM",
+                                             "IS NOT DISTINCT FROM"):
+        return True
+    if isinstance(value, int | float):
+        return not (small_integers_apart and isinstance(value, int)
+                    and INT4_MIN <= value <= INT4_MAX)
+    return False
+
+
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) \
         and not math.isnan(value)

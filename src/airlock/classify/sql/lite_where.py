@@ -28,6 +28,7 @@ from airlock.classify.sql.coverage import (
     constant_comparison,
     distinct_comparison,
     flat,
+    literal_decides,
     membership,
     null_test,
     opaque,
@@ -276,8 +277,8 @@ class LiteWhereReader:
             if "DISTINCT" in op:
                 return opaque()
             return pair_comparison(key, self.key(right), columns, op)
-        self._literals[key] = self._literals.get(key, False) or op not in (
-            "=", "<>", "IS DISTINCT FROM", "IS NOT DISTINCT FROM") or isinstance(value, bool)
+        self._literals[key] = self._literals.get(key, False) or literal_decides(
+            op, value, small_integers_apart=False)
         if "DISTINCT" in op:
             return distinct_comparison(key, columns, value, distinct=op == "IS DISTINCT FROM")
         if isinstance(value, str) and op not in ("=", "<>", "!="):
@@ -303,7 +304,7 @@ class LiteWhereReader:
             return truth_test(self.key(node), self.columns(node))
         key = self.key(node.this)
         self._literals[key] = self._literals.get(key, False) or any(
-            isinstance(v, bool) for v in values)
+            literal_decides("=", v, small_integers_apart=False) for v in values)
         return membership(key, self.columns(node.this), values, negated=False)
 
     def exists(self, node: exp.Exists) -> Pred:

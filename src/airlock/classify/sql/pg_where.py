@@ -32,6 +32,7 @@ from airlock.classify.sql.coverage import (
     constant_comparison,
     distinct_comparison,
     flat,
+    literal_decides,
     membership,
     null_test,
     opaque,
@@ -399,9 +400,8 @@ class WhereReader:
         key, columns = self.key(left), self.columns(left)
         if _is_value(value):
             # = and <> of one constant decide nothing whatever the constant is; an order does.
-            self._literals[key] = self._literals.get(key, False) or op not in (
-                "=", "<>", "!=", "IS DISTINCT FROM", "IS NOT DISTINCT FROM") \
-                or isinstance(value, bool)
+            self._literals[key] = self._literals.get(key, False) or literal_decides(
+                op, value, small_integers_apart=True)
         if not _is_value(value):
             # Compared with something fixed but unknown ($1, now()): the comparisons of the
             # two still fit together (`x > $1 OR x <= $1`).
@@ -423,7 +423,7 @@ class WhereReader:
             return opaque()
         key = self.key(left)
         self._literals[key] = self._literals.get(key, False) or any(
-            isinstance(v, bool) for v in values)
+            literal_decides("=", v, small_integers_apart=True) for v in values)
         return membership(key, self.columns(left), values, negated=negated)
 
     def pattern(self, left: Any, right: Any, op: str, kind: str) -> Pred:

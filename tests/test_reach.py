@@ -55,10 +55,10 @@ def _measured(fraction: float, *, not_null: set[str] | None = None,
 CASES = [
     # (statement, measurement, risk, words the reasons must hold)
     ("DELETE FROM t WHERE id > 0", _measured(1.0), Risk.DESTRUCTIVE,
-     ["removes most of t", "100% of public.t", "50%", "broad_write_fraction"]),
+     ["DELETE is a broad write on t", "100% of public.t", "50%", "broad_write_fraction"]),
     ("DELETE FROM t WHERE id > 0", _measured(0.5), Risk.DESTRUCTIVE, ["50% of public.t"]),
     ("UPDATE t SET a = 1 WHERE created_at < now()", _measured(0.8), Risk.DESTRUCTIVE,
-     ["UPDATE changes most of t"]),
+     ["UPDATE is a broad write on t"]),
     ("DELETE FROM t WHERE id > 9000", _measured(0.1), Risk.WRITE,
      ["removes the rows of t that its WHERE selects", "10% of public.t"]),
     ("DELETE FROM t WHERE id IS NOT NULL", _measured(1.0, not_null={"id"}), Risk.DESTRUCTIVE,
@@ -66,13 +66,13 @@ CASES = [
     ("DELETE FROM t WHERE deleted_at IS NOT NULL", _measured(0.02), Risk.WRITE,
      ["the catalog allows NULL in deleted_at", "2% of public.t"]),
     ("DELETE FROM t WHERE deleted_at IS NOT NULL", _measured(0.97), Risk.DESTRUCTIVE,
-     ["the catalog allows NULL in deleted_at", "removes most of t"]),
+     ["the catalog allows NULL in deleted_at", "DELETE is a broad write on t"]),
     ("DELETE FROM t WHERE id > -2147483649", _measured(1.0, not_null={"id"}, integers={"id"}),
      Risk.DESTRUCTIVE, ["confirms it: id is NOT NULL and of an int2/int4 type"]),
     ("DELETE FROM t WHERE id > -2147483649", _measured(0.3, not_null={"id"}), Risk.WRITE,
      ["only if the value it tests is an int2 or int4, which id is not"]),
     ("DELETE FROM t WHERE id IN (SELECT id FROM t)", _measured(1.0), Risk.DESTRUCTIVE,
-     ["allows NULL in id", "removes most of t"]),
+     ["allows NULL in id", "DELETE is a broad write on t"]),
 ]
 
 

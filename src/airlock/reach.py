@@ -180,7 +180,7 @@ def refine(assessment: Assessment, write: RowWrite, measured: Measurement | Exce
                     f"int2 or int4, which {names or 'it'} is not")
     does = "removes" if write.verb == "DELETE" else "changes"
     if share >= threshold:
-        reason = (f"{write.verb} {does} most of {name}: {estimate}, at or above the "
+        reason = (f"{write.verb} is a broad write on {name}: {estimate}, at or above the "
                   f"{threshold:.0%} that makes a write broad ([policy] broad_write_fraction)")
         replaced = Effect(verb, Risk.DESTRUCTIVE, reason, table(name), "rows")
     else:

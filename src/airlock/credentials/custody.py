@@ -112,8 +112,10 @@ def _item(path: str, findings: list[Finding], custody: Custody, used: set[str], 
         name = first.key if first.key and not whole_file else _KIND_NAMES.get(first.kind, "credential")
     resource = _unique(_slug(name), used)
     used.add(resource)
-    return Item(path, findings, custody, resource, guess_environment(f"{first.key or ''} {path}"),
-                whole_file=whole_file)
+    # What the credential's name, its file's name and its folder's name say (not the whole path:
+    # /home/test/… says nothing about the credential).
+    said = f"{first.key or ''} {os.path.basename(path)} {os.path.basename(os.path.dirname(path))}"
+    return Item(path, findings, custody, resource, guess_environment(said), whole_file=whole_file)
 
 
 _KIND_NAMES = {"GCP Service Account Key": "gcp-service-account",

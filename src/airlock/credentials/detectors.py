@@ -63,7 +63,7 @@ class DatabaseUrlDetector(RegexBasedDetector):
     def analyze_string(self, string: str) -> Generator[str, None, None]:
         for url in super().analyze_string(string):
             password = url.split("://", 1)[1].split("@", 1)[0].partition(":")[2]
-            if not _placeholder(password):
+            if not placeholder(password):
                 yield url.rstrip(",;)")
 
 
@@ -98,7 +98,7 @@ class KubeconfigDetector(RegexBasedDetector):
             from detect_secrets.core.potential_secret import PotentialSecret
 
             for match in self._in_kubeconfig.findall(line):
-                if not _placeholder(match):
+                if not placeholder(match):
                     found.add(PotentialSecret(self.secret_type, filename, match, line_number))
         return found
 
@@ -122,7 +122,7 @@ class SecretAssignmentDetector(RegexBasedDetector):
         if self._files.search(filename) and not filename.lower().endswith(
                 (".example", ".sample", ".template", ".dist", ".defaults")):
             for match in self._assignment.findall(line):
-                if not _placeholder(match):
+                if not placeholder(match):
                     found.add(PotentialSecret(self.secret_type, filename, match, line_number))
         return found
 
@@ -151,7 +151,8 @@ _PLACEHOLDERS = frozenset({"password", "pass", "passwd", "secret", "changeme", "
                            "***", "****", "<password>", "your-password", "example", "pw", "user"})
 
 
-def _placeholder(value: str) -> bool:
+def placeholder(value: str) -> bool:
+    """A value that stands for a credential without being one."""
     if value.startswith("airlock:"):  # the pointer custody leaves behind
         return True
     lowered = value.lower().strip("<>{}[]()$%")

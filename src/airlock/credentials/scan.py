@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from airlock.classify.secrets_files import DETECTORS, credential_by_name
-from airlock.credentials.detectors import PLUGINS, Custody, custody_of
+from airlock.credentials.detectors import PLUGINS, Custody, custody_of, placeholder
 from airlock.secrets import Secret
 
 MAX_FILE_BYTES = 1024 * 1024
@@ -205,7 +205,7 @@ def _detect(path: str, text: str, *, keywords: bool) -> list[Finding]:
     for secret in scan_file(path):
         kind = str(secret.type)
         value = secret.secret_value or ""
-        if not value or (kind == "Secret Keyword" and not keywords):
+        if not value or (kind == "Secret Keyword" and not keywords) or _weak(kind, value):
             continue
         number = int(secret.line_number)
         text_line = lines[number - 1] if 0 < number <= len(lines) else ""
@@ -217,6 +217,12 @@ def _detect(path: str, text: str, *, keywords: bool) -> list[Finding]:
         if old is None or (old.custody is None and finding.custody is not None):
             found[(number, value)] = finding
     return _most_specific(found.values())
+
+
+def _weak(kind: str, value: str) -> bool:
+    """A placeholder (`password`, `${X}`), or a keyword match too short to be a credential."""
+    return placeholder(value) or (kind in ("Secret Keyword", "Secret assignment")
+                                  and len(value) < 8)
 
 
 _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")

@@ -77,7 +77,7 @@ def test_take_and_give_back(world: tuple[Custodian, Path, Path]) -> None:
 
 
 def test_a_file_changed_since_it_was_read_is_not_rewritten(world: tuple[Custodian, Path, Path]) -> None:
-    custodian, env, _ = world
+    _, env, _ = world
     data = env.read_bytes()
     env.write_text(env.read_text() + "NEW=1\n")  # the developer edited it meanwhile
     with pytest.raises(SetupError, match="changed while setup was working"):

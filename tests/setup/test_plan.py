@@ -44,7 +44,7 @@ def test_dry_run_prints_every_change_and_makes_none(tmp_path: Path) -> None:
     for expected in (f"would group: create the group {group}",
                      f"would user: create the system user {user}",
                      f"would config: write {tmp_path}/etc/airlock/airlock.toml",
-                     f"would code: install airlock from ",
+                     "would code: install airlock from ",
                      f"would folders: create {tmp_path}/var/lib/airlock ({user}'s only, 0700)",
                      f"would command: write {tmp_path}/usr/local/bin/airlock"):
         assert any(line.startswith(expected) for line in lines), (expected, done.stdout)

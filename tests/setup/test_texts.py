@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from airlock.config import config_from_mapping
+from airlock.errors import SetupError
 from airlock.setup.configfile import ConfigFile
 from airlock.setup.layout import Layout
 from airlock.setup.texts import Names, config_text, foreground_command, unit_text, wrapper_text
-from airlock.errors import SetupError
 
 GROUP = grp.getgrgid(os.getgid()).gr_name  # a group this machine has (the config checks it)
 

@@ -23,8 +23,7 @@ from airlock.errors import SetupError
 
 # What a child process run as another user keeps of our environment: nothing that could carry a
 # credential or change how Python or the tools behave, only what locates things.
-_KEPT_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "AIRLOCK_TEST_CLOCK_AHEAD", "PYTHONPATH",
-             "PIP_FIND_LINKS", "PIP_CERT")
+_KEPT_ENV = ("PATH", "LANG", "LC_ALL", "TZ")
 SAFE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 

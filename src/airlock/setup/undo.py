@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from airlock.credentials.importer import Custodian
+from airlock.errors import SetupError
 from airlock.setup.helper import run_helper
 from airlock.setup.layout import SERVICE_NAME
 from airlock.setup.machine import Change, Machine
@@ -37,8 +38,13 @@ def plan_undo(machine: Machine, say: Callable[[str], None]) -> list[Change]:
 
         changes.append(Change(f"stop and disable {SERVICE_NAME}, remove {lay.unit_path}", stop))
     elif lay.socket_path.exists():
-        say(f"note: something still serves {lay.socket_path}; stop the `airlock up` you started "
-            "by hand")
+        from airlock.doctor.service import Peer, peer_of
+
+        peer = peer_of(str(lay.socket_path))
+        if isinstance(peer, Peer):
+            raise SetupError(f"airlock up still runs (process {peer.pid}, serving "
+                             f"{lay.socket_path}); setup did not start it, so it does not stop "
+                             "it", hint=f"stop it (kill {peer.pid}), then run the undo again")
     for hook in list(rec.hooks):
         developer = OsUser.find(hook.developer)
         if developer is None:

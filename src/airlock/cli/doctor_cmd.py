@@ -11,6 +11,7 @@ from rich.table import Table
 
 from airlock.cli.app import EXIT_FAILED, app, out, state
 from airlock.doctor import CHECKS, Doctor, Report, Severity, examine
+from airlock.errors import InputError
 
 _CHECK_NAMES = ", ".join(name for name, _ in CHECKS)
 _STYLE = {Severity.CRITICAL: "bold red", Severity.WARNING: "yellow", Severity.INFO: "dim"}
@@ -29,6 +30,9 @@ def doctor(ctx: typer.Context,
            as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Check whether this machine is protected: each finding with its severity, evidence and
     fix. Exit 1 on any critical finding. Run it as root to check everything."""
+    unknown = sorted(set(check) - {name for name, _ in CHECKS})
+    if unknown:
+        raise InputError(f"no check named {', '.join(unknown)}; the checks are {_CHECK_NAMES}")
     doc = Doctor.locate(config=state(ctx).config_path, root=root, developers=list(developer),
                         workspaces=[w.resolve() for w in workspace])
     report = examine(doc, set(check) if check else None)

@@ -175,6 +175,9 @@ def _summary(machine: Machine, dry_run: bool) -> None:
         err.print(f"[bold yellow]No systemd on this machine[/] (PID 1 is {escape(pid1)}), so "
                   "setup did not start airlock. Start it yourself, as its own user, with:")
         out.print(foreground_command(lay, names), soft_wrap=True, markup=False)
+        if machine.code_changed:
+            err.print("If airlock is already running, restart it: it still runs the code it "
+                      "started with.")
     out.print(f"Approvers decide in the console (http://{names.host}:{names.port}/console/) or "
               f"with `airlock approve ID --server http://{names.host}:{names.port}`; enrol more "
               f"with `sudo -u {names.user} airlock approver add NAME`. Check the machine with "

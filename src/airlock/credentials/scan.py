@@ -44,6 +44,7 @@ SKIP_DIRS = frozenset({
 _KEPT_IN_SKIPPED = {".git": ("config",)}
 # Names that are credentials only when something in them is (a `.env` of DEBUG=1 is not).
 _CONTENT_ONLY = re.compile(r"(?i)^(\.env(\..*)?|.*\.env|credentials|.*\.tfvars|\.npmrc|\.pypirc)$")
+_LOGS = re.compile(r"(\.log(\.\d+)?$|/logs?/|/cache/)")
 _FOLDER_REASON = re.compile(r"everything in (~/[^ )]+) is")
 _ASSIGNMENT = re.compile(r"""^\s*(?:export\s+)?["']?([A-Za-z_][\w.-]*)["']?\s*(?:=|:|:=|=>)""")
 
@@ -174,8 +175,12 @@ def _scan_file(path: str, home: Path, result: ScanResult,
     binary = b"\0" in head[:8192]
     text = "" if binary else head.decode("utf-8", "replace")
     named = by_name is not None and not _CONTENT_ONLY.match(os.path.basename(path))
+    # A file named or placed as a credential is read by detect-secrets whole (keys there need
+    # not match any pattern); logs and caches inside credential folders only if the prefilter
+    # flags them: the folder finding speaks for them, and there are hundreds.
+    whole = by_name is not None and not _LOGS.search(path)
     found: list[Finding] = []
-    if text and (by_name is not None or _prefilter().search(text)):
+    if text and (whole or _prefilter().search(text)):
         result.content_scans += 1
         found = _detect(path, text, keywords=by_name is not None)
     if found or not named:

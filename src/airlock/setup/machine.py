@@ -74,6 +74,7 @@ class Machine:
     source: code.Source | None = None
     python: Path | None = None
     record: SetupRecord | None = None
+    code_changed: bool = False  # a run installed new code (a running airlock must restart)
 
     def __post_init__(self) -> None:
         if self.record is None:
@@ -288,6 +289,7 @@ class Machine:
             def install() -> None:
                 python = self.python or code.base_python()
                 code.install(source, venv, python, self.commands)
+                self.code_changed = True
 
             changes.append(Change(f"install airlock from {source.label} into {venv} (a venv of "
                                   "root's, not editable by agents)", install))

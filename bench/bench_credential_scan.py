@@ -69,7 +69,7 @@ def build_home(home: Path, projects: int, rng: random.Random) -> None:
             write(proj / "tests" / f"test_module{n}.py", TEST.format(n=n))
         for n in range(40):
             write(proj / "docs" / f"page{n}.md", DOC.format(n=n))
-            write(proj / "config" / f"settings{n}.json", '{"debug": false, "workers": %d}\n' % n)
+            write(proj / "config" / f"settings{n}.json", f'{{"debug": false, "workers": {n}}}\n')
         write(proj / "package.json", '{"name": "p", "scripts": {"test": "jest"}}\n')
         write(proj / ".env.example", "DATABASE_URL=postgres://user:password@localhost/app\n")
         if p % 2 == 0:

@@ -354,6 +354,31 @@ def test_doctor_finds_a_removed_hook_and_setup_repairs_it(installed: Installed) 
     assert "[resources.prod-data]" in installed.layout.config_path.read_text()  # kept
 
 
+STRIPE = "sk_live_" + "a1B2c3D4e5F6g7H8" * 2
+
+
+def test_credentials_found_later_are_imported(installed: Installed) -> None:
+    later = installed.workspace / ".env.production"
+    later.write_text(f"STRIPE_SECRET_KEY={STRIPE}\n")
+    shutil.chown(later, installed.dev, installed.dev)
+    seen = installed.as_dev(str(installed.layout.wrapper_path), "credentials", "scan", "--json",
+                            "--workspace", str(installed.workspace))
+    assert seen.returncode == 0, seen.stderr
+    found = json.loads(seen.stdout)["findings"]
+    assert [(f["path"], f["line"], f["kind"]) for f in found] == [
+        (str(later), 1, "Stripe Access Key")]
+    assert STRIPE.encode() not in seen.stdout
+    done = subprocess.run(
+        [sys.executable, "-m", "airlock", "credentials", "import", "--root", str(installed.root),
+         "--workspace", str(installed.workspace), "--yes"], capture_output=True, text=True,
+        timeout=300, env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert later.read_text() == "STRIPE_SECRET_KEY=airlock:stripe-secret-key\n"
+    assert (installed.layout.credentials_dir / "stripe-secret-key").read_text() == STRIPE
+    record = json.loads(installed.layout.record_path.read_text())
+    assert [m["resource"] for m in record["credentials"]][-1] == "stripe-secret-key"
+
+
 def test_undo_reverses_setup_and_keeps_the_data(installed: Installed) -> None:
     lay = installed.layout
     refused = installed.setup("--undo")  # setup did not start this airlock: it will not stop it
@@ -362,6 +387,7 @@ def test_undo_reverses_setup_and_keeps_the_data(installed: Installed) -> None:
     done = installed.setup("--undo")
     assert done.returncode == 0, done.stdout + done.stderr
     assert (installed.workspace / ".env").read_text() == ENV_FILE
+    assert (installed.workspace / ".env.production").read_text() == f"STRIPE_SECRET_KEY={STRIPE}\n"
     assert (installed.home / ".kube" / "config").read_text() == KUBECONFIG
     settings = json.loads((installed.home / ".claude" / "settings.json").read_text())
     assert settings["model"] == "opus" and not settings.get("hooks")

@@ -113,7 +113,9 @@ def scan_cmd(workspace: list[Path] = WorkspaceOpt, developer: str | None = Devel
     """List the credentials an agent (as the developer's user) could read: file, line, kind."""
     dev = _developers(developer, root)[0]
     record = SetupRecord.load(Layout.under(root).record_path)
-    custodian = _custodian(root, dev, record) if record else None
+    # someone else's files: as root, through the install, as them; one's own: right here
+    other = record is not None and os.geteuid() != dev.uid
+    custodian = _custodian(root, dev, record) if other and record else None
     result = scan_as(custodian, dev, default_roots(dev, list(workspace)))
     if as_json:
         print(json.dumps(result.to_json(), indent=2))

@@ -24,10 +24,11 @@ wrote (the configuration is edited key by key, never replaced).
 
 from __future__ import annotations
 
+import grp
 import os
 import shlex
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from airlock.errors import SetupError
@@ -321,7 +322,11 @@ class Machine:
         if not self.systemd:
             return []
         path = self.layout.unit_path
-        text = unit_text(self.layout, self.names).encode()
+        names = self.names
+        user = OsUser.find(names.user)
+        if user is not None:  # a user that existed before setup may have another primary group
+            names = replace(names, user_group=grp.getgrgid(user.gid).gr_name)
+        text = unit_text(self.layout, names).encode()
         changes = []
         try:
             current = path.read_bytes()

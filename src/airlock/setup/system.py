@@ -286,8 +286,8 @@ def refuse_foreign_state(config_path: Path | None) -> None:
     owner = OsUser.with_uid(info.st_uid)
     name = owner.name if owner else str(info.st_uid)
     me = OsUser.current().name
-    raise AuthError(f"airlock's state ({state}) belongs to {name}, and you are {me}: this "
-                    "command reads or changes it, so only that user can run it",
-                    hint=f"an administrator runs it as that user (sudo -u {name} airlock …); "
+    raise AuthError(f"airlock's state ({state}) belongs to {name}, and you are {me}: airlock "
+                    f"runs as {name} here, and its commands run as that user",
+                    hint=f"an administrator runs them as that user (sudo -u {name} airlock …); "
                          "approvers decide without it: airlock approve ID --server "
                          "http://127.0.0.1:8377")

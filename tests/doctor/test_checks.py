@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
@@ -318,3 +319,25 @@ def test_the_command_prints_json_and_exits_1_on_a_critical(world: World) -> None
     done = airlock("--config", str(world.config_path), "doctor", "--check", "backups",
                    cwd=world.root)
     assert done.returncode == 0 and "clean bill" in done.stdout
+
+
+# ---- the audit log ----------------------------------------------------------------------------
+
+def test_an_audit_log_that_does_not_verify(world: World) -> None:
+    runtime = world.runtime()
+    for n in range(3):
+        runtime.audit.record("token_created", None, {"n": n})
+    runtime.close()
+    found = world.found("audit", "audit.")
+    assert [(f.check, f.severity) for f in found] == [("audit.anchor", Severity.INFO)]
+
+    db = sqlite3.connect(world.root / "state" / "state.db")  # an agent rewriting its history
+    triggers = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='trigger'")]
+    for name in triggers:
+        db.execute(f'DROP TRIGGER "{name}"')
+    db.execute("""UPDATE audit SET data = '{"n": 99}' WHERE seq = 2""")
+    db.commit()
+    db.close()
+    found = world.found("audit", "audit.")
+    assert [(f.check, f.severity) for f in found] == [("audit.chain", Severity.CRITICAL)]
+    assert "record 2" in found[0].title

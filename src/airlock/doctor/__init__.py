@@ -10,6 +10,7 @@ evidence and the exact fix; any critical finding makes the command exit 1.
     tokens.py       tokens reaching production / several environments / never expiring;
                     fewer approvers than a hold needs
     service.py      `airlock up` not running, or running as the agent's user
+    auditlog.py     the audit chain verifies; whether its head is anchored elsewhere
     state.py        the facts read from airlock's state, as airlock's user
     report.py       findings and the report
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from airlock.doctor.access import check_access
+from airlock.doctor.auditlog import check_audit
 from airlock.doctor.backups import check_backups
 from airlock.doctor.context import Doctor
 from airlock.doctor.credentials import check_credentials
@@ -34,6 +36,7 @@ CHECKS: tuple[tuple[str, Callable[[Doctor], list[Finding]]], ...] = (
     ("harnesses", check_harnesses),
     ("backups", check_backups),
     ("tokens", check_tokens),
+    ("audit", check_audit),
 )
 
 

@@ -1,12 +1,14 @@
 """The facts the doctor needs from airlock's state, read by the state's owner (as plain JSON, so
 they cross from airlock's user to the doctor without anything secret): tokens (never their
-hashes), enrolled approvers, each resource's newest snapshot, and each resource's last drill."""
+hashes), enrolled approvers, each resource's newest snapshot, each resource's last drill, and
+whether the audit chain verifies."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from airlock.audit import verify_records
 from airlock.config import load_config
 from airlock.runtime import Runtime
 
@@ -24,6 +26,7 @@ def read_state(config_path: Path | str | None) -> dict[str, Any]:
             if snap.created_at > newest.get(snap.resource, ""):
                 newest[snap.resource] = snap.created_at
         drills: dict[str, dict[str, Any]] = {}
+        chain = verify_records(store.audit_records(), runtime.existing_audit_key())
         for record in store.audit_records():
             if record.kind == "drill":
                 resource = str(record.data.get("resource", ""))
@@ -31,6 +34,9 @@ def read_state(config_path: Path | str | None) -> dict[str, Any]:
                 drills[resource]["last"] = record.at
                 if record.data.get("ok"):
                     drills[resource]["last_ok"] = record.at
-        return {"tokens": tokens, "approvers": approvers, "snapshots": newest, "drills": drills}
+        audit = {"ok": chain.ok, "count": chain.count, "head": chain.head,
+                 "problem": chain.problem, "bad_seq": chain.bad_seq}
+        return {"tokens": tokens, "approvers": approvers, "snapshots": newest, "drills": drills,
+                "audit": audit}
     finally:
         runtime.close()

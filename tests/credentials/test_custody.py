@@ -125,3 +125,32 @@ def test_names_never_collide_with_declared_resources(world: tuple[Custodian, Pat
 def test_environment_guess_is_production_unless_the_name_says_otherwise(text: str,
                                                                         env: str) -> None:
     assert guess_environment(text) == env
+
+
+def test_the_import_command_in_trial_mode(tmp_path: Path) -> None:
+    """One user, no setup: the store is the configuration's state folder, the home is $HOME."""
+    from tests.cli import airlock
+
+    config = tmp_path / "airlock.toml"
+    config.write_text(CONFIG)
+    home, work = tmp_path / "home", tmp_path / "work"
+    (home / ".config").mkdir(parents=True)
+    work.mkdir()
+    (work / ".env").write_text(f"DATABASE_URL={DB_URL}\n")
+    listed = airlock("--config", str(config), "credentials", "scan", "--workspace", str(work),
+                     cwd=tmp_path, env={"HOME": str(home)})
+    assert listed.returncode == 0 and ".env:1" in listed.stdout and DB_URL not in listed.stdout
+    dry = airlock("--config", str(config), "credentials", "import", "--workspace", str(work),
+                  "--dry-run", cwd=tmp_path, env={"HOME": str(home)})
+    assert dry.returncode == 0 and "would ask about moving 1" in dry.stdout
+    assert (work / ".env").read_text() == f"DATABASE_URL={DB_URL}\n"
+    refused = airlock("--config", str(config), "credentials", "import", "--workspace", str(work),
+                      cwd=tmp_path, input="n\n", env={"HOME": str(home)})
+    assert refused.returncode == 0 and "left" in refused.stdout
+    assert (work / ".env").read_text() == f"DATABASE_URL={DB_URL}\n"  # nothing without a yes
+    done = airlock("--config", str(config), "credentials", "import", "--workspace", str(work),
+                   cwd=tmp_path, input="y\n", env={"HOME": str(home)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (work / ".env").read_text() == "DATABASE_URL=airlock:database-url\n"
+    assert (tmp_path / "state" / "credentials" / "database-url").read_text() == DB_URL
+    assert "[resources.database-url]" in config.read_text()

@@ -261,6 +261,16 @@ def test_the_developer_cannot_enrol_or_approve(installed: Installed) -> None:
     assert f"belongs to {installed.user}" in said and "--server" in said
 
 
+def test_airlocks_own_user_enrols_with_the_installed_command(installed: Installed) -> None:
+    """What an administrator runs (`sudo -u airlock airlock approver …`): the installed command
+    finds the configuration by itself."""
+    done = subprocess.run(["runuser", "-u", installed.user, "--",
+                           str(installed.layout.wrapper_path), "approver", "list", "--json"],
+                          capture_output=True, timeout=120, env=CLEAN_ENV, cwd="/")
+    assert done.returncode == 0, done.stderr
+    assert sorted(a["name"] for a in json.loads(done.stdout)) == ["alice", "bob"]
+
+
 def test_the_developer_cannot_remove_or_replace_the_hooks_socket(installed: Installed) -> None:
     sock = installed.layout.socket_path
     assert "Permission denied" in _denied(installed.as_dev("rm", "-f", str(sock)))

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -49,8 +50,8 @@ def scan_as(custodian: Custodian | None, developer: OsUser, roots: list[Path]) -
     """Scan as the developer (through the root-owned install when we are root), with progress
     when we scan in this process."""
     if custodian is not None and os.geteuid() != developer.uid:
-        err.print(f"scanning {escape(', '.join(map(str, roots)))} as {developer.name} …")
-        return custodian.scan(roots)
+        with err.status(f"scanning {escape(', '.join(map(str, roots)))} as {developer.name} …"):
+            return custodian.scan(roots)
     bar, task = scanning(f"scanning as {developer.name}")
     if bar is None:
         return scan(roots, home=developer.home)
@@ -180,4 +181,6 @@ def _developers(name: str | None, root: Path) -> list[OsUser]:
     record = SetupRecord.load(Layout.under(root).record_path)
     if record is not None and record.developers:
         return [OsUser.named(n) for n in record.developers]
-    return [OsUser.current()]
+    me = OsUser.current()  # your own files: your home is where $HOME says, as for your tools
+    home = os.environ.get("HOME")
+    return [replace(me, home=Path(home)) if home else me]

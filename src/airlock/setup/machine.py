@@ -27,6 +27,7 @@ from __future__ import annotations
 import grp
 import os
 import shlex
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -156,7 +157,7 @@ class Machine:
 
             def create() -> None:
                 argv = ["useradd", "--system", "--home-dir", str(self.layout.state_dir),
-                        "--no-create-home", "--shell", "/usr/sbin/nologin",
+                        "--no-create-home", "--shell", _nologin(),
                         "--comment", "airlock", "--groups", group]
                 argv += ["--user-group"] if own_group else ["--gid", user]
                 self.commands.run([*argv, user])
@@ -404,6 +405,12 @@ class Machine:
         if found:
             return found[-1]
         return self.layout.venv / "lib" / "python3" / "site-packages" / "airlock" / "hookclient.py"
+
+
+def _nologin() -> str:
+    """The shell of a user nobody logs in as (Debian: /usr/sbin/nologin; others: /sbin/…)."""
+    found = shutil.which("nologin", path="/usr/sbin:/sbin:/usr/bin:/bin")
+    return found or "/usr/sbin/nologin"
 
 
 def run_steps(machine: Machine, *, dry_run: bool, say: Callable[[str], None]) -> int:

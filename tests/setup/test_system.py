@@ -346,6 +346,21 @@ def test_doctor_finds_keys_the_agent_can_read(installed: Installed) -> None:
         key.chmod(0o600)
 
 
+def test_doctor_finds_a_workspace_airlock_cannot_read(installed: Installed) -> None:
+    """Scripts are judged by reading them, as airlock's user: a project it cannot read means
+    every script run there is held unread."""
+    try:
+        installed.workspace.chmod(0o700)
+        report = json.loads(installed.doctor("--check", "access").stdout)
+        found = [f for f in report["findings"] if f["check"] == "access.workspace"]
+        assert [f["severity"] for f in found] == ["warning"]
+        assert found[0]["evidence"] == [f"{installed.user} cannot read {installed.workspace}: "
+                                        "Permission denied"]
+        assert f"setfacl -m u:{installed.user}:x ~" in found[0]["fix"]
+    finally:
+        installed.workspace.chmod(0o755)
+
+
 def test_doctor_finds_a_removed_hook_and_setup_repairs_it(installed: Installed) -> None:
     codex = installed.home / ".codex" / "hooks.json"
     before = codex.read_text()

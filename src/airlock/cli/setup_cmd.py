@@ -81,6 +81,8 @@ def setup(
     count = run_steps(machine, dry_run=dry_run, say=say)
     out.print(f"{'would make' if dry_run else 'made'} {count} change(s) to this machine"
               + ("" if count or dry_run else "; it was already set up"))
+    if not dry_run:
+        _readable(machine, list(workspace))
     if not no_credentials:
         _credentials(machine, list(workspace), yes=yes, dry_run=dry_run)
     if not dry_run:
@@ -117,6 +119,26 @@ def _credentials(machine: Machine, workspaces: list[Path], *, yes: bool, dry_run
         moved = take_into_custody(custodian, result, yes=yes, dry_run=dry_run, record=remember)
         if moved and machine.systemd:
             machine.commands.run(["systemctl", "restart", SERVICE_NAME])
+
+
+def _readable(machine: Machine, workspaces: list[Path]) -> None:
+    """airlock judges the scripts agents run by reading them, as its own user: say so when it
+    cannot read a workspace (setup does not change the developer's permissions)."""
+    import inspect
+
+    from airlock.doctor import probe
+    from airlock.doctor.access import workspace_fix
+
+    user = machine.airlock_user()
+    source = inspect.getsource(probe)
+    for folder in workspaces:
+        proc = run_as(user, [str(machine.client_python()), "-I", "-S", "-c", source],
+                      input=json.dumps([{"path": str(folder.resolve()), "test": "read"}]).encode())
+        answer = json.loads(proc.stdout or b"[{}]")[0]
+        if not answer.get("ok"):
+            err.print(f"[yellow]note:[/] {escape(user.name)} cannot read {escape(str(folder))} "
+                      f"({escape(str(answer.get('error', 'unknown')))}): scripts agents run "
+                      f"there will be held, unread. {escape(workspace_fix(user.name))}")
 
 
 def _approvers(machine: Machine, names: list[str]) -> None:

@@ -119,8 +119,29 @@ def check_access(doc: Doctor) -> list[Finding]:
                 (f"{doc.state_dir} is owned by {agent.name}",),
                 f"`sudo airlock setup --developer {agent.name}` runs airlock as its own user"))
         findings += _probe(doc, agent, unique)
-    return findings
+    return findings + _workspaces(doc)
 
+
+def _workspaces(doc: Doctor) -> list[Finding]:
+    """The other direction: airlock's own user must read the projects agents work in, or the
+    scripts they run there cannot be judged (and are held)."""
+    owner = doc.state_owner
+    if owner is None or any(owner.uid == a.uid for a in doc.agents) or not doc.workspaces:
+        return []
+    results = doc.probe(owner, [(w, "read") for w in doc.workspaces])
+    blind = [f"{owner.name} cannot read {r['path']}: {r['error']}" for r in results if not r["ok"]]
+    if not blind:
+        return []
+    return [Finding("access.workspace", Severity.WARNING,
+                    f"airlock's user ({owner.name}) cannot read a workspace: scripts the agents "
+                    "run there cannot be judged, so they are held", tuple(blind),
+                    workspace_fix(owner.name))]
+
+
+def workspace_fix(user: str) -> str:
+    return (f"let {user} read the projects, as the developer: `setfacl -m u:{user}:x ~ && "
+            f"setfacl -R -m u:{user}:rX,d:u:{user}:rX WORKSPACE` (Debian: apt install acl), "
+            "or share them through a group it is in")
 
 def _probe(doc: Doctor, agent: OsUser, wanted: list[tuple[str, Path, str]]) -> list[Finding]:
     results = doc.probe(agent, [(p, t) for _, p, t in wanted])

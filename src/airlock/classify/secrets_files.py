@@ -195,9 +195,16 @@ def _write_effect(path: str, rules: FileRules, target: Target, *,
     return None
 
 
-def _credential_by_name(path: str) -> str | None:
+def credential_by_name(path: str, home: str | None = None) -> str | None:
+    """Why `path` is a credential file by its name or location, or None. `home` is the home
+    folder the locations are under (default: this process's); a scan of another user's files
+    passes theirs."""
+    return _credential_by_name(path, home)
+
+
+def _credential_by_name(path: str, home: str | None = None) -> str | None:
     name = os.path.basename(path).lower()
-    home = os.path.expanduser("~")
+    home = home or os.path.expanduser("~")
     rel = os.path.relpath(path, home) if _within(path, home) else None
     if rel is not None:
         for folder, exceptions in _CREDENTIAL_DIRS:

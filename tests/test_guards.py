@@ -166,6 +166,15 @@ def test_ordinary_reads_stay_allowed(project: Project, command: str) -> None:
     assert evaluation.decision.verdict is Verdict.ALLOW, evaluation.decision
 
 
+def test_a_search_of_the_project_may_leave_airlocks_folder_out(project: Project) -> None:
+    (project.root / ".env").unlink()
+    denied = project.evaluate("grep -rn TODO .")
+    assert denied.decision.rule == "builtin:airlock-files"
+    assert "--exclude-dir" in denied.decision.reason  # the agent is told how
+    assert project.verdict("grep -rn --exclude-dir=.airlock TODO .") is Verdict.ALLOW
+    assert project.verdict("rg TODO .") is Verdict.ALLOW  # rg skips hidden folders
+
+
 def test_a_symlink_to_a_credential_is_the_credential(project: Project) -> None:
     (project.root / "notes.txt").symlink_to(project.home / ".aws" / "credentials")
     evaluation = project.evaluate("cat notes.txt")
@@ -452,3 +461,17 @@ def test_an_action_in_production_reaches_production_without_a_target(project: Pr
     assert staging.decision.verdict is Verdict.ALLOW
     unplaced = project.evaluate("SELECT 1", kind="sql", principal="staging-agent")
     assert unplaced.decision.verdict is Verdict.ALLOW  # reading nothing, placed nowhere
+
+
+@pytest.mark.parametrize("command", [
+    "ln airlock.toml /tmp/c", "ln -s ~/.aws/credentials /tmp/c", "cp -l airlock.toml /tmp/c",
+    "ln .env /tmp/e", "vim airlock.toml", "nano .claude/settings.json",
+    "gawk -i inplace '{print}' airlock.toml", "perl -pi -e 's/a/b/' airlock.toml",
+    "git checkout -- airlock.toml", "truncate -s 0 airlock.toml",
+    "mount --bind /tmp/mine .airlock", "nc -lU .airlock/hooks.sock",
+])
+def test_second_names_and_editors_reach_what_they_name(project: Project, command: str) -> None:
+    """A hard link or symlink is a second name for the same file: writing through it writes
+    the original. Editors show a file and write it back."""
+    evaluation = project.evaluate(command)
+    assert evaluation.decision.verdict is Verdict.DENY, (command, evaluation.decision)

@@ -163,7 +163,8 @@ def _reachable(path: str, folder: str, hidden: bool, exclude: tuple[str, ...]) -
     parts = os.path.relpath(path, folder).split(os.sep)
     if not hidden and any(p.startswith(".") and p not in (".", "..") for p in parts):
         return False
-    return not any(fnmatch.fnmatchcase(p, x) for p in parts[:-1] for x in exclude)
+    folders = parts if os.path.isdir(path) else parts[:-1]  # exclusions name folders
+    return not any(fnmatch.fnmatchcase(p, x) for p in folders for x in exclude)
 
 
 def _package_folder() -> str:
@@ -436,9 +437,12 @@ class _Run:
                                            exclude=touch.exclude)
             if hit is not None:
                 inner, what = hit
+                hint = f" (leave {os.path.basename(inner)} out: name narrower folders, `grep " \
+                       f"--exclude-dir`, or `rg`, which skips hidden folders)" \
+                    if touch.verb is Verb.READ else ""
                 self._airlock(touch, inner, f"{_verbed(touch.verb)} {touch.value} and "
                               f"everything in it, which includes {inner}, one of airlock's own "
-                              f"files ({what})")
+                              f"files ({what}){hint}")
                 return
         if not reads or not os.path.isdir(path):
             return

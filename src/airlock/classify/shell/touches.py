@@ -100,6 +100,9 @@ _READERS = frozenset({
     "subl", "gpg", "gpg2", "age", "sops", "openssl", "ssh-keygen", "gsutil", "lp", "lpr",
     "mail", "sendmail", "mutt", "mpack", "uuencode", "clip", "xclip", "xsel", "pbcopy", "qrencode",
 })
+# Editors show a file and write it back.
+EDITORS = frozenset({"vim", "vi", "nvim", "nano", "emacs", "pico", "ed", "ex", "code", "subl",
+                     "micro", "helix", "hx", "kak", "joe", "mcedit"})
 # First positional is a pattern or a program, not a file, unless one of these options gives it.
 _PATTERN_FIRST: dict[str, tuple[str, str, str]] = {
     # name: (options that take a value, options that give the pattern/program, file options)
@@ -164,9 +167,12 @@ def of_command(name: str, words: Sequence[Word], stdin: Stdin | None,
     base = _PATTERN_ALIASES.get(name, name)
     if base in _PATTERN_FIRST:
         return _pattern_first(base, name, rest, stdin)
+    if name in EDITORS:
+        return [Touch(t.kind, t.value, Verb.UNKNOWN, f"{name} opens it to edit", t.recursive,
+                      t.computed) for t in _readers(name, rest)]
     if name in _READERS:
         return _readers(name, rest)
-    if name in ("cp", "gcp", "install", "ginstall"):
+    if name in ("cp", "gcp", "install", "ginstall", "ln", "gln", "link"):
         return _copy(name, rest, move=False)
     if name in ("mv", "gmv"):
         return _copy(name, rest, move=True)
@@ -362,9 +368,12 @@ def _pattern_first(base: str, name: str, rest: Sequence[Word], stdin: Stdin | No
                          t.hidden, t.certain, exclude) if t.recursive else t for t in touches]
     touches += [path_touch(w, Verb.READ, f"{name} reads it as a program or pattern file")
                 for w in args.values(frozenset(file_options.split()))]
-    if base == "sed" and args.has(frozenset({"-i", "--in-place"})):
-        touches = [Touch(t.kind, t.value, Verb.UNKNOWN, "sed -i rewrites it", t.recursive,
-                         t.computed) for t in touches]
+    in_place = (base == "sed" and args.has(frozenset({"-i", "--in-place"}))) or \
+        (base == "awk" and any(w.value == "inplace" for w in args.values(
+            frozenset({"-i", "--include"})))) or (base == "yq" and args.has(frozenset({"-i"})))
+    if in_place:
+        touches = [Touch(t.kind, t.value, Verb.UNKNOWN, f"{name} rewrites it in place",
+                         t.recursive, t.computed) for t in touches]
     if base == "awk" and program_text:
         touches += code_strings(program_text, "awk")
     return touches
@@ -379,9 +388,14 @@ def _copy(name: str, rest: Sequence[Word], *, move: bool) -> list[Touch]:
     recursive = move or bool(flags & {"-r", "-R", "--recursive", "-a", "--archive"})
     sources, destination = (positionals, target) if target is not None else \
         (positionals[:-1], positionals[-1] if len(positionals) > 1 else None)
-    verb = Verb.UNKNOWN if move else Verb.READ
-    touches = [path_touch(w, verb, f"{name} {'moves' if move else 'copies'} it",
-                          recursive=recursive) for w in sources]
+    # A link (ln, cp -l/-s) is a second name for the same file: writing through it writes the
+    # original, so linking to airlock's files is changing them, and to a credential reading it.
+    links = name in ("ln", "gln", "link") or bool(flags & {"-l", "--link", "-s",
+                                                             "--symbolic-link"})
+    verb = Verb.UNKNOWN if move or links else Verb.READ
+    what = "moves" if move else "links" if links else "copies"
+    touches = [path_touch(w, verb, f"{name} {what} it", recursive=recursive,
+                          content=not links) for w in sources]
     if destination is not None:
         for written in _written(destination, sources, into=target is not None or len(sources) > 1):
             touches.append(path_touch(written, Verb.WRITE, f"{name} writes it", recursive=recursive,

@@ -4,8 +4,9 @@ The incident that started airlock began with a read: an agent found a cloud toke
 had no reason to open. So a file read (Claude's Read, Cursor's beforeReadFile, Gemini's
 read_file, …) is classified like any other action, and reading a credential is judged by what
 the credential unlocks — everything it reaches — which is why such a read carries the risk
-`catastrophic`. `CREDENTIAL_FILES_RULE` turns that into a deny for file actions; a person lets
-agents read a specific file by listing it under `[hooks] allow_credential_reads`.
+`catastrophic`, tagged `Guard.CREDENTIAL`: `CREDENTIAL_FILES_RULE` turns that into a deny for
+agents, whatever the tool (guards.py applies the same judgement to every other front); a
+person lets agents read a specific file by listing it under `[hooks] allow_credential_reads`.
 
 A file is a credential when
 - its name says so: `.env*` (templates such as `.env.example` are only content-checked),

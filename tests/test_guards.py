@@ -475,3 +475,37 @@ def test_second_names_and_editors_reach_what_they_name(project: Project, command
     the original. Editors show a file and write it back."""
     evaluation = project.evaluate(command)
     assert evaluation.decision.verdict is Verdict.DENY, (command, evaluation.decision)
+
+
+def test_credentials_the_configuration_names_are_guarded(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Wherever airlock.toml takes a credential from — a file, a variable — agents may not
+    read it; and a configuration with a secret written in it may not be read either."""
+    project = make_project(tmp_path, monkeypatch)
+    secrets = project.root / "secrets"
+    secrets.mkdir()
+    (secrets / "railway.txt").write_text("rw_abc123\n")  # no credential-like name or content
+    monkeypatch.setenv("RAILWAY_UPSTREAM", "rw_def456")
+    (project.root / "airlock.toml").write_text(textwrap.dedent(CONFIG) + textwrap.dedent("""
+        [resources.railway]
+        kind = "api"
+        environment = "production"
+        base_url = "https://backboard.railway.app"
+        credential = { file = "secrets/railway.txt" }
+
+        [resources.railway-staging]
+        kind = "api"
+        environment = "staging"
+        base_url = "https://staging.railway.app"
+        credential = { env = "RAILWAY_UPSTREAM" }
+
+        [[approvals.webhooks]]
+        url = "https://hooks.slack.com/services/T000/B000/XXXX"
+        format = "slack"
+        """))
+    config = load_config(project.root / "airlock.toml")
+    guarded = Project(project.root, project.home, config, Runtime(config).judge)
+    assert guarded.rule("cat secrets/railway.txt") == "builtin:airlock-files"
+    assert guarded.rule("echo $RAILWAY_UPSTREAM") == "builtin:credential-files"
+    assert guarded.rule("cat airlock.toml") == "builtin:airlock-files"  # the webhook URL is in it
+    assert guarded.rule("grep -n railway airlock.toml") == "builtin:airlock-files"

@@ -32,11 +32,12 @@ for (docs/architecture.md, "What an agent on the same machine can and cannot for
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,7 @@ from airlock.model import (
     Touch,
     Verb,
 )
+from airlock.secrets import Secret
 
 # Effects on a folder as a whole (`rm -r`, `chmod -R`): what lies below is reached too.
 RECURSIVE_SCOPES = frozenset({"directory", "filesystem", "volume", "worktree", "tree"})
@@ -109,10 +111,11 @@ class AirlockPlaces:
 
         if config.path is not None:
             # It holds no credential (they are `{ env }` / `{ file }` references and a URL with
-            # a password is refused) — unless a webhook URL, itself a secret, is written in it.
+            # a password is refused) — unless a secret such as a webhook URL is written in it.
             # So a search of the project may read it; nothing may change it.
             add(config.path, "airlock's configuration file",
-                any(hook.url.source == "config" for hook in config.approvals.webhooks))
+                any(secret.source == "config" for secret, _ in _secrets_of(config)
+                    if _written_secret(secret)))
         add(config.state_dir, "airlock's state folder (its store, keys and hooks socket)", True)
         for path, what in _secret_files(config):
             add(path, what, True)
@@ -179,31 +182,51 @@ def _settings_files() -> dict[str, tuple[str, str]]:
     return dict(SETTINGS_FILES)
 
 
-def _secrets_of(config: Config) -> Iterator[tuple[Any, str]]:
-    """Every credential the configuration names, with what it is for."""
-    yield config.store_url, "airlock's store"
-    yield config.audit_key, "airlock's audit key"
-    yield config.approvals.key, "airlock's approvals key"
-    yield config.vault.key, "airlock's vault key"
-    yield config.vault.s3_access_key_id, "airlock's vault credentials"
-    yield config.vault.s3_secret_access_key, "airlock's vault credentials"
-    for hook in config.approvals.webhooks:
-        yield hook.url, "a webhook airlock announces holds to"
-    for resource in config.resources.values():
-        yield resource.url, f"airlock's credential for {resource.name}"
-        yield resource.credential, f"airlock's credential for {resource.name}"
+def _secrets_of(config: Config) -> Iterator[tuple[Secret, str]]:
+    """Every credential the configuration holds, wherever it sits — resources, keys, webhooks,
+    the vault, and any front's own section — with the setting it came from (`resources.db.url`)."""
+    yield from _walk_secrets(config, "", 0)
+
+
+def _walk_secrets(value: Any, where: str, depth: int) -> Iterator[tuple[Secret, str]]:
+    if depth > 8 or value is None or isinstance(value, str | bytes | int | float | Path):
+        return
+    if isinstance(value, Secret):
+        yield value, where
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for item in dataclasses.fields(value):
+            yield from _walk_secrets(getattr(value, item.name), _join(where, item.name),
+                                     depth + 1)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _walk_secrets(item, _join(where, str(key)), depth + 1)
+    elif isinstance(value, tuple | list):
+        for index, item in enumerate(value):
+            yield from _walk_secrets(item, f"{where}[{index}]", depth + 1)
+
+
+def _join(where: str, name: str) -> str:
+    return f"{where}.{name}" if where else name
+
+
+def _written_secret(secret: Secret) -> bool:
+    """A value written in the file itself that is a secret: a webhook URL is one; a database
+    URL without a password (the only kind accepted there) is not."""
+    value = secret.reveal()
+    return not value.startswith(("postgres://", "postgresql://", "sqlite:", "mysql://",
+                                 "redis://", "mongodb://", "mongodb+srv://"))
 
 
 def _secret_files(config: Config) -> Iterator[tuple[str, str]]:
     for secret, what in _secrets_of(config):
         source = getattr(secret, "source", "")
         if isinstance(source, str) and source.startswith("file:"):
-            yield source[5:], what
+            yield source[5:], f"a credential airlock.toml takes from this file ({what})"
     url = config.store_url.reveal() if config.store_url is not None else None
     if url and url.startswith("sqlite:"):
         path = url.removeprefix("sqlite:").removeprefix("//")
         if path:
-            yield path, "airlock's store"
+            yield path, "airlock's store (store.url)"
 
 
 def secret_variables(config: Config) -> dict[str, str]:
@@ -250,7 +273,7 @@ _SECRET_VALUE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:[^/\s@]+@")
 def credential_variable(name: str, configured: dict[str, str]) -> str | None:
     """Why the variable `name` holds a credential, or None."""
     if name in configured:
-        return f"the variable airlock.toml takes {configured[name]} from"
+        return f"the variable airlock.toml takes a credential from ({configured[name]})"
     upper = name.upper()
     if upper in _NOT_CREDENTIALS or upper.endswith(_PLACE_SUFFIXES):
         return None

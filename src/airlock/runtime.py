@@ -17,6 +17,7 @@ from airlock.classify.secrets_files import FileRules
 from airlock.config import Config
 from airlock.execute import Executor, Release
 from airlock.gate import Gate, Judge
+from airlock.guards import Guards
 from airlock.inventory import Inventory
 from airlock.policy import Policy
 from airlock.safety import NoVault, SafetyNet
@@ -38,7 +39,8 @@ class Runtime:
     def judge(self) -> Judge:
         return Judge(config=self.config, classifier=self.live_classifier(),
                      resolver=Inventory.from_config(self.config),
-                     policy=Policy.from_config(self.config))
+                     policy=Policy.from_config(self.config),
+                     guards=Guards.from_config(self.config))
 
     def live_classifier(self) -> Classifier:
         """The classifier, plus the live check of DELETE/UPDATE statements on the postgres

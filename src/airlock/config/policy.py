@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import Field
 
 from airlock.config.base import NAME_PATTERN, BuildContext, Strict, as_tuple
-from airlock.model import ActionKind, PrincipalKind, Risk, Scope, Verdict
+from airlock.model import ActionKind, Guard, PrincipalKind, Risk, Scope, Verdict
 
 # Enum fields accept their string values; strict mode still refuses `"yes"` for a bool elsewhere.
 LaxRisk = Annotated[Risk, Field(strict=False)]
@@ -65,6 +65,7 @@ class Rule:
     risk: tuple[Risk, ...] | None = None
     front: tuple[str, ...] | None = None
     action: tuple[ActionKind, ...] | None = None
+    guard: tuple[Guard, ...] | None = None  # built-in guard rules only (policy.GUARD_RULES)
 
 
 @dataclass(frozen=True, slots=True)

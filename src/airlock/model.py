@@ -255,7 +255,8 @@ class Action:
             text = f"{p.server}.{p.tool} {p.arguments_json}"
         else:
             text = f"{'write' if p.write else 'read'} {p.path}"
-        text = " ".join(text.split())
+        # Only the head is looked at: a summary of a megabyte command costs what a short one does.
+        text = " ".join(text[: limit * 8].split())
         return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

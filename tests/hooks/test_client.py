@@ -173,5 +173,5 @@ def test_the_client_imports_nothing_it_does_not_need() -> None:
 
     source = CLIENT.read_text()
     top_level = [line for line in source.splitlines() if line.startswith(("import ", "from "))]
-    assert top_level == ["from __future__ import annotations", "import _socket", "import posix",
-                         "import sys", "import time"]
+    assert top_level == ["from __future__ import annotations", "import _signal", "import _socket",
+                         "import posix", "import sys", "import time"]

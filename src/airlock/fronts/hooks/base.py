@@ -50,6 +50,12 @@ class Answer:
     stdout: str = ""
     stderr: str = ""
 
+    def encoded(self) -> tuple[bytes, bytes]:
+        """stdout and stderr as UTF-8. Something that cannot be encoded (a lone surrogate that
+        reached a message) becomes '?': an exception here would end the hook with a crash, which
+        a harness reads as "go ahead"."""
+        return self.stdout.encode("utf-8", "replace"), self.stderr.encode("utf-8", "replace")
+
 
 @dataclass(frozen=True, slots=True)
 class Harness:

@@ -15,6 +15,7 @@ note saying how much was left out. `bench/bench_redact.py` measures it against `
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 MASK = "***"
@@ -50,6 +51,8 @@ _PATTERNS = (
 # credentials (PGPASSWORD, AWS_SECRET_ACCESS_KEY, api_key in a query string, …) lose the value.
 _ASSIGNMENT = re.compile(r"(?<![\w-])[A-Za-z_][\w-]*+=")
 _ASSIGNED_VALUE = re.compile(_VALUE)
+# "password": "…" in JSON text (a request body, MCP arguments): the field's name decides
+_JSON_FIELD = re.compile(r'(?P<pre>"(?P<name>[\w-]{1,64}+)"\s*+:\s*+")(?P<secret>(?:[^"\\]|\\.)*+)')
 # mysql -pSECRET: within one command segment that runs mysql
 _SEGMENT = re.compile(r"[^|;&\n]++")
 _MYSQL = re.compile(r"\bmysql\b")
@@ -61,6 +64,7 @@ def redact_text(text: str) -> str:
     for pattern in _PATTERNS:
         text = pattern.sub(_mask, text)
     text = _mask_assignments(text)
+    text = _JSON_FIELD.sub(_mask_json_field, text)
     text = _SEGMENT.sub(_mask_mysql, text)
     return text + note
 
@@ -93,6 +97,10 @@ def _mask_assignments(text: str) -> str:
         done = value.end()
     out.append(text[done:])
     return "".join(out)
+
+
+def _mask_json_field(match: re.Match[str]) -> str:
+    return f"{match.group('pre')}{MASK}" if _secret_name(match.group("name")) else match.group()
 
 
 def _secret_name(name: str) -> bool:
@@ -145,3 +153,18 @@ def is_credential_header(name: str) -> bool:
     lowered = name.strip().lower().replace("_", "-")
     return (lowered in _SECRET_KEYS or lowered.startswith("x-amz-")
             or any(part in lowered for part in _CREDENTIAL_PARTS))
+
+
+def without_credentials(content: Mapping[str, Any]) -> dict[str, Any]:
+    """An action's content fit to be stored and carried out later (a deferred call): credential
+    headers are dropped, not masked — the stored call keeps no trace of the credential the agent
+    used, and the front that runs it adds airlock's own — and every other string is redacted."""
+    out = dict(content)
+    headers = out.get("headers")
+    if headers is not None:
+        out["headers"] = [list(pair) for pair in headers if isinstance(headers, list | tuple)
+                          and isinstance(pair, list | tuple) and len(pair) == 2
+                          and all(isinstance(part, str) for part in pair)
+                          and not is_credential_header(pair[0])]
+    cleaned: dict[str, Any] = redact(out)
+    return cleaned

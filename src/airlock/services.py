@@ -193,14 +193,17 @@ class PeriodicService:
 
 
 def maintenance(runtime: Runtime) -> Callable[[], None]:
-    """One round of upkeep: carry out deferred calls whose grace period has ended, and take the
-    scheduled backups that are due."""
+    """One round of upkeep: check the state store for damage, carry out deferred calls whose
+    grace period has ended, and take the scheduled backups that are due."""
     from airlock.vault.backup import take_due
     from airlock.vault.runners import run_due_and_record
 
     config = runtime.config
 
     def run() -> None:
+        # Damage inside the state file shows here within a minute; from then on the store
+        # refuses every call, so every action is denied until a human repairs it.
+        runtime.store.check()
         run_due_and_record(runtime.store, config, runtime.audit)
         if config.vault.enabled and any(r.backup_schedule for r in config.vault.resources.values()):
             take_due(runtime.vault, config, runtime.store, runtime.audit)

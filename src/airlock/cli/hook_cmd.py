@@ -13,6 +13,7 @@ Without either it runs on the built-in policy, with its state in `--state-dir`.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import sys
 import threading
@@ -40,6 +41,9 @@ def hook(ctx: typer.Context, harness: str = HarnessArg,
          state_dir: Path | None = typer.Option(
              None, "--state-dir", help="State folder (default: the configuration's).")) -> None:
     """Answer one agent hook call: the harness's JSON on stdin, its answer on stdout."""
+    # stderr is what the harness shows the model: the answer's reason, never a log traceback
+    # (failures are recorded in the audit log where it can be written).
+    logging.getLogger("airlock").addHandler(logging.NullHandler())
     answer = guarded_answer(harness, lambda: hook_answer(
         state(ctx).config_path, harness, sys.stdin.buffer.read(MAX_PAYLOAD_BYTES + 1), state_dir))
     out, err = answer.encoded()

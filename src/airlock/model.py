@@ -190,9 +190,15 @@ class McpCall:
 class FileAccess:
     path: str
     write: bool = False
+    # For a write: sha256 of what would be written (the tool's whole input — content, edits,
+    # patch), so an approval lets exactly that content through, not any write to the path.
+    content_sha256: str | None = None
 
     def canonical(self) -> dict[str, Any]:
-        return {"path": self.path, "write": self.write}
+        bound: dict[str, Any] = {"path": self.path, "write": self.write}
+        if self.content_sha256 is not None:
+            bound["content_sha256"] = self.content_sha256
+        return bound
 
 
 Payload = ShellCommand | SqlQuery | HttpRequest | McpCall | FileAccess

@@ -142,14 +142,13 @@ _CREDENTIAL_PARTS = ("authorization", "auth-", "-auth", "token", "secret", "pass
 
 
 def _secret_key(key: object) -> bool:
-    return isinstance(key, str) and (key.lower().replace("_", "-") in _SECRET_KEYS
-                                     or key.lower().startswith("x-amz-security"))
+    return isinstance(key, str) and is_credential_header(key)
 
 
 def is_credential_header(name: str) -> bool:
-    """A request header that carries or proves a credential. Such headers are never stored or
-    replayed (deferred calls run with airlock's own credential); wider than what `redact` masks
-    in displays, because dropping a harmless header from a stored call costs nothing."""
+    """A header (or field) name whose value carries or proves a credential. Its value is masked
+    wherever it is shown or recorded, and a stored call drops the header altogether (deferred
+    calls run with airlock's own credential). It errs toward hiding: `max_tokens` is masked too."""
     lowered = name.strip().lower().replace("_", "-")
     return (lowered in _SECRET_KEYS or lowered.startswith("x-amz-")
             or any(part in lowered for part in _CREDENTIAL_PARTS))

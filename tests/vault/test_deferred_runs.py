@@ -156,3 +156,42 @@ def test_only_urls_a_configured_api_owns_are_called(runtime: Runtime, upstream: 
     with pytest.raises(UpstreamCallError, match="0 configured api resources"):
         http_runner(runtime.config)(record)
     assert upstream.seen == []
+
+
+AGENT_SECRETS = {"Authorization": f"Bearer {AGENT_TOKEN}", "Cookie": "session=agent-cookie-1",
+                 "X-Api-Key": "agent-api-key-2", "X-Amz-Security-Token": "agent-sts-3",
+                 "X-Amz-Date": "20250101T000000Z", "X-Railway-Token": "agent-railway-4",
+                 "Proxy-Authorization": "Basic YWdlbnQ6NQ"}
+
+
+def test_no_credential_the_agent_sent_is_stored_anywhere_or_replayed(
+        runtime: Runtime, upstream: Upstream, tmp_path: Path) -> None:
+    url = f"{upstream.url}/api/things/9"
+    headers = (*AGENT_SECRETS.items(), ("Accept", "application/json"), ("X-Request-Id", "r-1"))
+    action = Action(HttpRequest("DELETE", url, headers), "agent", "test")
+    caller = local_caller(runtime.config, "agent")
+    held = runtime.gate().submit(action, caller)
+    assert held.approval_id
+    decide(runtime.store, held.approval_id, Principal("alice", PrincipalKind.HUMAN), approve=True)
+    again = runtime.gate().submit(Action(HttpRequest("DELETE", url, headers), "agent", "test"),
+                                  caller)
+    assert again.reason.startswith("deferred, not run now"), again.reason
+    (pending,) = runtime.store.list_deferred(status=DeferredStatus.PENDING)
+    stored = {name.lower() for name, _ in pending.content["headers"]}
+    assert stored == {"accept", "x-request-id"}
+    # Nowhere in the state: deferred calls, approvals, the audit log (the whole database dumped)
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "state" / "state.db") as conn:
+        dump = "\n".join(conn.iterdump())
+    for name, value in AGENT_SECRETS.items():
+        secret = value.split()[-1].split("=")[-1]
+        assert secret not in dump, f"{name} was stored"
+    run_due_and_record(runtime.store, runtime.config, runtime.audit,
+                       now=utcnow() + timedelta(hours=49))
+    ((_method, _path, sent, _body),) = upstream.seen
+    assert sent["Authorization"] == "Bearer real-upstream-secret"
+    assert sent["Accept"] == "application/json" and sent["X-Request-Id"] == "r-1"
+    for name in AGENT_SECRETS:
+        if name != "Authorization":
+            assert name not in sent, f"{name} was replayed"

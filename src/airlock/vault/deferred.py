@@ -5,8 +5,11 @@ Instead of running an approved destructive call at once, airlock keeps it with a
 front that holds the upstream credential carries it out (`run_due`). A cancel and an execution
 are compare-and-set updates of the same record, so exactly one of them wins.
 
-The stored call is the action's content as the agent sent it, with credentials masked: the
-front that executes it adds airlock's own credential for the upstream, as it would have at once.
+The stored call is the action's content as the agent sent it without any credential: headers
+that carry one (Authorization, cookies, API keys, AWS signing headers, …) are dropped, not
+masked, and every other string is redacted. The front that executes it adds airlock's own
+credential for the upstream, as it would have at once; nothing the agent authenticated with is
+kept or replayed. (State schema 2 rewrote calls stored before this.)
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 from airlock.approvals import action_digest
 from airlock.errors import InputError
 from airlock.model import Action, ResolvedTarget, new_id, utcnow
-from airlock.redact import redact
+from airlock.redact import redact_text, without_credentials
 from airlock.safety import DEFERRED_METHOD
 from airlock.store import DeferredRecord, DeferredStatus, Store
 
@@ -31,7 +34,8 @@ def defer(store: Store, action: Action, *, target: str, resource: str | None,
     now = now or utcnow()
     record = DeferredRecord(
         id=new_id("def"), action_id=action.id, principal=action.principal, resource=resource,
-        target=target, summary=action.summary(), content=redact(action.content()),
+        target=target, summary=redact_text(action.summary()),
+        content=without_credentials(action.content()),
         context=action.context.canonical(), digest=action_digest(action, targets),
         created_at=now.isoformat(), due_at=(now + grace).isoformat())
     store.add_deferred(record)

@@ -226,6 +226,7 @@ def test_approving_without_a_possible_backup_needs_the_named_checkbox(world: Wor
     assert done.status_code == 303
     record = world.runtime.store.get_approval(apr)
     assert record is not None and record.grants[0].without_backup
+    assert "accepted running without a backup" in world.client.get(done.headers["location"]).text
 
 
 def test_deny_needs_a_reason(world: World) -> None:

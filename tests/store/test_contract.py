@@ -28,6 +28,7 @@ from airlock.store import (
     open_store,
 )
 from airlock.store.memory import MemoryStore
+from airlock.store.sqlstore import SCHEMA_VERSION
 from tests.pgcluster import Cluster
 
 KEY = b"k" * 32
@@ -442,7 +443,7 @@ def test_schema_1_deferred_calls_lose_their_credentials_on_upgrade(
                                                ["x-api-key", "***"], ["accept", "json"]]},
                        summary="DELETE https://u:pw-7@x/a")
         store.add_deferred(old)
-        assert store.put_meta("schema_version", "1", expected="2")
+        assert store.put_meta("schema_version", "1", expected=str(SCHEMA_VERSION))
         store.close()
         upgraded = open_store(url, tmp_path)
         try:
@@ -450,7 +451,7 @@ def test_schema_1_deferred_calls_lose_their_credentials_on_upgrade(
             assert record is not None
             assert record.content["headers"] == [["accept", "json"]]
             assert "pw-7" not in record.summary
-            assert upgraded.get_meta("schema_version") == "2"
+            assert upgraded.get_meta("schema_version") == str(SCHEMA_VERSION)
         finally:
             upgraded.close()
 

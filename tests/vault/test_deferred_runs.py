@@ -195,3 +195,34 @@ def test_no_credential_the_agent_sent_is_stored_anywhere_or_replayed(
     for name in AGENT_SECRETS:
         if name != "Authorization":
             assert name not in sent, f"{name} was replayed"
+
+
+@pytest.mark.parametrize(("body", "why"), [
+    ('{"confirm": true, "password": "agent-pass-9"}', "it held a credential"),
+    ("x" * 200_000, "too large"),
+])
+def test_a_body_redaction_had_to_change_is_not_kept_and_never_sent(
+        runtime: Runtime, upstream: Upstream, body: str, why: str) -> None:
+    """Replaying a masked or cut body would send what nobody approved: such a call waits for a
+    human to run it by hand or cancel it."""
+    record = deferred.defer(runtime.store, Action(HttpRequest("DELETE", f"{upstream.url}/api/x",
+                                                              body=body), "agent", "test"),
+                            target="url:x", resource="things-api", grace=timedelta(minutes=1))
+    stored = runtime.store.get_deferred(record.id)
+    assert stored is not None and "agent-pass-9" not in str(stored.content)
+    assert why in stored.content["body"] and len(stored.content["body"]) < 300
+    (done,) = run_due_and_record(runtime.store, runtime.config, runtime.audit,
+                                 now=utcnow() + timedelta(hours=1))
+    assert done.status is DeferredStatus.FAILED and "too large to keep" in done.result
+    assert upstream.seen == []
+
+
+def test_a_plain_body_is_kept_and_sent(runtime: Runtime, upstream: Upstream) -> None:
+    body = '{"reason": "cleanup"}'
+    deferred.defer(runtime.store, Action(HttpRequest("DELETE", f"{upstream.url}/api/y",
+                                                     body=body), "agent", "test"),
+                   target="url:y", resource="things-api", grace=timedelta(minutes=1))
+    run_due_and_record(runtime.store, runtime.config, runtime.audit,
+                       now=utcnow() + timedelta(hours=1))
+    ((_method, _path, _headers, sent),) = upstream.seen
+    assert sent == body.encode()

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from airlock.audit import AuditRecord
 from airlock.errors import StoreError
 from airlock.model import PrincipalKind, utcnow
-from airlock.redact import redact_text, without_credentials
+from airlock.redact import redact_text
 from airlock.store.records import (
     ApprovalRecord,
     ApprovalStatus,
@@ -464,10 +464,12 @@ class SqlStore(ABC):
 def _neutralise_deferred(cur: Cursor) -> None:
     """Version 1 stored deferred calls with their credential headers masked, not removed (and
     earlier builds kept them whole): rewrite every stored call without them."""
+    from airlock.vault.deferred import stored_call  # (the vault builds on the store)
+
     cur.execute("SELECT id, record FROM deferred")
     for deferred_id, text in cur.fetchall():
         record = json.loads(text)
-        record["content"] = without_credentials(record.get("content") or {})
+        record["content"] = stored_call(record.get("content") or {})
         record["summary"] = redact_text(str(record.get("summary", "")))
         cur.execute("UPDATE deferred SET record = ? WHERE id = ?",
                     (json.dumps(record), deferred_id))

@@ -67,12 +67,17 @@ def issue_token(store: Store, config: Config, *, principal: str, environments: l
     now = now or utcnow()
     scope = Scope(tuple(environments), tuple(resources or ["*"]),
                   max_risk or pconf.scope.max_risk, now + ttl)
+    from airlock.fronts.pgwire.auth import token_verifier
+
     secret = secrets.token_urlsafe(32)
-    record = TokenRecord(id=new_id("tok"), principal=principal, principal_kind=pconf.kind,
+    token_id = new_id("tok")
+    token = f"alk_{token_id}_{secret}"
+    record = TokenRecord(id=token_id, principal=principal, principal_kind=pconf.kind,
                          scope=scope, secret_hash=sha256_hex(secret),
-                         created_at=now.isoformat(), note=note)
+                         created_at=now.isoformat(), note=note,
+                         scram=token_verifier(token))  # the wire proxy's SCRAM needs it
     store.add_token(record)
-    return IssuedToken(record, f"alk_{record.id}_{secret}")
+    return IssuedToken(record, token)
 
 
 def authenticate(store: Store, config: Config, token: str, *,

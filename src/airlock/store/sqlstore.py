@@ -35,6 +35,11 @@ SCHEMA = (
         id TEXT PRIMARY KEY, principal TEXT NOT NULL, principal_kind TEXT NOT NULL,
         scope TEXT NOT NULL, secret_hash TEXT NOT NULL, created_at TEXT NOT NULL,
         revoked_at TEXT, note TEXT NOT NULL)""",
+    # A token's SCRAM verifier for the PostgreSQL wire proxy (fronts/pgwire/auth.py). Its own
+    # table so that stores created before it need no migration: tokens without a row here
+    # simply have no verifier.
+    """CREATE TABLE IF NOT EXISTS token_verifiers (
+        id TEXT PRIMARY KEY, verifier TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS approvals (
         id TEXT PRIMARY KEY, action_id TEXT NOT NULL, digest TEXT NOT NULL,
         status TEXT NOT NULL, requested_at TEXT NOT NULL, version INTEGER NOT NULL,
@@ -91,18 +96,19 @@ class SqlStore(ABC):
                 "created_at, revoked_at, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (token.id, token.principal, token.principal_kind.value, token.scope_json(),
                  token.secret_hash, token.created_at, token.revoked_at, token.note))
+            if token.scram is not None:
+                cur.execute("INSERT INTO token_verifiers (id, verifier) VALUES (?, ?)",
+                            (token.id, token.scram))
 
     def get_token(self, token_id: str) -> TokenRecord | None:
         with self._transaction(read=True) as cur:
-            cur.execute("SELECT id, principal, principal_kind, scope, secret_hash, created_at, "
-                        "revoked_at, note FROM tokens WHERE id = ?", (token_id,))
+            cur.execute(_TOKEN_SELECT + " WHERE t.id = ?", (token_id,))
             row = cur.fetchone()
         return _token(row) if row else None
 
     def list_tokens(self) -> list[TokenRecord]:
         with self._transaction(read=True) as cur:
-            cur.execute("SELECT id, principal, principal_kind, scope, secret_hash, created_at, "
-                        "revoked_at, note FROM tokens ORDER BY created_at, id")
+            cur.execute(_TOKEN_SELECT + " ORDER BY t.created_at, t.id")
             rows = cur.fetchall()
         return [_token(row) for row in rows]
 
@@ -313,10 +319,15 @@ class SqlStore(ABC):
             after = int(rows[-1][0])
 
 
+_TOKEN_SELECT = ("SELECT t.id, t.principal, t.principal_kind, t.scope, t.secret_hash, "
+                 "t.created_at, t.revoked_at, t.note, v.verifier FROM tokens t "
+                 "LEFT JOIN token_verifiers v ON v.id = t.id")
+
+
 def _token(row: Sequence[Any]) -> TokenRecord:
     return TokenRecord(id=row[0], principal=row[1], principal_kind=PrincipalKind(row[2]),
                        scope=TokenRecord.scope_from_json(row[3]), secret_hash=row[4],
-                       created_at=row[5], revoked_at=row[6], note=row[7])
+                       created_at=row[5], revoked_at=row[6], note=row[7], scram=row[8])
 
 
 def _audit(row: Sequence[Any]) -> AuditRecord:

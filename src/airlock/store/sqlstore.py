@@ -102,13 +102,13 @@ class SqlStore(ABC):
 
     def get_token(self, token_id: str) -> TokenRecord | None:
         with self._transaction(read=True) as cur:
-            cur.execute(_TOKEN_SELECT + " WHERE t.id = ?", (token_id,))
+            cur.execute(_SELECT_TOKENS + " WHERE t.id = ?", (token_id,))
             row = cur.fetchone()
         return _token(row) if row else None
 
     def list_tokens(self) -> list[TokenRecord]:
         with self._transaction(read=True) as cur:
-            cur.execute(_TOKEN_SELECT + " ORDER BY t.created_at, t.id")
+            cur.execute(_SELECT_TOKENS + " ORDER BY t.created_at, t.id")
             rows = cur.fetchall()
         return [_token(row) for row in rows]
 
@@ -319,8 +319,9 @@ class SqlStore(ABC):
             after = int(rows[-1][0])
 
 
-_TOKEN_SELECT = ("SELECT t.id, t.principal, t.principal_kind, t.scope, t.secret_hash, "
-                 "t.created_at, t.revoked_at, t.note, v.verifier FROM tokens t "
+_SELECT_COLUMNS = ("t.id, t.principal, t.principal_kind, t.scope, t.secret_hash, t.created_at, "
+                  "t.revoked_at, t.note, v.verifier")
+_SELECT_TOKENS = (f"SELECT {_SELECT_COLUMNS} FROM tokens t "
                  "LEFT JOIN token_verifiers v ON v.id = t.id")
 
 

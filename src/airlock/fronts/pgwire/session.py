@@ -86,7 +86,12 @@ class ToClient:
 
 @dataclass(frozen=True, slots=True)
 class NeedRuling:
+    """Rule on `sql`; `runs` says the statement runs now (a Query or an Execute), not merely
+    gets prepared — each run is audited, and the I/O layer may hold it until its record is
+    durable."""
+
     sql: str
+    runs: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +161,8 @@ class _Unit:
 
 
 class Session:
-    def __init__(self, rule: Callable[[str], Rule | None], status: str = pw.TX_IDLE) -> None:
+    def __init__(self, rule: Callable[[str, bool], Rule | None],
+                 status: str = pw.TX_IDLE) -> None:
         self.rule = rule
         self.status = status
         self.pending: deque[_Pending] = deque()
@@ -164,14 +170,14 @@ class Session:
         self.portals: dict[str, tuple[str, Rule]] = {}
         self.queue: deque[tuple[bytes, bytes]] = deque()  # client frames waiting their turn
         self.queued_bytes = 0
-        self.waiting: str | None = None  # the SQL whose ruling we wait for
+        self.waiting: tuple[str, bool] | None = None  # the SQL whose ruling we wait for
         self.unit: _Unit | None = None
         self.gating = False  # RunGate sent, `gated` not yet called
         self.batch_open = False  # extended messages forwarded since the last Sync
         self.skipping = False  # the server skips extended messages until the next Sync
         self.copying = False
         self.closed = False
-        self._answer: tuple[str, Rule] | None = None  # a ruling just given, for its frame
+        self._answer: tuple[tuple[str, bool], Rule] | None = None  # a ruling just given
 
     # ---- events ----------------------------------------------------------------------------
 
@@ -191,8 +197,8 @@ class Session:
     def ruled(self, rule: Rule) -> list[Command]:
         if self.waiting is None:
             raise RuntimeError("a ruling arrived that nobody asked for")
-        sql, self.waiting = self.waiting, None
-        self._answer = (sql, rule)
+        asked, self.waiting = self.waiting, None
+        self._answer = (asked, rule)
         return self._drain()
 
     def gated(self, result: GateResult) -> list[Command]:
@@ -294,7 +300,7 @@ class Session:
             if step is None:  # waits for a ruling or for the upstream to go quiet
                 asked = self._asked()  # _one may have started waiting for a ruling
                 if asked is not None:
-                    out.append(NeedRuling(asked))
+                    out.append(NeedRuling(*asked))
                 break
             self.queue.popleft()
             self.queued_bytes -= len(body) + 5
@@ -304,16 +310,16 @@ class Session:
             out += self._start_gate(self.unit)
         return out
 
-    def _asked(self) -> str | None:
+    def _asked(self) -> tuple[str, bool] | None:
         return self.waiting
 
-    def _ruling(self, sql: str) -> Rule | None:
+    def _ruling(self, sql: str, runs: bool = False) -> Rule | None:
         answer, self._answer = self._answer, None
-        if answer is not None and answer[0] == sql:
+        if answer is not None and answer[0] == (sql, runs):
             return answer[1]
-        found = self.rule(sql)
+        found = self.rule(sql, runs)
         if found is None:
-            self.waiting = sql
+            self.waiting = (sql, runs)
         return found
 
     def _one(self, kind: bytes, body: bytes) -> list[Command] | None:
@@ -324,7 +330,7 @@ class Session:
             return self._collect(kind, body)
         if kind == b"Q":
             q = pw.parse_query(body)
-            rule = self._ruling(q.sql)
+            rule = self._ruling(q.sql, runs=True)
             if rule is None:
                 return None
             self._forget_if_prepares(q.sql)
@@ -369,6 +375,14 @@ class Session:
                     return self._refuse_extended(_MID_BATCH)
                 self.unit = _Unit()
                 return self._collect(kind, body)
+            if portal is not None:
+                # each run is ruled again (a cache lookup): it is audited, and a token that
+                # expired or was revoked since the Parse stops here
+                rule = self._ruling(portal[0], runs=True)
+                if rule is None:
+                    return None
+                if rule.ruling is not Ruling.ALLOW:
+                    return self._refuse_extended(rule.error or _MID_BATCH)
             return self._extended(kind, body)
         if kind == b"D":
             pw.parse_describe(body)

@@ -89,6 +89,12 @@ def authenticate(store: Store, config: Config, token: str, *,
     record = store.get_token(match.group(1))
     if record is None or not hmac.compare_digest(record.secret_hash, sha256_hex(match.group(2))):
         raise AuthError("unknown token", hint="ask for a new one with `airlock token create`")
+    return caller_for(record, config, now=now)
+
+
+def caller_for(record: TokenRecord, config: Config, *, now: datetime | None = None) -> Caller:
+    """The caller behind a token record whose secret was already proven (by its hash, or by a
+    SCRAM proof in the wire proxy): refused if revoked, expired or no longer declared."""
     if record.revoked_at is not None:
         raise AuthError(f"token {record.id} was revoked at {record.revoked_at}")
     now = now or utcnow()

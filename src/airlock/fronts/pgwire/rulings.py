@@ -1,0 +1,258 @@
+"""From a statement's text to the session's ruling: the verdict cache and the audit journal.
+
+**The cache.** The first time a caller sends a text, the gate judges it in full (and records it
+like any action). Verdicts that let a statement straight through — allowed, no backup needed —
+are kept per token under the exact text and, when the classifier says the verdict holds for
+every text of that shape (`Assessment.fingerprint`, only set when no decision read a literal),
+under the fingerprint too. A repeated statement then costs a dict lookup (a new literal in a
+known shape: one scan for the fingerprint, ~20 µs), not a parse. Statements that need the whole
+gate (holds, backups) are cached as HEAVY, which only says "ask the gate when it runs". Denials
+are not cached: each goes through the gate and its audit records.
+
+**The journal.** Every run is audited. A run served from the cache adds one entry to the
+journal; entries are sealed into the hash chain as one `pgwire_statements` record per batch
+(one store transaction, one fsync, for everything that arrived meanwhile). The ordering rule
+that keeps a crash from losing the record of something that changed data: a run that can change
+anything (a write, or anything not judged a pure read) is forwarded only after the batch holding
+its entry is durable. Pure reads are forwarded at once and their entries follow within
+`FLUSH_SECONDS`; a crash of airlock in that window can lose the records of reads that ran
+(nothing they did needs undoing) — never of a write. If the journal cannot be written, every
+later statement is refused.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from airlock.audit import AuditLog
+from airlock.classify.sql import fingerprint_sql
+from airlock.fronts.pgwire import session as ses
+from airlock.gate import Gate
+from airlock.model import (
+    Action,
+    ActionContext,
+    Caller,
+    Outcome,
+    Risk,
+    SqlQuery,
+    Status,
+    Verdict,
+    utcnow,
+)
+from airlock.redact import redact_text
+
+log = logging.getLogger("airlock.pgwire")
+
+FLUSH_SECONDS = 0.02
+MAX_BATCH = 512
+CACHE_SIZE = 8192
+MAX_AUDITED_TEXT = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Cached:
+    rule: ses.Rule
+    read: bool  # a pure read: its run need not wait for its audit record
+
+
+class Journal:
+    """Batches run records into the audit chain from one writer thread."""
+
+    def __init__(self, audit: AuditLog, resource: str) -> None:
+        self.audit = audit
+        self.resource = resource
+        self._entries: list[dict[str, Any]] = []
+        self._waiters: list[Future[None]] = []
+        self._cond = threading.Condition()
+        self._stopped = False
+        self.broken: str | None = None
+        self.batches = 0
+        self._thread = threading.Thread(target=self._run, name="pgwire-journal", daemon=True)
+        self._thread.start()
+
+    def add(self, entry: dict[str, Any], *, durable: bool = False) -> Future[None]:
+        done: Future[None] = Future()
+        with self._cond:
+            if self.broken is not None:
+                done.set_exception(RuntimeError(self.broken))
+                return done
+            self._entries.append(entry)
+            if durable:
+                self._waiters.append(done)
+                self._cond.notify()
+            else:
+                done.set_result(None)
+                if len(self._entries) >= MAX_BATCH:
+                    self._cond.notify()
+        return done
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                if not self._waiters and not self._stopped:
+                    self._cond.wait(FLUSH_SECONDS)
+                entries, self._entries = self._entries, []
+                waiters, self._waiters = self._waiters, []
+                stopped = self._stopped
+            if entries:
+                self._write(entries, waiters)
+            else:
+                for w in waiters:
+                    w.set_result(None)
+            if stopped:
+                return
+
+    def _write(self, entries: list[dict[str, Any]], waiters: list[Future[None]]) -> None:
+        try:
+            self.audit.record("pgwire_statements", None,
+                              {"resource": self.resource, "statements": entries})
+            self.batches += 1
+        except Exception as exc:
+            log.exception("the pgwire audit journal could not be written")
+            with self._cond:
+                self.broken = (f"airlock could not write its audit log ({type(exc).__name__}); "
+                               "statements are refused until it works again")
+            for w in waiters:
+                w.set_exception(exc)
+            return
+        for w in waiters:
+            w.set_result(None)
+
+    def close(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+        self._thread.join(timeout=10)
+
+
+class _Lru:
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.items: OrderedDict[tuple[str, str], Cached] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> Cached | None:
+        return self.items.get(key)  # a plain read: a miss is only slower, never wrong
+
+    def put(self, key: tuple[str, str], value: Cached) -> None:
+        with self.lock:
+            self.items[key] = value
+            if len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+
+class Rulings:
+    """Rulings for one resource's listener, shared by its sessions."""
+
+    def __init__(self, gate: Gate, journal: Journal, *, resource: str, environment: str,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.gate = gate
+        self.journal = journal
+        self.resource = resource
+        self.environment = environment
+        self.clock = clock
+        self.by_text = _Lru(CACHE_SIZE)
+        self.by_shape = _Lru(CACHE_SIZE)
+        self.hits = 0
+        self.misses = 0
+
+    def action(self, sql: str, caller: Caller) -> Action:
+        return Action(SqlQuery(sql, "postgres"), caller.principal.name, "pgwire",
+                      ActionContext(environment=self.environment, resource=self.resource))
+
+    # ---- the session's synchronous question ----------------------------------------------
+
+    def cached(self, caller: Caller, sql: str, runs: bool) -> ses.Rule | None:
+        """The ruling from the cache, or None (then `decide` in a thread)."""
+        if self.journal.broken is not None or _expired(caller, self.clock()):
+            return None
+        token = caller.token_id or caller.principal.name
+        hit = self.by_text.get((token, sql))
+        if hit is None:
+            shape = fingerprint_sql(sql)
+            hit = self.by_shape.get((token, shape)) if shape is not None else None
+            if hit is None:
+                self.misses += 1
+                return None
+        self.hits += 1
+        if not runs or hit.rule.ruling is not ses.Ruling.ALLOW:
+            return hit.rule
+        if not hit.read:
+            return None  # a write: `decide` forwards it once its record is durable
+        self.journal.add(self._entry(caller, sql, "allow", "read"))
+        return hit.rule
+
+    # ---- the whole judgement, off the event loop ------------------------------------------
+
+    def decide(self, caller: Caller, sql: str, runs: bool) -> ses.Rule:
+        try:
+            return self._decide(caller, sql, runs)
+        except Exception as exc:  # fail closed: whatever broke, the statement does not run
+            log.exception("ruling on a statement failed")
+            return ses.refusal(ses.DENY_SQLSTATE, f"airlock failed while judging this statement "
+                               f"({type(exc).__name__}); refused to be safe")
+
+    def _decide(self, caller: Caller, sql: str, runs: bool) -> ses.Rule:
+        if self.journal.broken is not None:
+            return ses.refusal(ses.DENY_SQLSTATE, self.journal.broken)
+        token = caller.token_id or caller.principal.name
+        hit = None if _expired(caller, self.clock()) else self.by_text.get((token, sql))
+        if hit is not None and hit.rule.ruling is ses.Ruling.ALLOW and runs:
+            risk = "read" if hit.read else "write"
+            self.journal.add(self._entry(caller, sql, "allow", risk),
+                             durable=not hit.read).result()
+            return hit.rule
+        if hit is not None and not runs:
+            return hit.rule
+        action = self.action(sql, caller)
+        ev = self.gate.evaluate(action, caller)
+        decision = ev.decision
+        if decision.verdict is Verdict.ALLOW and not decision.snapshot_required:
+            if runs:  # the full records of the gate, written before it runs
+                outcome = self.gate.submit(action, caller)
+                if outcome.verdict is not Verdict.ALLOW:
+                    return refusal_for(outcome)
+            cached = Cached(ses.ALLOW, ev.assessment.risk is Risk.READ and ev.assessment.complete)
+            self._remember(token, sql, ev.assessment.fingerprint, cached)
+            return cached.rule
+        if decision.verdict is Verdict.DENY:
+            return refusal_for(self.gate.submit(action, caller))
+        self._remember(token, sql, ev.assessment.fingerprint, Cached(ses.HEAVY, False))
+        return ses.HEAVY
+
+    def _remember(self, token: str, sql: str, shape: str | None, cached: Cached) -> None:
+        self.by_text.put((token, sql), cached)
+        if shape is not None:
+            self.by_shape.put((token, shape), cached)
+
+    def _entry(self, caller: Caller, sql: str, verdict: str, risk: str) -> dict[str, Any]:
+        text = sql if len(sql) <= MAX_AUDITED_TEXT else sql[:MAX_AUDITED_TEXT] + "…"
+        return {"at": self.clock().isoformat(), "principal": caller.principal.name,
+                "token": caller.token_id, "sql": redact_text(text), "verdict": verdict,
+                "risk": risk}
+
+
+def _expired(caller: Caller, now: datetime) -> bool:
+    return any(s.expires_at is not None and now >= s.expires_at for s in caller.scopes)
+
+
+def refusal_for(outcome: Outcome) -> ses.Rule:
+    """The ErrorResponse a client gets for a held or denied statement."""
+    if outcome.status is Status.HELD and outcome.approval_id:
+        return ses.refusal(
+            ses.HOLD_SQLSTATE, f"airlock is holding this statement for approval "
+            f"{outcome.approval_id}: {outcome.reason}",
+            detail=f"approval id: {outcome.approval_id}",
+            hint=f"ask a human to approve it (`airlock approve {outcome.approval_id}` or the "
+                 "console), then send exactly the same statement again")
+    if outcome.status is Status.HELD:
+        return ses.refusal(ses.PROTECT_SQLSTATE, f"airlock did not run this statement: "
+                           f"{outcome.reason}", hint="nothing was changed; try again")
+    return ses.refusal(ses.DENY_SQLSTATE, f"airlock denied this statement: {outcome.reason}")

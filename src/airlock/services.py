@@ -4,6 +4,7 @@
     hooks          the agent hooks' Unix socket                       fronts/hooks/daemon.py
     notifications  the webhook outbox dispatcher                      notify.py
     maintenance    due deferred calls and scheduled backups, each minute
+    pgwire:NAME    the PostgreSQL wire proxy, one per resource it serves   fronts/pgwire/
     …              then each further front (a proxy listening for its resource), in order
 
 `planned(runtime, …)` builds that list from the configuration; `Services.run` starts them in
@@ -213,6 +214,7 @@ def planned(runtime: Runtime, *, host: str, port: int) -> Services:
     from airlock.fronts.api import ApiService
     from airlock.fronts.hooks.daemon import HookDaemon, socket_path
     from airlock.fronts.hooks.runner import HookRunner
+    from airlock.fronts.pgwire.service import services as pgwire_services
     from airlock.notify import Dispatcher
 
     config = runtime.config
@@ -225,6 +227,7 @@ def planned(runtime: Runtime, *, host: str, port: int) -> Services:
                    console_url(runtime, host, port)),
         PeriodicService("maintenance", maintenance(runtime), MAINTENANCE_SECONDS),
         # each further front's services go here, in the order they should start
+        *pgwire_services(runtime),
     )
     return services
 

@@ -24,8 +24,9 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from airlock.config import Config, Resource
 from airlock.errors import AirlockError, AuthError
@@ -48,7 +49,12 @@ PASSED_PARAMS = frozenset({"application_name", "client_encoding", "DateStyle", "
                            "intervalstyle"})
 # Encodings in which the bytes of a statement read the same as UTF-8 where it matters (quotes,
 # backslashes): others (SJIS, BIG5, GBK, …) can hide a quote inside a multibyte character.
-SAFE_ENCODINGS = frozenset({"UTF8", "UTF-8", "UNICODE", "SQL_ASCII"})
+SAFE_ENCODINGS = frozenset({"UTF8", "UNICODE", "SQLASCII"})
+
+
+def _encoding(name: str) -> str:
+    """PostgreSQL's spelling-insensitive encoding name ('utf-8' → UTF8; asyncpg quotes it)."""
+    return "".join(c for c in name.upper() if c.isalnum())
 READ_SIZE = 256 * 1024
 HIGH_WATER = 1024 * 1024  # stop reading a client whose queued messages exceed this
 CANDIDATES_TTL = 5.0  # seconds the list of token verifiers is reused between connections
@@ -70,10 +76,13 @@ class Listener:
 
 
 class Proxy:
-    def __init__(self, runtime: Runtime) -> None:
+    """Listeners for `names` (default: every resource in `[fronts.pgwire] listen`)."""
+
+    def __init__(self, runtime: Runtime, names: Sequence[str] | None = None) -> None:
         self.runtime = runtime
         self.config: Config = runtime.config
         self.settings = SECTION.of(runtime.config)
+        self.names = list(self.settings.listeners) if names is None else list(names)
         self.tls = _server_tls(self.settings)
         self.servers: list[asyncio.Server] = []
         self.connections: set[Connection] = set()
@@ -84,14 +93,12 @@ class Proxy:
         self._janitor: asyncio.Task[None] | None = None
         self.stopping = False
         self.addresses: dict[str, tuple[str, int]] = {}
-
-    @staticmethod
-    def resources(config: Config) -> list[Resource]:
-        return [config.resources[name] for name in SECTION.of(config).listeners]
+        self.socket_paths: dict[str, Path] = {}
 
     async def start(self) -> None:
         await self.splice.start()
-        for resource in self.resources(self.config):
+        for name in self.names:
+            resource = self.config.resources[name]
             assert resource.url is not None
             listen = self.settings.listeners[resource.name]
             journal = Journal(self.runtime.audit, resource.name)
@@ -116,6 +123,7 @@ class Proxy:
                     functools.partial(self._serve, listener, local=True), str(path),
                     limit=READ_SIZE)
                 self.servers.append(unix)
+                self.socket_paths[resource.name] = path
         self._janitor = asyncio.create_task(self._close_idle())
 
     async def stop(self) -> None:
@@ -124,6 +132,9 @@ class Proxy:
         self.stopping = True
         for server in self.servers:
             server.close()
+        for path in self.socket_paths.values():
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()  # asyncio (before 3.13) leaves the socket file behind
         deadline = time.monotonic() + self.settings.shutdown_grace.total_seconds()
         while self.connections and time.monotonic() < deadline:
             for conn in list(self.connections):
@@ -278,8 +289,8 @@ class Connection:
                               f"{', '.join(refused)}: they would change how statements run "
                               "without a statement it could judge; SET them in SQL instead",
                               code="08004")
-        encoding = params.get("client_encoding", "UTF8").upper()
-        if encoding not in SAFE_ENCODINGS:
+        encoding = params.get("client_encoding", "UTF8")
+        if _encoding(encoding) not in SAFE_ENCODINGS:
             raise ClientError(f"client_encoding {encoding} is not supported by airlock; use UTF8",
                               code="08004")
         database = params.get("database", params.get("user", ""))
@@ -540,7 +551,7 @@ class Connection:
 def unsafe_parameters(params: Mapping[str, str]) -> str:
     """Why the server's settings make statements unreadable to airlock, or ''."""
     encoding = params.get("client_encoding")
-    if encoding is not None and encoding.upper() not in SAFE_ENCODINGS:
+    if encoding is not None and _encoding(encoding) not in SAFE_ENCODINGS:
         return (f"client_encoding became {encoding}; airlock reads statements as UTF-8 only, "
                 "so it closed the connection")
     if params.get("standard_conforming_strings", "on") != "on":
@@ -572,8 +583,9 @@ def _server_tls(settings: PgwireSettings) -> ssl.SSLContext | None:
 class ProxyThread:
     """Runs the proxy's event loop in a thread of `airlock up`; `stop` is graceful."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, names: Sequence[str] | None = None) -> None:
         self.runtime = runtime
+        self.names = names
         self.proxy: Proxy | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.ready = threading.Event()
@@ -583,7 +595,9 @@ class ProxyThread:
 
     def start(self) -> Proxy:
         self.thread.start()
-        self.ready.wait(30)
+        if not self.ready.wait(30):
+            self.stop()
+            raise AirlockError("the PostgreSQL wire proxy did not start within 30 s")
         if self.error is not None:
             raise self.error
         assert self.proxy is not None
@@ -603,13 +617,15 @@ class ProxyThread:
 
     async def _serve(self) -> None:
         self._stop = asyncio.Event()
+        proxy = Proxy(self.runtime, self.names)
         try:
-            self.proxy = Proxy(self.runtime)
-            await self.proxy.start()
+            await proxy.start()
         except BaseException as exc:
             self.error = exc
+            await proxy.stop()  # what did start (a first listener, the splice) is removed
             self.ready.set()
             return
+        self.proxy = proxy
         self.ready.set()
         await self._stop.wait()
         await self.proxy.stop()

@@ -204,6 +204,9 @@ class Rulings:
             return ses.refusal(ses.DENY_SQLSTATE, self.journal.broken)
         token = caller.token_id or caller.principal.name
         hit = None if _expired(caller, self.clock()) else self.by_text.get((token, sql))
+        if hit is None and not _expired(caller, self.clock()):
+            shape = fingerprint_sql(sql)
+            hit = self.by_shape.get((token, shape)) if shape is not None else None
         if hit is not None and hit.rule.ruling is ses.Ruling.ALLOW and runs:
             risk = "read" if hit.read else "write"
             self.journal.add(self._entry(caller, sql, "allow", risk),

@@ -41,12 +41,12 @@ production = false
 kind = "postgres"
 environment = "bench"
 url = "{url}"
-listen = "127.0.0.1:0"
 [principals.agent]
 kind = "agent"
 [vault]
 enabled = false
-[pgwire]
+[fronts.pgwire]
+listen = {{ bench = "127.0.0.1:0" }}
 uvloop = {uvloop}
 """
 

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from airlock.config import Config, Resource
 from airlock.errors import AirlockError, AuthError
+from airlock.fronts.context import action_context
 from airlock.fronts.pgwire import auth, splice, upstream
 from airlock.fronts.pgwire import protocol as pw
 from airlock.fronts.pgwire import session as ses
@@ -103,9 +104,8 @@ class Proxy:
             listen = self.settings.listeners[resource.name]
             journal = Journal(self.runtime.audit, resource.name)
             self.journals.append(journal)
-            listener = Listener(resource, Rulings(self.runtime.gate(), journal,
-                                                  resource=resource.name,
-                                                  environment=resource.environment),
+            context = action_context(self.config, resource=resource.name)
+            listener = Listener(resource, Rulings(self.runtime.gate(), journal, context),
                                 upstream.Target.from_url(resource.url.reveal()))
             server = await asyncio.start_server(
                 functools.partial(self._serve, listener, local=None), listen.host, listen.port,

@@ -33,6 +33,7 @@ from typing import Any
 
 from airlock.audit import AuditLog
 from airlock.classify.sql import fingerprint_sql
+from airlock.fronts.context import front_action
 from airlock.fronts.pgwire import session as ses
 from airlock.gate import Gate
 from airlock.model import (
@@ -151,12 +152,11 @@ class _Lru:
 class Rulings:
     """Rulings for one resource's listener, shared by its sessions."""
 
-    def __init__(self, gate: Gate, journal: Journal, *, resource: str, environment: str,
+    def __init__(self, gate: Gate, journal: Journal, context: ActionContext, *,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.gate = gate
         self.journal = journal
-        self.resource = resource
-        self.environment = environment
+        self.context = context  # the listener's resource, and so its environment
         self.clock = clock
         self.by_text = _Lru(CACHE_SIZE)
         self.by_shape = _Lru(CACHE_SIZE)
@@ -164,8 +164,7 @@ class Rulings:
         self.misses = 0
 
     def action(self, sql: str, caller: Caller) -> Action:
-        return Action(SqlQuery(sql, "postgres"), caller.principal.name, "pgwire",
-                      ActionContext(environment=self.environment, resource=self.resource))
+        return front_action(SqlQuery(sql, "postgres"), caller, "pgwire", self.context)
 
     # ---- the session's synchronous question ----------------------------------------------
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from airlock.fronts.pgwire import protocol as pw
 from airlock.fronts.pgwire.session import (
@@ -16,6 +18,7 @@ from airlock.fronts.pgwire.session import (
     Rule,
     RunGate,
     Session,
+    Setting,
     ToClient,
     ToServer,
     refusal,
@@ -311,3 +314,69 @@ def test_unknown_client_message_is_a_protocol_violation() -> None:
     book = Book()
     with pytest.raises(pw.ProtocolViolation):
         book.client(pw.frame(b"?", b""))
+
+
+# `server_data` (bytes as they arrive, runs passed through whole) against `server` (one frame at a
+# time): for any conversation and any way the server's bytes are cut, the client gets the same
+# bytes and the session ends in the same state.
+
+def _exchange(i: int, kind: str, rows: int) -> tuple[list[bytes], list[bytes]]:
+    """(what the client sends, what the server answers) for one statement."""
+    row_frames = [ROW] * rows
+    tag = pw.command_complete(f"SELECT {rows}")
+    if kind == "simple":
+        return [pw.query(f"SELECT {i}")], [ROWDESC, *row_frames, tag, pw.ready_for_query("I")]
+    if kind == "extended":
+        return ([pw.parse("", f"SELECT {i}"), pw.bind(), pw.describe("P"), pw.execute(), pw.SYNC],
+                [pw.PARSE_COMPLETE, pw.BIND_COMPLETE, ROWDESC, *row_frames, tag,
+                 pw.ready_for_query("I")])
+    if kind == "refused":  # the server answers airlock's failing statement
+        return [pw.query(f"DENY {i}")], [pw.error_response("42601", "syntax error"),
+                                         pw.ready_for_query("I")]
+    if kind == "notice":
+        return [pw.query(f"SELECT {i}")], [pw.notice_response("01000", "hello"), ROWDESC,
+                                           *row_frames, pw.parameter_status("TimeZone", "UTC"),
+                                           tag, pw.ready_for_query("I")]
+    raise AssertionError(kind)
+
+
+@given(st.lists(st.tuples(st.sampled_from(["simple", "extended", "refused", "notice"]),
+                          st.integers(0, 3)), min_size=1, max_size=6),
+       st.lists(st.integers(1, 40), min_size=1, max_size=30))
+def test_server_bytes_in_any_cuts_reach_the_client_as_frame_by_frame(
+        script: list[tuple[str, int]], cuts: list[int]) -> None:
+    rules = {f"DENY {i}": DENIED for i in range(len(script))}
+    by_frame, by_bytes = Book(rules), Book(rules)
+    got_frame: list[Command] = []
+    got_bytes: list[Command] = []
+    for i, (kind, rows) in enumerate(script):
+        client, server = _exchange(i, kind, rows)
+        assert by_frame.client(*client) == by_bytes.client(*client)
+        got_frame += by_frame.server(*server)
+        data = b"".join(server)
+        at = 0
+        for cut in cuts * (len(data) // sum(cuts) + 1):
+            if at >= len(data):
+                break
+            got_bytes += by_bytes.s.server_data(data[at:at + cut])
+            at += cut
+    assert sent(got_bytes, ToClient) == sent(got_frame, ToClient)
+    assert [c for c in got_bytes if not isinstance(c, ToClient)] == \
+        [c for c in got_frame if not isinstance(c, ToClient)]
+    assert (by_bytes.s.status, list(by_bytes.s.pending)) == (by_frame.s.status, [])
+    assert b"42501" in sent(got_bytes, ToClient) or "refused" not in dict(script)
+
+
+def test_a_parameter_change_is_reported_before_anything_after_it_is_relayed() -> None:
+    book = Book()
+    book.client(pw.query("SELECT 1"))
+    out = book.s.server_data(ROWDESC + pw.parameter_status("client_encoding", "SJIS") + ROW)
+    assert out == [ToClient(ROWDESC), Setting("client_encoding", "SJIS"),
+                   ToClient(pw.parameter_status("client_encoding", "SJIS")), ToClient(ROW)]
+
+
+def test_a_frame_with_an_impossible_length_from_the_server_is_a_violation() -> None:
+    book = Book()
+    book.client(pw.query("SELECT 1"))
+    with pytest.raises(pw.ProtocolViolation):
+        book.s.server_data(b"D\x00\x00\x00\x02")

@@ -429,29 +429,24 @@ class Connection:
         session = self.session
         up = self.up
         assert session is not None and up is not None
-        frames = up.frames
+        frames = up.frames  # framing while psycopg has the session (splice.py)
         try:
             while not self.closed:
                 data = await up.reader.read(READ_SIZE)
                 if not data:
                     self.end(None)
                     return
+                if self.splice is None:
+                    self._do(session.server_data(data))
+                    await self._drain()
+                    continue
                 frames.feed(data)
                 for kind, body in frames.frames():
-                    if kind == b"S":
-                        name, value = pw.parse_parameter_status(body)
-                        up.params[name] = value
-                        problem = unsafe_parameters({name: value})
-                        if problem:
-                            self.end(pw.error_response("08004", problem, severity="FATAL"))
-                            return
-                    if self.splice is not None:
-                        if kind == b"Z":
-                            self.splice_status = pw.parse_ready(body)
-                        self.splice.write(pw.frame(kind, body))
-                        continue
-                    self._do(session.server(kind, body))
-                await self._drain()
+                    if kind == b"S" and not self._setting(*pw.parse_parameter_status(body)):
+                        return
+                    if kind == b"Z":
+                        self.splice_status = pw.parse_ready(body)
+                    self.splice.write(pw.frame(kind, body))
         except pw.ProtocolViolation as exc:
             log.warning("the server broke the protocol: %s", exc)
             self.end(pw.error_response("08P01", "airlock: the server sent something it could "
@@ -468,22 +463,51 @@ class Connection:
             self.end(None)
 
     def _do(self, commands: list[ses.Command]) -> None:
+        """Carry out the session's commands in order; bytes for each side go out in one write
+        (a write is a system call)."""
         up = self.up
         assert up is not None
+        to_client: list[bytes] = []
+        to_server: list[bytes] = []
         for cmd in commands:
-            if isinstance(cmd, ses.ToServer):
-                up.writer.write(cmd.data)
-            elif isinstance(cmd, ses.ToClient):
-                self.writer.write(cmd.data)
+            if isinstance(cmd, ses.ToClient):
+                to_client.append(cmd.data)
+            elif isinstance(cmd, ses.ToServer):
+                to_server.append(cmd.data)
+            elif isinstance(cmd, ses.Setting):
+                if not self._setting(cmd.name, cmd.value):
+                    return  # nothing after it may reach the client
             elif isinstance(cmd, ses.NeedRuling):
                 self._spawn(self._rule(cmd))
             elif isinstance(cmd, ses.RunGate):
                 self._spawn(self._gate(cmd))
             elif isinstance(cmd, ses.Close):
+                self._write(to_client, to_server)
                 self.end(None)
+                return
+        self._write(to_client, to_server)
         session = self.session
         if session is not None and session.queued_bytes <= HIGH_WATER:
             self.resume.set()
+
+    def _write(self, to_client: list[bytes], to_server: list[bytes]) -> None:
+        if self.closed:
+            return
+        if to_client:
+            self.writer.write(to_client[0] if len(to_client) == 1 else b"".join(to_client))
+        if to_server and self.up is not None:
+            self.up.writer.write(to_server[0] if len(to_server) == 1 else b"".join(to_server))
+
+    def _setting(self, name: str, value: str) -> bool:
+        """Note a parameter the server reports; False (and the connection ended) when airlock
+        could no longer read the statements correctly."""
+        assert self.up is not None
+        self.up.params[name] = value
+        problem = unsafe_parameters({name: value})
+        if problem:
+            self.end(pw.error_response("08004", problem, severity="FATAL"))
+            return False
+        return True
 
     def _spawn(self, coro: object) -> None:
         task = asyncio.ensure_future(coro)  # type: ignore[call-overload]

@@ -34,6 +34,7 @@ DataRow and every other response travel as the bytes they came as.
 from __future__ import annotations
 
 import enum
+import struct
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -108,7 +109,16 @@ class Close:
     reason: str
 
 
-Command = ToServer | ToClient | NeedRuling | RunGate | Close
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """The server reports a run-time parameter (ParameterStatus); the I/O layer checks it (an
+    encoding airlock cannot read ends the connection) before anything after it is relayed."""
+
+    name: str
+    value: str
+
+
+Command = ToServer | ToClient | NeedRuling | RunGate | Close | Setting
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +144,18 @@ def refusal(code: str, message: str, *, detail: str = "", hint: str = "") -> Rul
 # Response matching -------------------------------------------------------------------------------
 
 _CLIENT, _CAPTURE, _INTERNAL = 0, 1, 2
+_LENGTH = struct.Struct("!I")
+_C, _Z = ord("C"), ord("Z")
+# (request, a response that goes to the client as it is) → whether it ends that request's
+# answer. The same table as `server`'s, for `server_data`'s fast path; anything not here
+# (errors, notices, copy, ReadyForQuery) takes the slow path.
+_ENDS: dict[tuple[bytes, int], bool] = {
+    **{(b"Q", ord(k)): False for k in "TDCIs"},
+    (b"P", ord("1")): True, (b"B", ord("2")): True, (b"C", ord("3")): True,
+    (b"D", ord("t")): False, (b"D", ord("T")): True, (b"D", ord("n")): True,
+    (b"E", ord("D")): False, (b"E", ord("C")): True, (b"E", ord("I")): True,
+    (b"E", ord("s")): True,
+}
 
 
 @dataclass(slots=True)
@@ -178,6 +200,7 @@ class Session:
         self.copying = False
         self.closed = False
         self._answer: tuple[tuple[str, bool], Rule] | None = None  # a ruling just given
+        self._server_rest = b""  # the start of a server message not yet whole
 
     # ---- events ----------------------------------------------------------------------------
 
@@ -219,7 +242,65 @@ class Session:
             out += [ToServer(b"".join(unit.frames))]
         return out + self._drain()
 
+    def server_data(self, data: bytes) -> list[Command]:
+        """Bytes as they came from the server. Whole messages are matched to the requests they
+        answer; runs of messages that go to the client unchanged (rows, descriptions, command
+        tags, the ReadyForQuery of an ordinary statement) are passed on as one slice of the
+        bytes they came in — no per-message objects, one write. Anything else (errors,
+        notices, parameter changes, answers to refused or protected requests) takes `server`."""
+        if self._server_rest:
+            data = self._server_rest + data
+            self._server_rest = b""
+        out: list[Command] = []
+        pending = self.pending
+        end_of_data = len(data)
+        pos = run = 0  # `run`: where the bytes not yet handed to the client begin
+        while end_of_data - pos >= 5:
+            kind = data[pos]
+            length = _LENGTH.unpack_from(data, pos + 1)[0]
+            if length < 4 or length > pw.MAX_FRAME:
+                raise ProtocolViolation(f"a {bytes([kind])!r} message claims a length of "
+                                        f"{length} bytes, outside 4..{pw.MAX_FRAME}")
+            end = pos + 1 + length
+            if end > end_of_data:
+                break
+            head = pending[0] if pending else None
+            if head is not None and head.sink == _CLIENT and head.refusal is None:
+                ends = _ENDS.get((head.kind, kind))
+                if ends is not None:
+                    if kind == _C:
+                        self.copying = False
+                    if ends:
+                        pending.popleft()
+                    pos = end
+                    continue
+                if kind == _Z and head.done is None and not self.queue and self.unit is None \
+                        and head.kind in (b"Q", b"S"):
+                    self.status = pw.parse_ready(data[pos + 5:end])
+                    pending.popleft()
+                    self.copying = False
+                    if head.kind == b"S":
+                        self.skipping = False
+                    pos = end
+                    continue
+            if pos > run:
+                out.append(ToClient(data[run:pos]))
+            out += self.server(bytes((kind,)), data[pos + 5:end])
+            pos = run = end
+        if pos > run:
+            out.append(ToClient(data[run:pos]))
+        if pos < end_of_data:
+            self._server_rest = data[pos:]
+        return out
+
     def server(self, kind: bytes, body: bytes) -> list[Command]:
+        """One whole message from the server (`server_data` sends the unusual ones here)."""
+        if kind == b"S":
+            name, value = pw.parse_parameter_status(body)
+            head = self.pending[0] if self.pending else None
+            if head is not None and head.sink == _INTERNAL:
+                return [Setting(name, value)]
+            return [Setting(name, value), *self._emit(head, pw.frame(kind, body))]
         if kind == b"Z":
             return self._ready(pw.parse_ready(body))
         if kind in b"NAS" and len(kind) == 1:

@@ -40,7 +40,8 @@ def test_structures() -> None:
 _PIECES = ["postgresql://u:", "@h", "Authorization: Bearer ", "x-api-key=", "Cookie: ",
            "PGPASSWORD=", "aws_secret_access_key=", "MY_TOKEN=", "--password ", "--api-key=",
            "mysql -u r -p", "alk_tok_01m8benkyndme5a4t9w7j3faas_", "alk_apv_bob_", "'s3cr3t'",
-           "L4MMYZPKcaUnriGU_6ZX9jMwrA5Ih0Z-lYUQxDZK5Q0", "SELECT 1", " ", "=", ":", "\"", ";"]
+           "L4MMYZPKcaUnriGU_6ZX9jMwrA5Ih0Z-lYUQxDZK5Q0", "SELECT 1", " ", "=", ":", "\"", ";",
+           "pa\u017f\u017fword=", "API_\u212aEY=", "AP\u0130_KEY="]
 
 
 @given(st.lists(st.sampled_from(_PIECES) | st.text(max_size=6), max_size=12))

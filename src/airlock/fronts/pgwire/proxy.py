@@ -24,7 +24,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -208,8 +208,9 @@ class Connection:
         self.key = (0, 0)
         self.last_seen = time.monotonic()
         self.frames = pw.FrameReader()
-        self.resume = asyncio.Event()
-        self.resume.set()
+        self.ended = asyncio.Event()
+        self._client_side: _Side | None = None  # the protocols, once the relay starts
+        self._server_side: _Side | None = None
         self.closed = False
         self.splice: asyncio.StreamWriter | None = None
         self.splice_status = pw.TX_IDLE
@@ -378,89 +379,78 @@ class Connection:
             raise ClientError(problem, code="08004")
         self.key = (secrets.randbits(31), secrets.randbits(32))
         self.proxy.by_key[self.key] = self
-        out = [pw.authentication(pw.AUTH_OK)]
-        out += [pw.parameter_status(k, v) for k, v in self.up.params.items()]
-        out += [pw.backend_key_data(*self.key), pw.ready_for_query(self.up.status)]
-        self.writer.write(b"".join(out))
-        await self.writer.drain()
         caller = self.caller
         assert caller is not None
         rulings = self.listener.rulings
         self.session = ses.Session(lambda sql, runs: rulings.cached(caller, sql, runs),
                                    self.up.status)
+        # From here both sockets are driven by protocols (no stream reads: one callback per
+        # arrival). The client sends nothing before this ReadyForQuery, so no byte of it can
+        # be left behind in its stream reader; the server's leftovers are carried over.
+        self._client_side = _Side(self, self._from_client)
+        self._server_side = _Side(self, self._from_server)
+        self.writer.transport.set_protocol(self._client_side)
+        leftover = self.up.frames.take_rest() + _unread(self.up.reader)
+        self.up.writer.transport.set_protocol(self._server_side)
+        out = [pw.authentication(pw.AUTH_OK)]
+        out += [pw.parameter_status(k, v) for k, v in self.up.params.items()]
+        out += [pw.backend_key_data(*self.key), pw.ready_for_query(self.up.status)]
+        self.writer.write(b"".join(out))
+        if leftover:
+            self._from_server(leftover)
 
     # ---- relay ------------------------------------------------------------------------------
 
     async def _relay(self) -> None:
-        server = asyncio.create_task(self._from_server())
-        try:
-            await self._from_client()
-        finally:
-            server.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await server
+        """Serve until the connection ends: the protocols call `_from_client` and
+        `_from_server` as bytes arrive."""
+        if self.frames.buffered:
+            self._from_client(b"")
+        await self.ended.wait()
 
-    async def _from_client(self) -> None:
+    def _from_client(self, data: bytes) -> None:
         session = self.session
         assert session is not None
+        self.last_seen = time.monotonic()
         frames = self.frames
         try:
-            while not self.closed:
-                for kind, body in frames.frames():
-                    self._do(session.client(kind, body))
-                    if session.queued_bytes > HIGH_WATER:
-                        self.resume.clear()
-                await self._drain()
-                if not self.resume.is_set():
-                    await self.resume.wait()
-                data = await self.reader.read(READ_SIZE)
-                if not data:
-                    break
-                self.last_seen = time.monotonic()
+            if data:
                 frames.feed(data)
+            while (frame := frames.next()) is not None and not self.closed:
+                self._do(session.client(*frame))
         except pw.ProtocolViolation as exc:
             self.end(pw.error_response("08P01", f"airlock: {exc.message}", severity="FATAL"))
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            self.end(None)
+            return
+        if session.queued_bytes > HIGH_WATER and not self.closed \
+                and self._client_side is not None:
+            self._client_side.hold(self.writer.transport, "queued")  # resumed by `_do`
 
-    async def _from_server(self) -> None:
+    def _from_server(self, data: bytes) -> None:
         session = self.session
         up = self.up
         assert session is not None and up is not None
-        frames = up.frames  # framing while psycopg has the session (splice.py)
         try:
-            while not self.closed:
-                data = await up.reader.read(READ_SIZE)
-                if not data:
-                    self.end(None)
+            if self.splice is None:
+                self._do(session.server_data(data))
+                return
+            frames = up.frames  # framing while psycopg has the session (splice.py)
+            frames.feed(data)
+            for kind, body in frames.frames():
+                if kind == b"S" and not self._setting(*pw.parse_parameter_status(body)):
                     return
-                if self.splice is None:
-                    self._do(session.server_data(data))
-                    await self._drain()
-                    continue
-                frames.feed(data)
-                for kind, body in frames.frames():
-                    if kind == b"S" and not self._setting(*pw.parse_parameter_status(body)):
-                        return
-                    if kind == b"Z":
-                        self.splice_status = pw.parse_ready(body)
-                    self.splice.write(pw.frame(kind, body))
+                if kind == b"Z":
+                    self.splice_status = pw.parse_ready(body)
+                self.splice.write(pw.frame(kind, body))
         except pw.ProtocolViolation as exc:
             log.warning("the server broke the protocol: %s", exc)
             self.end(pw.error_response("08P01", "airlock: the server sent something it could "
                                        "not read", severity="FATAL"))
-        except (ConnectionError, OSError):
-            self.end(None)
 
     async def _drain(self) -> None:
-        try:
-            await self.writer.drain()
-            if self.up is not None:
-                await self.up.writer.drain()
-        except (ConnectionError, OSError):
-            self.end(None)
+        """Wait while either side's transport holds more than its high-water mark."""
+        for side in (self._client_side, self._server_side):
+            if side is not None and not self.closed:
+                await side.writable()
 
     def _do(self, commands: list[ses.Command]) -> None:
         """Carry out the session's commands in order; bytes for each side go out in one write
@@ -487,8 +477,9 @@ class Connection:
                 return
         self._write(to_client, to_server)
         session = self.session
-        if session is not None and session.queued_bytes <= HIGH_WATER:
-            self.resume.set()
+        if session is not None and session.queued_bytes <= HIGH_WATER \
+                and self._client_side is not None:
+            self._client_side.release(self.writer.transport, "queued")
 
     def _write(self, to_client: list[bytes], to_server: list[bytes]) -> None:
         if self.closed:
@@ -552,6 +543,14 @@ class Connection:
         except pw.ProtocolViolation as exc:
             self.end(pw.error_response("08P01", f"airlock: {exc.message}", severity="FATAL"))
 
+    def _other(self, side: _Side) -> _Side | None:
+        return self._server_side if side is self._client_side else self._client_side
+
+    def transport_of(self, side: _Side) -> asyncio.BaseTransport:
+        if side is self._client_side or self.up is None:
+            return self.writer.transport
+        return self.up.writer.transport
+
     # ---- ending ------------------------------------------------------------------------------
 
     def end(self, error: bytes | None) -> None:
@@ -565,11 +564,87 @@ class Connection:
 
     def close_all(self) -> None:
         self.closed = True
-        self.resume.set()
+        self.ended.set()
         for w in (self.writer, self.up.writer if self.up else None):
             if w is not None:
                 with contextlib.suppress(Exception):
                     w.close()
+
+
+class _Side(asyncio.Protocol):
+    """One socket of a relayed connection. Bytes go to `received` as they arrive; flow control
+    crosses over: when this side's outgoing buffer is full, the *other* side stops reading (a
+    slow client holds the server's rows back, not airlock's memory), and a session with too
+    much queued stops reading its client."""
+
+    def __init__(self, conn: Connection, received: Callable[[bytes], None]) -> None:
+        self.conn = conn
+        self.received = received
+        self._paused = False
+        self._waiters: list[asyncio.Future[None]] = []
+        self._holds: set[str] = set()
+
+    def data_received(self, data: bytes) -> None:
+        self.received(data)
+
+    def eof_received(self) -> bool:
+        self.conn.end(None)
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.conn.end(None)
+        self._wake()
+
+    def pause_writing(self) -> None:
+        self._paused = True
+        other = self.conn._other(self)
+        if other is not None:
+            other.hold(other.transport_of(), "backlog")
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        other = self.conn._other(self)
+        if other is not None:
+            other.release(other.transport_of(), "backlog")
+        self._wake()
+
+    def transport_of(self) -> asyncio.BaseTransport:
+        return self.conn.transport_of(self)
+
+    def hold(self, transport: asyncio.BaseTransport, why: str) -> None:
+        if not self._holds and isinstance(transport, asyncio.ReadTransport) \
+                and not transport.is_closing():
+            transport.pause_reading()
+        self._holds.add(why)
+
+    def release(self, transport: asyncio.BaseTransport, why: str) -> None:
+        if why not in self._holds:
+            return
+        self._holds.discard(why)
+        if not self._holds and isinstance(transport, asyncio.ReadTransport) \
+                and not transport.is_closing():
+            transport.resume_reading()
+
+    async def writable(self) -> None:
+        if self._paused:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            await waiter
+
+    def _wake(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+
+def _unread(reader: asyncio.StreamReader) -> bytes:
+    """Bytes a stream reader took in that nobody read (its buffer has no public accessor)."""
+    buffer = getattr(reader, "_buffer", b"")
+    data = bytes(buffer)
+    if isinstance(buffer, bytearray):
+        buffer.clear()
+    return data
 
 
 def unsafe_parameters(params: Mapping[str, str]) -> str:

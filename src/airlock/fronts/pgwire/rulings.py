@@ -10,8 +10,11 @@ gate (holds, backups) are cached as HEAVY, which only says "ask the gate when it
 are not cached: each goes through the gate and its audit records.
 
 **The journal.** Every run is audited. A run served from the cache adds one entry to the
-journal; entries are sealed into the hash chain as one `pgwire_statements` record per batch
-(one store transaction, one fsync, for everything that arrived meanwhile). The ordering rule
+journal (a tuple: the time, who, the text, the verdict); entries are sealed into the hash chain
+as one `pgwire_statements` record per batch (one store transaction, one fsync, for everything
+that arrived meanwhile). In the record a batch's runs are grouped by text: each distinct
+statement once (redacted there, once), with the time of every run (`at`) in order, so a busy
+client's thousand runs of one prepared statement cost one entry, not a thousand. The ordering rule
 that keeps a crash from losing the record of something that changed data: a run that can change
 anything (a write, or anything not judged a pure read) is forwarded only after the batch holding
 its entry is durable. Pure reads are forwarded at once and their entries follow within
@@ -57,6 +60,26 @@ CACHE_SIZE = 8192
 MAX_AUDITED_TEXT = 4096
 
 
+# One run for the journal: when, principal, token id, the statement, verdict, risk.
+Run = tuple[datetime, str, str | None, str, str, str]
+
+
+def grouped(runs: list[Run]) -> list[dict[str, Any]]:
+    """A batch's runs as the audit record keeps them: one entry per distinct statement (and
+    who ran it, and how it was judged), first-seen order, with every run's time."""
+    entries: dict[tuple[str, str | None, str, str, str], dict[str, Any]] = {}
+    for at, principal, token, sql, verdict, risk in runs:
+        key = (principal, token, sql, verdict, risk)
+        entry = entries.get(key)
+        if entry is None:
+            text = sql if len(sql) <= MAX_AUDITED_TEXT else sql[:MAX_AUDITED_TEXT] + "…"
+            entry = entries[key] = {"principal": principal, "token": token,
+                                    "sql": redact_text(text), "verdict": verdict,
+                                    "risk": risk, "at": []}
+        entry["at"].append(at.isoformat())
+    return list(entries.values())
+
+
 @dataclass(frozen=True, slots=True)
 class Cached:
     rule: ses.Rule
@@ -69,7 +92,7 @@ class Journal:
     def __init__(self, audit: AuditLog, resource: str) -> None:
         self.audit = audit
         self.resource = resource
-        self._entries: list[dict[str, Any]] = []
+        self._entries: list[Run] = []
         self._waiters: list[Future[None]] = []
         self._cond = threading.Condition()
         self._stopped = False
@@ -78,7 +101,7 @@ class Journal:
         self._thread = threading.Thread(target=self._run, name="pgwire-journal", daemon=True)
         self._thread.start()
 
-    def add(self, entry: dict[str, Any], *, durable: bool = False) -> Future[None]:
+    def add(self, entry: Run, *, durable: bool = False) -> Future[None]:
         done: Future[None] = Future()
         with self._cond:
             if self.broken is not None:
@@ -110,10 +133,10 @@ class Journal:
             if stopped:
                 return
 
-    def _write(self, entries: list[dict[str, Any]], waiters: list[Future[None]]) -> None:
+    def _write(self, entries: list[Run], waiters: list[Future[None]]) -> None:
         try:
             self.audit.record("pgwire_statements", None,
-                              {"resource": self.resource, "statements": entries})
+                              {"resource": self.resource, "statements": grouped(entries)})
             self.batches += 1
         except Exception as exc:
             log.exception("the pgwire audit journal could not be written")
@@ -185,7 +208,8 @@ class Rulings:
             return hit.rule
         if not hit.read:
             return None  # a write: `decide` forwards it once its record is durable
-        self.journal.add(self._entry(caller, sql, "allow", "read"))
+        self.journal.add((self.clock(), caller.principal.name, caller.token_id, sql, "allow",
+                          "read"))
         return hit.rule
 
     # ---- the whole judgement, off the event loop ------------------------------------------
@@ -208,8 +232,8 @@ class Rulings:
             hit = self.by_shape.get((token, shape)) if shape is not None else None
         if hit is not None and hit.rule.ruling is ses.Ruling.ALLOW and runs:
             risk = "read" if hit.read else "write"
-            self.journal.add(self._entry(caller, sql, "allow", risk),
-                             durable=not hit.read).result()
+            self.journal.add((self.clock(), caller.principal.name, caller.token_id, sql, "allow",
+                              risk), durable=not hit.read).result()
             return hit.rule
         if hit is not None and not runs:
             return hit.rule
@@ -234,11 +258,6 @@ class Rulings:
         if shape is not None:
             self.by_shape.put((token, shape), cached)
 
-    def _entry(self, caller: Caller, sql: str, verdict: str, risk: str) -> dict[str, Any]:
-        text = sql if len(sql) <= MAX_AUDITED_TEXT else sql[:MAX_AUDITED_TEXT] + "…"
-        return {"at": self.clock().isoformat(), "principal": caller.principal.name,
-                "token": caller.token_id, "sql": redact_text(text), "verdict": verdict,
-                "risk": risk}
 
 
 def _expired(caller: Caller, now: datetime) -> bool:

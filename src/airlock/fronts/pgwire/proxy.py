@@ -105,7 +105,9 @@ class Proxy:
             journal = Journal(self.runtime.audit, resource.name)
             self.journals.append(journal)
             context = action_context(self.config, resource=resource.name)
-            listener = Listener(resource, Rulings(self.runtime.gate(), journal, context),
+            rulings = Rulings(self.runtime.gate(), journal, context)
+            await asyncio.to_thread(rulings.warm)
+            listener = Listener(resource, rulings,
                                 upstream.Target.from_url(resource.url.reveal()))
             server = await asyncio.start_server(
                 functools.partial(self._serve, listener, local=None), listen.host, listen.port,

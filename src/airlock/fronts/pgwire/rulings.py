@@ -101,20 +101,25 @@ class Journal:
         self._thread = threading.Thread(target=self._run, name="pgwire-journal", daemon=True)
         self._thread.start()
 
-    def add(self, entry: Run, *, durable: bool = False) -> Future[None]:
+    def add(self, entry: Run) -> None:
+        """Journal a run whose record may follow it (a pure read): no waiting, no future."""
+        with self._cond:
+            if self.broken is not None:
+                return  # `cached` sees `broken` and refuses from the next statement on
+            self._entries.append(entry)
+            if len(self._entries) >= MAX_BATCH:
+                self._cond.notify()
+
+    def add_durable(self, entry: Run) -> Future[None]:
+        """Journal a run that must not start before its record is sealed: wait on the result."""
         done: Future[None] = Future()
         with self._cond:
             if self.broken is not None:
                 done.set_exception(RuntimeError(self.broken))
                 return done
             self._entries.append(entry)
-            if durable:
-                self._waiters.append(done)
-                self._cond.notify()
-            else:
-                done.set_result(None)
-                if len(self._entries) >= MAX_BATCH:
-                    self._cond.notify()
+            self._waiters.append(done)
+            self._cond.notify()
         return done
 
     def _run(self) -> None:
@@ -186,6 +191,11 @@ class Rulings:
         self.hits = 0
         self.misses = 0
 
+    def warm(self) -> None:
+        """Load the classifiers now, so the first client does not wait for the imports."""
+        self.gate.judge.classifier.classify(Action(SqlQuery("SELECT 1", "postgres"), "warm-up",
+                                                   "pgwire", self.context))
+
     def action(self, sql: str, caller: Caller) -> Action:
         return front_action(SqlQuery(sql, "postgres"), caller, "pgwire", self.context)
 
@@ -232,8 +242,11 @@ class Rulings:
             hit = self.by_shape.get((token, shape)) if shape is not None else None
         if hit is not None and hit.rule.ruling is ses.Ruling.ALLOW and runs:
             risk = "read" if hit.read else "write"
-            self.journal.add((self.clock(), caller.principal.name, caller.token_id, sql, "allow",
-                              risk), durable=not hit.read).result()
+            run = (self.clock(), caller.principal.name, caller.token_id, sql, "allow", risk)
+            if hit.read:
+                self.journal.add(run)
+            else:
+                self.journal.add_durable(run).result()
             return hit.rule
         if hit is not None and not runs:
             return hit.rule

@@ -145,3 +145,28 @@ def test_every_run_is_in_the_audit_log(served: Served) -> None:
     runs += sum(sum(len(e["at"]) for e in r.data["statements"] if e["sql"] == "SELECT 42")
                 for r in records if r.kind == "pgwire_statements")
     assert runs == 5
+
+
+def test_a_drop_after_the_transaction_changed_data_is_refused_not_dumped_blind(
+        served: Served) -> None:
+    # pg_dump runs on airlock's own connection: it cannot see what the client's open
+    # transaction changed, so a backup taken then would restore the wrong rows
+    served.direct("CREATE TABLE t (id int primary key); INSERT INTO t VALUES (1)")
+    for held in ("INSERT INTO t VALUES (2)", "DROP TABLE t"):  # production: both need a human
+        with psycopg.connect(served.dsn(), autocommit=True) as conn, \
+                pytest.raises(psycopg.Error) as info:
+            conn.execute(held)
+        approval_id = str(info.value).split("approval ", 1)[1].split(":")[0]
+        decide(served.runtime.store, approval_id, Principal("alice", PrincipalKind.HUMAN),
+               approve=True)
+    with psycopg.connect(served.dsn()) as conn:
+        conn.execute("INSERT INTO t VALUES (2)")
+        with pytest.raises(psycopg.Error) as refused:
+            conn.execute("DROP TABLE t")
+        # held, saying why: the gate records a failed backup and does not run the statement
+        assert refused.value.sqlstate == "AL001"
+        assert "already changed data the dump cannot see" in str(refused.value)
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR
+    assert served.direct("SELECT count(*) FROM t").strip() == "1"  # nothing ran, nothing kept
+    failed = [r for r in served.runtime.store.audit_records() if r.kind == "snapshot_failed"]
+    assert failed and "already changed data" in str(failed[-1].data)

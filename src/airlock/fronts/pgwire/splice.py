@@ -23,7 +23,8 @@ import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,11 +33,12 @@ import psycopg
 from airlock.fronts.pgwire import protocol as pw
 from airlock.fronts.pgwire import session as ses
 from airlock.fronts.pgwire.rulings import refusal_for
-from airlock.model import Action, Caller, Status, Verdict
+from airlock.model import Action, Assessment, Caller, ResolvedTarget, Status, Verdict
 from airlock.runtime import Runtime
-from airlock.safety import Protection
+from airlock.safety import Protection, SafetyNet, SafetyPlan
 from airlock.upstream.postgres import PgConn, postgres_of
 from airlock.upstream.transaction import ProtectedTransaction, needs_autocommit
+from airlock.vault.errors import VaultError
 
 if TYPE_CHECKING:
     from airlock.fronts.pgwire.proxy import Connection, Listener, Proxy
@@ -57,6 +59,11 @@ class SplicedTransaction(ProtectedTransaction):
             self.conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
             self.opened = True
 
+    def wrote(self) -> bool:
+        """The session's transaction has changed something (PostgreSQL gave it an id)."""
+        row = self.conn.execute("SELECT txid_current_if_assigned() IS NOT NULL").fetchone()
+        return bool(row and row[0])
+
     def finish(self, ran: bool) -> None:
         """Hand the session back: roll back what we opened if the statement will not run."""
         try:
@@ -65,6 +72,38 @@ class SplicedTransaction(ProtectedTransaction):
                 self.opened = False
         finally:
             self.conn.close()
+
+
+# Backups taken on a connection of their own (pg_dump): they see what is committed, not what the
+# client's open transaction has changed.
+_DUMPED_OUTSIDE = frozenset({"postgres-table", "postgres-table-data", "postgres-schema",
+                             "postgres-database"})
+
+
+@dataclass
+class SeesTheSession:
+    """The safety net for a statement inside the client's own transaction. Row before-images
+    and soft drops run in the session and see everything it did; a dump does not. So when the
+    transaction has already written (it has a transaction id) and the plan needs a dump, the
+    backup would miss rows the client changed, and airlock refuses rather than keep a backup
+    that restores the wrong thing (the gate records it as a failed backup; nothing runs)."""
+
+    net: SafetyNet
+    txn: SplicedTransaction
+
+    def plan(self, action: Action, assessment: Assessment,
+             targets: Sequence[ResolvedTarget]) -> SafetyPlan:
+        return self.net.plan(action, assessment, targets)
+
+    def protect(self, action: Action, plan: SafetyPlan) -> Protection:
+        dumps = [s.target for s in plan.steps if s.method in _DUMPED_OUTSIDE]
+        if dumps and not self.txn.opened and self.txn.wrote():
+            raise VaultError(
+                f"this statement's backup ({', '.join(dumps)}) is a dump taken on airlock's own "
+                "connection, and the transaction it is in has already changed data the dump "
+                "cannot see; COMMIT or ROLLBACK first, then send the statement in a "
+                "transaction of its own")
+        return self.net.protect(action, plan)
 
 
 class KeepProtection:
@@ -108,6 +147,7 @@ def _run_gate(runtime: Runtime, listener: Listener, caller: Caller, sql: str, st
         ran = False
         try:
             gate = runtime.protected_gate(txn, executor=kept)
+            gate.safety_net = SeesTheSession(gate.safety_net, txn)
             outcome = gate.submit(action, caller)
             ran = outcome.verdict is Verdict.ALLOW
             if ran:

@@ -89,7 +89,7 @@ def test_fuzzed_client_frames_either_work_or_raise_protocol_violation(
         frames: list[tuple[bytes, bytes]]) -> None:
     """Whatever a client sends, the session answers with commands or ProtocolViolation (the
     proxy then closes that one connection) — never another exception."""
-    session = Session(lambda sql, runs: ALLOW)
+    session = Session(lambda sql, runs, block: ALLOW)
     for kind, body in frames:
         try:
             session.client(kind, body)
@@ -117,7 +117,7 @@ SERVER_TYPES = st.sampled_from([b"1", b"2", b"3", b"C", b"D", b"E", b"I", b"n", 
 @given(st.lists(st.tuples(SERVER_TYPES, st.binary(max_size=12)), max_size=12))
 def test_fuzzed_server_frames_either_work_or_raise_protocol_violation(
         frames: list[tuple[bytes, bytes]]) -> None:
-    session = Session(lambda sql, runs: ALLOW)
+    session = Session(lambda sql, runs, block: ALLOW)
     session.client(b"Q", b"SELECT 1\x00")
     for kind, body in frames:
         try:

@@ -170,3 +170,30 @@ def test_a_drop_after_the_transaction_changed_data_is_refused_not_dumped_blind(
     assert served.direct("SELECT count(*) FROM t").strip() == "1"  # nothing ran, nothing kept
     failed = [r for r in served.runtime.store.audit_records() if r.kind == "snapshot_failed"]
     assert failed and "already changed data" in str(failed[-1].data)
+
+
+def test_writes_in_a_transaction_are_on_record_before_its_commit_not_each_before_it_runs(
+        served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    from airlock.fronts.pgwire import rulings
+
+    monkeypatch.setattr(rulings, "FLUSH_SECONDS", 3600.0)  # seal only when someone waits
+    served.cluster.psql("CREATE TABLE t (id int primary key, v int); INSERT INTO t VALUES (1, 0)",
+                        served.dbname + "_scratch")
+    update = "UPDATE t SET v = v + 1 WHERE id = 1"
+
+    def journaled() -> int:
+        return sum(len(e["at"]) for r in served.runtime.store.audit_records()
+                   if r.kind == "pgwire_statements" for e in r.data["statements"]
+                   if e["sql"] == update)
+
+    with psycopg.connect(served.dsn(token=served.staging_token, resource="scratch")) as conn:
+        conn.execute(update)  # first sight: the whole gate, on record before it runs
+        conn.commit()
+        time.sleep(0.1)  # the journal's current wait ends; from here it seals on demand
+        sealed_before = journaled()
+        for _ in range(3):  # in the block: forwarded at once, journaled
+            conn.execute(update)
+        assert journaled() == sealed_before  # nobody waited for these records
+        conn.commit()  # the COMMIT waits until they are sealed
+        assert journaled() == sealed_before + 3
+    assert served.cluster.psql("SELECT v FROM t", served.dbname + "_scratch").strip() == "4"

@@ -34,10 +34,12 @@ class Book:
     def __init__(self, rules: dict[str, Rule] | None = None, *, ask: bool = False) -> None:
         self.rules = rules or {}
         self.asked: list[str] = []
+        self.in_block: list[bool] = []  # what the session said of each statement it asked about
         self.ask = ask
 
-        def rule(sql: str, runs: bool) -> Rule | None:
+        def rule(sql: str, runs: bool, in_block: bool) -> Rule | None:
             self.asked.append(sql)
+            self.in_block.append(in_block)
             if self.ask:
                 return None
             return self.rules.get(sql, ALLOW)
@@ -380,3 +382,25 @@ def test_a_frame_with_an_impossible_length_from_the_server_is_a_violation() -> N
     book.client(pw.query("SELECT 1"))
     with pytest.raises(pw.ProtocolViolation):
         book.s.server_data(b"D\x00\x00\x00\x02")
+
+
+def test_a_statement_is_in_a_block_only_when_nothing_that_could_end_the_block_is_in_flight(
+        ) -> None:
+    book = Book()
+    book.client(pw.query("BEGIN"))
+    assert book.in_block == [False]  # idle when it was asked about
+    book.server(pw.command_complete("BEGIN"), pw.ready_for_query("T"))
+    book.client(pw.query("UPDATE t SET v = 1 WHERE id = 1"))
+    assert book.in_block[-1] is True
+    # pipelined behind it: COMMIT, then a write that would run outside the block
+    book.client(pw.query("COMMIT"), pw.query("UPDATE t SET v = 2 WHERE id = 1"))
+    assert book.in_block[-2:] == [False, False]
+    # the extended protocol: a Bind in flight cannot end the block, an Execute could
+    book.server(pw.command_complete("UPDATE 1"), pw.ready_for_query("T"),
+                pw.command_complete("COMMIT"), pw.ready_for_query("I"),
+                pw.command_complete("UPDATE 1"), pw.ready_for_query("I"))
+    book.client(pw.query("BEGIN"))
+    book.server(pw.command_complete("BEGIN"), pw.ready_for_query("T"))
+    book.client(pw.parse("", "UPDATE t SET v = 3 WHERE id = 1"), pw.bind(), pw.execute(),
+                pw.bind(), pw.execute(), pw.SYNC)
+    assert book.in_block[-2:] == [True, False]  # the second Execute: the first is unanswered

@@ -384,7 +384,8 @@ class Connection:
         caller = self.caller
         assert caller is not None
         rulings = self.listener.rulings
-        self.session = ses.Session(lambda sql, runs: rulings.cached(caller, sql, runs),
+        self.session = ses.Session(lambda sql, runs, block: rulings.cached(caller, sql, runs,
+                                                                        block),
                                    self.up.status)
         # From here both sockets are driven by protocols (no stream reads: one callback per
         # arrival). The client sends nothing before this ReadyForQuery, so no byte of it can

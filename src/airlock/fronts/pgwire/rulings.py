@@ -25,6 +25,7 @@ later statement is refused.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 from collections import OrderedDict
@@ -84,6 +85,21 @@ def grouped(runs: list[Run]) -> list[dict[str, Any]]:
 class Cached:
     rule: ses.Rule
     read: bool  # a pure read: its run need not wait for its audit record
+    commits: bool = True  # it may end a transaction (COMMIT, PREPARE TRANSACTION, CALL, DO)
+
+
+def may_commit(sql: str) -> bool:
+    """Whether the text may make earlier work permanent: a transaction statement, or a
+    procedure or DO block (which may COMMIT). Unreadable text may."""
+    try:
+        stmts = _postgast.parse(sql).stmts
+    except Exception:
+        return True
+    return any(s.stmt.WhichOneof("node") in _ENDS_TRANSACTIONS for s in stmts)
+
+
+_postgast: Any = importlib.import_module("postgast")
+_ENDS_TRANSACTIONS = frozenset({"transaction_stmt", "call_stmt", "do_stmt"})
 
 
 class Journal:
@@ -98,26 +114,40 @@ class Journal:
         self._stopped = False
         self.broken: str | None = None
         self.batches = 0
+        self.added = 0  # runs journaled, and of those, sealed into the audit chain (in order)
+        self.sealed = 0
         self._thread = threading.Thread(target=self._run, name="pgwire-journal", daemon=True)
         self._thread.start()
 
-    def add(self, entry: Run) -> None:
-        """Journal a run whose record may follow it (a pure read): no waiting, no future."""
+    def add(self, entry: Run) -> int:
+        """Journal a run whose record may follow it: no waiting, no future. Returns its
+        position; the run's record is sealed once `sealed` reaches it."""
         with self._cond:
             if self.broken is not None:
-                return  # `cached` sees `broken` and refuses from the next statement on
+                return 0  # `cached` sees `broken` and refuses from the next statement on
             self._entries.append(entry)
+            self.added += 1
             if len(self._entries) >= MAX_BATCH:
                 self._cond.notify()
+            return self.added
 
     def add_durable(self, entry: Run) -> Future[None]:
         """Journal a run that must not start before its record is sealed: wait on the result."""
+        return self._seal_soon(entry)
+
+    def flush(self) -> Future[None]:
+        """A future that is done once everything journaled so far is sealed."""
+        return self._seal_soon(None)
+
+    def _seal_soon(self, entry: Run | None) -> Future[None]:
         done: Future[None] = Future()
         with self._cond:
             if self.broken is not None:
                 done.set_exception(RuntimeError(self.broken))
                 return done
-            self._entries.append(entry)
+            if entry is not None:
+                self._entries.append(entry)
+                self.added += 1
             self._waiters.append(done)
             self._cond.notify()
         return done
@@ -143,6 +173,8 @@ class Journal:
             self.audit.record("pgwire_statements", None,
                               {"resource": self.resource, "statements": grouped(entries)})
             self.batches += 1
+            with self._cond:
+                self.sealed += len(entries)
         except Exception as exc:
             log.exception("the pgwire audit journal could not be written")
             with self._cond:
@@ -186,6 +218,7 @@ class Rulings:
         self.journal = journal
         self.context = context  # the listener's resource, and so its environment
         self.clock = clock
+        self._owed: dict[str, int] = {}  # token → its last write journaled unsealed
         self.by_text = _Lru(CACHE_SIZE)
         self.by_shape = _Lru(CACHE_SIZE)
         self.hits = 0
@@ -201,8 +234,11 @@ class Rulings:
 
     # ---- the session's synchronous question ----------------------------------------------
 
-    def cached(self, caller: Caller, sql: str, runs: bool) -> ses.Rule | None:
-        """The ruling from the cache, or None (then `decide` in a thread)."""
+    def cached(self, caller: Caller, sql: str, runs: bool,
+               in_block: bool = False) -> ses.Rule | None:
+        """The ruling from the cache, or None (then `decide` in a thread). `in_block`: the
+        statement certainly runs inside a transaction block (the server said so, and nothing
+        that could end it is still in flight)."""
         if self.journal.broken is not None or _expired(caller, self.clock()):
             return None
         token = caller.token_id or caller.principal.name
@@ -216,11 +252,23 @@ class Rulings:
         self.hits += 1
         if not runs or hit.rule.ruling is not ses.Ruling.ALLOW:
             return hit.rule
-        if not hit.read:
-            return None  # a write: `decide` forwards it once its record is durable
-        self.journal.add((self.clock(), caller.principal.name, caller.token_id, sql, "allow",
-                          "read"))
+        if hit.commits and self._owes(token):
+            return None  # `decide` seals this token's journaled writes before it runs
+        if hit.read:
+            self.journal.add((self.clock(), caller.principal.name, caller.token_id, sql,
+                              "allow", "read"))
+            return hit.rule
+        if not in_block or hit.commits:
+            return None  # a write that commits on its own: forwarded once its record is sealed
+        # A write inside a transaction block becomes permanent only at the COMMIT, which waits
+        # for this record (`_owes`): no need to wait here.
+        self._owed[token] = self.journal.add((self.clock(), caller.principal.name,
+                                              caller.token_id, sql, "allow", "write"))
         return hit.rule
+
+    def _owes(self, token: str) -> bool:
+        """This token has writes journaled in a transaction block and not sealed yet."""
+        return self._owed.get(token, 0) > self.journal.sealed
 
     # ---- the whole judgement, off the event loop ------------------------------------------
 
@@ -240,6 +288,8 @@ class Rulings:
         if hit is None and not _expired(caller, self.clock()):
             shape = fingerprint_sql(sql)
             hit = self.by_shape.get((token, shape)) if shape is not None else None
+        if self._owes(token) and (hit is None or hit.commits):
+            self.journal.flush().result()  # what this may commit is on record first
         if hit is not None and hit.rule.ruling is ses.Ruling.ALLOW and runs:
             risk = "read" if hit.read else "write"
             run = (self.clock(), caller.principal.name, caller.token_id, sql, "allow", risk)
@@ -258,7 +308,8 @@ class Rulings:
                 outcome = self.gate.submit(action, caller)
                 if outcome.verdict is not Verdict.ALLOW:
                     return refusal_for(outcome)
-            cached = Cached(ses.ALLOW, ev.assessment.risk is Risk.READ and ev.assessment.complete)
+            cached = Cached(ses.ALLOW, ev.assessment.risk is Risk.READ and ev.assessment.complete,
+                            may_commit(sql))
             self._remember(token, sql, ev.assessment.fingerprint, cached)
             return cached.rule
         if decision.verdict is Verdict.DENY:

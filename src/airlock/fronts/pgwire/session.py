@@ -183,7 +183,7 @@ class _Unit:
 
 
 class Session:
-    def __init__(self, rule: Callable[[str, bool], Rule | None],
+    def __init__(self, rule: Callable[[str, bool, bool], Rule | None],
                  status: str = pw.TX_IDLE) -> None:
         self.rule = rule
         self.status = status
@@ -391,6 +391,12 @@ class Session:
             out += self._start_gate(self.unit)
         return out
 
+    def _in_block(self) -> bool:
+        """The next statement certainly runs inside a transaction block: the server's last
+        ReadyForQuery said so, and no Query or Execute (which could end it) is unanswered."""
+        return self.status != pw.TX_IDLE and not any(p.kind in (b"Q", b"E")
+                                                     for p in self.pending)
+
     def _asked(self) -> tuple[str, bool] | None:
         return self.waiting
 
@@ -398,7 +404,7 @@ class Session:
         answer, self._answer = self._answer, None
         if answer is not None and answer[0] == (sql, runs):
             return answer[1]
-        found = self.rule(sql, runs)
+        found = self.rule(sql, runs, runs and self._in_block())
         if found is None:
             self.waiting = (sql, runs)
         return found

@@ -112,6 +112,29 @@ def caller_for(record: TokenRecord, config: Config, *, now: datetime | None = No
     return Caller(principal, (pconf.scope, record.scope), token_id=record.id)
 
 
+@dataclass(frozen=True, slots=True)
+class TokenCensus:
+    """Every token as a long-running front must know it between connections: the SCRAM
+    verifiers of the live ones (who may connect) and the ids of the revoked ones (whose open
+    sessions must stop)."""
+
+    verifiers: tuple[tuple[str, str], ...]
+    revoked: frozenset[str]
+
+
+def token_census(store: Store, now: datetime | None = None) -> TokenCensus:
+    now = now or utcnow()
+    verifiers: list[tuple[str, str]] = []
+    revoked: set[str] = set()
+    for record in store.list_tokens():
+        if record.revoked_at is not None:
+            revoked.add(record.id)
+        elif record.scram is not None and (record.scope.expires_at is None
+                                           or now < record.scope.expires_at):
+            verifiers.append((record.id, record.scram))
+    return TokenCensus(tuple(verifiers), frozenset(revoked))
+
+
 def local_caller(config: Config, name: str | None = None,
                  kind: PrincipalKind = PrincipalKind.AGENT) -> Caller:
     """The caller for fronts that run beside the agent without a token (hooks, `check`)."""

@@ -197,3 +197,25 @@ def test_writes_in_a_transaction_are_on_record_before_its_commit_not_each_before
         conn.commit()  # the COMMIT waits until they are sealed
         assert journaled() == sealed_before + 3
     assert served.cluster.psql("SELECT v FROM t", served.dbname + "_scratch").strip() == "4"
+
+
+def test_a_revoked_tokens_open_session_stops_within_a_second(served: Served) -> None:
+    from airlock.fronts.pgwire.watch import REFRESH_SECONDS
+    from airlock.tokens import issue_token
+
+    issued = issue_token(served.runtime.store, served.config, principal="agent",
+                         environments=["production"])  # made after the proxy started
+    token = issued.token
+    with psycopg.connect(served.dsn(token=token), autocommit=True) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+        assert served.runtime.store.revoke_token(issued.record.id, "2030-01-01T00:00:00+00:00")
+        revoked_at = time.monotonic()
+        with pytest.raises(psycopg.Error) as stopped:  # noqa: PT012 — polls until it stops
+            while time.monotonic() - revoked_at < 10:
+                conn.execute("SELECT 1")
+                time.sleep(0.02)
+        assert time.monotonic() - revoked_at < REFRESH_SECONDS * 2 + 1
+        # refused by the rulings, or the session ended by the watch: either says why
+        assert f"token {issued.record.id} was revoked" in str(stopped.value)
+    with pytest.raises(psycopg.OperationalError, match="not a live airlock token"):
+        psycopg.connect(served.dsn(token=token))

@@ -36,7 +36,8 @@ from airlock.fronts.pgwire import protocol as pw
 from airlock.fronts.pgwire import session as ses
 from airlock.fronts.pgwire.rulings import Journal, Rulings
 from airlock.fronts.pgwire.settings import SECTION, PgwireSettings
-from airlock.model import Caller, utcnow
+from airlock.fronts.pgwire.watch import REFRESH_SECONDS, TokenWatch
+from airlock.model import Caller
 from airlock.runtime import Runtime
 from airlock.tokens import authenticate, caller_for
 
@@ -58,7 +59,7 @@ def _encoding(name: str) -> str:
     return "".join(c for c in name.upper() if c.isalnum())
 READ_SIZE = 256 * 1024
 HIGH_WATER = 1024 * 1024  # stop reading a client whose queued messages exceed this
-CANDIDATES_TTL = 5.0  # seconds the list of token verifiers is reused between connections
+REVOKED_SQLSTATE = "28000"  # invalid_authorization_specification
 
 
 class ClientError(AirlockError):
@@ -90,8 +91,8 @@ class Proxy:
         self.by_key: dict[tuple[int, int], Connection] = {}
         self.splice = splice.SpliceServer(self)
         self.journals: list[Journal] = []
-        self._candidates: tuple[float, list[tuple[str, auth.Verifier]]] = (0.0, [])
-        self._janitor: asyncio.Task[None] | None = None
+        self.tokens = TokenWatch(runtime.store)
+        self._janitors: list[asyncio.Task[None]] = []
         self.stopping = False
         self.addresses: dict[str, tuple[str, int]] = {}
         self.socket_paths: dict[str, Path] = {}
@@ -105,7 +106,8 @@ class Proxy:
             journal = Journal(self.runtime.audit, resource.name)
             self.journals.append(journal)
             context = action_context(self.config, resource=resource.name)
-            rulings = Rulings(self.runtime.gate(), journal, context)
+            rulings = Rulings(self.runtime.gate(), journal, context,
+                              revoked=lambda: self.tokens.revoked)
             await asyncio.to_thread(rulings.warm)
             listener = Listener(resource, rulings,
                                 upstream.Target.from_url(resource.url.reveal()))
@@ -126,7 +128,8 @@ class Proxy:
                     limit=READ_SIZE)
                 self.servers.append(unix)
                 self.socket_paths[resource.name] = path
-        self._janitor = asyncio.create_task(self._close_idle())
+        self._janitors = [asyncio.create_task(self._close_idle()),
+                          asyncio.create_task(self._watch_tokens())]
 
     async def stop(self) -> None:
         """Stop listening; idle clients are told and closed, open transactions may finish
@@ -146,8 +149,8 @@ class Proxy:
             await asyncio.sleep(0.05)
         for conn in list(self.connections):
             conn.end(pw.error_response("57P01", "airlock is shutting down", severity="FATAL"))
-        if self._janitor is not None:
-            self._janitor.cancel()
+        for janitor in self._janitors:
+            janitor.cancel()
         await self.splice.stop()
         for journal in self.journals:
             journal.close()
@@ -163,6 +166,21 @@ class Proxy:
                                                f"{limit:.0f}s without activity",
                                                severity="FATAL"))
 
+    async def _watch_tokens(self) -> None:
+        """Read the tokens again and again; end the sessions of tokens revoked since."""
+        while True:
+            try:
+                await asyncio.to_thread(self.tokens.refresh)
+            except Exception:  # the next round tries again; new connections read on demand
+                log.exception("the proxy could not read the tokens")
+            revoked = self.tokens.revoked
+            for conn in list(self.connections):
+                token = conn.caller.token_id if conn.caller is not None else None
+                if token is not None and token in revoked:
+                    conn.end(pw.error_response(REVOKED_SQLSTATE, f"token {token} was revoked; "
+                                               "airlock ended this session", severity="FATAL"))
+            await asyncio.sleep(REFRESH_SECONDS)
+
     async def _serve(self, listener: Listener, reader: asyncio.StreamReader,
                      writer: asyncio.StreamWriter, *, local: bool | None) -> None:
         conn = Connection(self, listener, reader, writer, local)
@@ -175,25 +193,6 @@ class Proxy:
             self.connections.discard(conn)
             self.by_key.pop(conn.key, None)
             conn.close_all()
-
-    def candidates(self) -> list[tuple[str, auth.Verifier]]:
-        """Live tokens' SCRAM verifiers (read again every few seconds: new tokens connect)."""
-        at, found = self._candidates
-        if time.monotonic() - at < CANDIDATES_TTL:
-            return found
-        now = utcnow()
-        found = []
-        for record in self.runtime.store.list_tokens():
-            if record.scram is None or record.revoked_at is not None:
-                continue
-            if record.scope.expires_at is not None and now >= record.scope.expires_at:
-                continue
-            try:
-                found.append((record.id, auth.Verifier.from_text(record.scram)))
-            except AuthError:
-                continue
-        self._candidates = (time.monotonic(), found)
-        return found
 
 
 class Connection:
@@ -340,13 +339,22 @@ class Connection:
             mechanism, first = pw.parse_sasl_initial(body)
             if mechanism != auth.MECHANISM:
                 raise AuthError(f"airlock speaks {auth.MECHANISM}, not {mechanism}")
-            candidates = await asyncio.to_thread(proxy.candidates)
-            server = auth.ScramServer(candidates)
+            if proxy.tokens.age() > REFRESH_SECONDS * 4:  # the watch is behind: read now
+                await asyncio.to_thread(proxy.tokens.refresh)
+            server = auth.ScramServer(proxy.tokens.verifiers)
             self.writer.write(pw.authentication(pw.AUTH_SASL_CONTINUE, server.first(first)))
             kind, body = await self._frame()
             if kind != b"p":
                 raise pw.ProtocolViolation("expected a SASL response")
-            token_id, final = server.final(body)
+            try:
+                token_id, final = server.final(body)
+            except AuthError:
+                # perhaps a token made since the last read: read again, check the proof again
+                await asyncio.to_thread(proxy.tokens.refresh)
+                server.candidates = [(key, v) for key, v in proxy.tokens.verifiers
+                                     if v.salt == server.salt
+                                     and v.iterations == server.iterations]
+                token_id, final = server.final(body)
             record = await asyncio.to_thread(store.get_token, token_id)
             if record is None:
                 raise AuthError("the token was removed")

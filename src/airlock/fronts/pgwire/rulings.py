@@ -213,8 +213,10 @@ class Rulings:
     """Rulings for one resource's listener, shared by its sessions."""
 
     def __init__(self, gate: Gate, journal: Journal, context: ActionContext, *,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow,
+                 revoked: Callable[[], frozenset[str]] = frozenset) -> None:
         self.gate = gate
+        self.revoked = revoked  # the tokens revoked as last read (watch.py)
         self.journal = journal
         self.context = context  # the listener's resource, and so its environment
         self.clock = clock
@@ -241,6 +243,8 @@ class Rulings:
         that could end it is still in flight)."""
         if self.journal.broken is not None or _expired(caller, self.clock()):
             return None
+        if caller.token_id is not None and caller.token_id in self.revoked():
+            return self._refuse_revoked(caller, sql)
         token = caller.token_id or caller.principal.name
         hit = self.by_text.get((token, sql))
         if hit is None:
@@ -266,6 +270,12 @@ class Rulings:
                                               caller.token_id, sql, "allow", "write"))
         return hit.rule
 
+    def _refuse_revoked(self, caller: Caller, sql: str) -> ses.Rule:
+        self.journal.add((self.clock(), caller.principal.name, caller.token_id, sql, "deny",
+                          "token revoked"))
+        return ses.refusal(ses.DENY_SQLSTATE, f"airlock denied this statement: token "
+                           f"{caller.token_id} was revoked", hint="connect with a live token")
+
     def _owes(self, token: str) -> bool:
         """This token has writes journaled in a transaction block and not sealed yet."""
         return self._owed.get(token, 0) > self.journal.sealed
@@ -283,6 +293,8 @@ class Rulings:
     def _decide(self, caller: Caller, sql: str, runs: bool) -> ses.Rule:
         if self.journal.broken is not None:
             return ses.refusal(ses.DENY_SQLSTATE, self.journal.broken)
+        if caller.token_id is not None and caller.token_id in self.revoked():
+            return self._refuse_revoked(caller, sql)
         token = caller.token_id or caller.principal.name
         hit = None if _expired(caller, self.clock()) else self.by_text.get((token, sql))
         if hit is None and not _expired(caller, self.clock()):

@@ -124,3 +124,67 @@ def test_fuzzed_server_frames_either_work_or_raise_protocol_violation(
             session.server(kind, body)
         except pw.ProtocolViolation:
             return
+
+
+def _bind_by_the_book(body: bytes) -> pw.Bind:
+    """parse_bind as the protocol's documentation reads, field by field (the reference)."""
+    b = pw._Body(b"B", body)
+    portal, statement = pw._text(b.cstring()), pw._text(b.cstring())
+    formats = b.int16()
+    if formats < 0:
+        raise pw.ProtocolViolation("negative")
+    b.bytes_(2 * formats)
+    values = b.int16()
+    if values < 0:
+        raise pw.ProtocolViolation("negative")
+    for _ in range(values):
+        size = b.int32()
+        if size < -1:
+            raise pw.ProtocolViolation("negative")
+        if size > 0:
+            b.bytes_(size)
+    results = b.int16()
+    if results < 0:
+        raise pw.ProtocolViolation("negative")
+    b.bytes_(2 * results)
+    b.end()
+    return pw.Bind(portal, statement)
+
+
+_BIND_PARTS = st.sampled_from([b"\x00", b"p\x00", b"s1\x00", b"\x00\x00", b"\x00\x01",
+                               b"\x00\x02", b"\xff\xff", b"\x00\x00\x00\x03", b"\xff\xff\xff\xff",
+                               b"\xff\xff\xff\xfe", b"abc", b"\x00\x01\x00\x01"])
+
+
+@given(st.lists(_BIND_PARTS | st.binary(max_size=6), max_size=10))
+def test_parse_bind_agrees_with_reading_field_by_field(parts: list[bytes]) -> None:
+    body = b"".join(parts)
+    try:
+        expected: pw.Bind | None = _bind_by_the_book(body)
+    except pw.ProtocolViolation:
+        expected = None
+    try:
+        got: pw.Bind | None = pw.parse_bind(body)
+    except pw.ProtocolViolation:
+        got = None
+    assert got == expected
+
+
+@given(st.binary(max_size=12))
+def test_parse_execute_agrees_with_reading_field_by_field(body: bytes) -> None:
+    def by_the_book() -> pw.Execute:
+        b = pw._Body(b"E", body)
+        portal = pw._text(b.cstring())
+        rows = b.int32()
+        b.end()
+        return pw.Execute(portal, rows)
+
+    try:
+        expected: pw.Execute | None = by_the_book()
+    except pw.ProtocolViolation:
+        expected = None
+    try:
+        got: pw.Execute | None = pw.parse_execute(body)
+    except pw.ProtocolViolation:
+        got = None
+    assert got == expected

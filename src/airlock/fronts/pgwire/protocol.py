@@ -30,6 +30,8 @@ MAX_FRAME = 256 * 1024 * 1024
 MAX_STARTUP = 10_000  # PostgreSQL's limit for the startup packet
 
 _LEN = struct.Struct("!I")
+_INT16 = struct.Struct("!h")
+_INT32 = struct.Struct("!i")
 _HEADER = struct.Struct("!cI")
 
 
@@ -304,28 +306,39 @@ def parse_parse(body: bytes) -> Parse:
 
 
 def parse_bind(body: bytes) -> Bind:
-    """Names only; parameter values are checked for shape and forwarded as they are."""
-    b = _Body(b"B", body)
-    portal, statement = _text(b.cstring()), _text(b.cstring())
-    formats = b.int16()
-    if formats < 0:
-        raise ProtocolViolation("a Bind message has a negative format count")
-    b.bytes_(2 * formats)
-    values = b.int16()
-    if values < 0:
-        raise ProtocolViolation("a Bind message has a negative parameter count")
-    for _ in range(values):
-        size = b.int32()
-        if size < -1:
-            raise ProtocolViolation("a Bind parameter has a negative length")
-        if size > 0:
-            b.bytes_(size)
-    results = b.int16()
-    if results < 0:
-        raise ProtocolViolation("a Bind message has a negative result-format count")
-    b.bytes_(2 * results)
-    b.end()
-    return Bind(portal, statement)
+    """Names only; parameter values are checked for shape and forwarded as they are. (Written
+    with local offsets rather than `_Body`: it runs for every execution of a prepared
+    statement.)"""
+    end_portal = body.find(b"\x00")
+    end_statement = body.find(b"\x00", end_portal + 1) if end_portal >= 0 else -1
+    if end_statement < 0:
+        raise ProtocolViolation("a b'B' message has an unterminated string")
+    size = len(body)
+    pos = end_statement + 1
+    try:
+        (formats,) = _INT16.unpack_from(body, pos)
+        if formats < 0:
+            raise ProtocolViolation("a Bind message has a negative format count")
+        pos += 2 + 2 * formats
+        (values,) = _INT16.unpack_from(body, pos)
+        if values < 0:
+            raise ProtocolViolation("a Bind message has a negative parameter count")
+        pos += 2
+        for _ in range(values):
+            (length,) = _INT32.unpack_from(body, pos)
+            if length < -1:
+                raise ProtocolViolation("a Bind parameter has a negative length")
+            pos += 4 + max(length, 0)
+        (results,) = _INT16.unpack_from(body, pos)
+        if results < 0:
+            raise ProtocolViolation("a Bind message has a negative result-format count")
+        pos += 2 + 2 * results
+    except struct.error:
+        raise ProtocolViolation("a b'B' message is shorter than its fields") from None
+    if pos != size:
+        raise ProtocolViolation("a b'B' message is shorter than its fields" if pos > size else
+                                f"a b'B' message has {size - pos} bytes after its last field")
+    return Bind(_text(body[:end_portal]), _text(body[end_portal + 1:end_statement]))
 
 
 def parse_describe(body: bytes) -> Describe:
@@ -339,11 +352,14 @@ def parse_describe(body: bytes) -> Describe:
 
 
 def parse_execute(body: bytes) -> Execute:
-    b = _Body(b"E", body)
-    portal = _text(b.cstring())
-    rows = b.int32()
-    b.end()
-    return Execute(portal, rows)
+    end = body.find(b"\x00")
+    if end < 0:
+        raise ProtocolViolation("a b'E' message has an unterminated string")
+    if len(body) != end + 5:
+        raise ProtocolViolation("a b'E' message is shorter than its fields" if len(body) < end + 5
+                                else f"a b'E' message has {len(body) - end - 5} bytes after "
+                                "its last field")
+    return Execute(_text(body[:end]), _INT32.unpack_from(body, end + 1)[0])
 
 
 def parse_close(body: bytes) -> Close:

@@ -210,11 +210,21 @@ class Session:
         if kind in b"dcf" and len(kind) == 1 and self.copying and not self.queue \
                 and self.waiting is None and self.unit is None:
             return [ToServer(pw.frame(kind, body))]  # COPY FROM STDIN data: the COPY was judged
+        if not self.queue and self.waiting is None and not self.gating:
+            # Nothing waits ahead of it (the usual case): handle it now, as `_drain` would
+            # once it was queued, without the queue.
+            step = self._one(kind, body)
+            if step is not None:
+                return step + self._gate_if_ready()
         self.queue.append((kind, body))
         self.queued_bytes += len(body) + 5
         if self.queued_bytes > MAX_QUEUED:
             raise ProtocolViolation(f"the client sent over {MAX_QUEUED} bytes ahead of a "
                                     "statement airlock is still judging")
+        if self.waiting is not None and len(self.queue) == 1:
+            # `_one` just began waiting for this frame's ruling: ask for it (`_drain` would
+            # call `_one` again for nothing)
+            return [NeedRuling(*self.waiting), *self._gate_if_ready()]
         return self._drain()
 
     def ruled(self, rule: Rule) -> list[Command]:
@@ -386,10 +396,14 @@ class Session:
             self.queue.popleft()
             self.queued_bytes -= len(body) + 5
             out += step
+        return out + self._gate_if_ready()
+
+    def _gate_if_ready(self) -> list[Command]:
+        """A collected batch starts its gate once the server has answered everything before."""
         if self.unit is not None and self.unit.ended and not self.unit.started \
                 and not self.pending:
-            out += self._start_gate(self.unit)
-        return out
+            return self._start_gate(self.unit)
+        return []
 
     def _in_block(self) -> bool:
         """The next statement certainly runs inside a transaction block: the server's last

@@ -466,8 +466,19 @@ class Connection:
     def _do(self, commands: list[ses.Command]) -> None:
         """Carry out the session's commands in order; bytes for each side go out in one write
         (a write is a system call)."""
-        up = self.up
-        assert up is not None
+        if len(commands) == 1 and not self.closed:  # the usual case: one relay, nothing else
+            cmd = commands[0]
+            kind = type(cmd)
+            if kind is ses.ToServer and self.up is not None:
+                assert isinstance(cmd, ses.ToServer)
+                self.up.writer.transport.write(cmd.data)
+                self._release_if_drained()
+                return
+            if kind is ses.ToClient:
+                assert isinstance(cmd, ses.ToClient)
+                self.writer.transport.write(cmd.data)
+                self._release_if_drained()
+                return
         to_client: list[bytes] = []
         to_server: list[bytes] = []
         for cmd in commands:
@@ -487,18 +498,21 @@ class Connection:
                 self.end(None)
                 return
         self._write(to_client, to_server)
-        session = self.session
-        if session is not None and session.queued_bytes <= HIGH_WATER \
-                and self._client_side is not None:
-            self._client_side.release(self.writer.transport, "queued")
+        self._release_if_drained()
+
+    def _release_if_drained(self) -> None:
+        side, session = self._client_side, self.session
+        if side is not None and side.holding and session is not None \
+                and session.queued_bytes <= HIGH_WATER:
+            side.release(self.writer.transport, "queued")
 
     def _write(self, to_client: list[bytes], to_server: list[bytes]) -> None:
         if self.closed:
             return
         if to_client:
-            self.writer.write(to_client[0] if len(to_client) == 1 else b"".join(to_client))
+            self.writer.transport.write(b"".join(to_client))
         if to_server and self.up is not None:
-            self.up.writer.write(to_server[0] if len(to_server) == 1 else b"".join(to_server))
+            self.up.writer.transport.write(b"".join(to_server))
 
     def _setting(self, name: str, value: str) -> bool:
         """Note a parameter the server reports; False (and the connection ended) when airlock
@@ -621,6 +635,10 @@ class _Side(asyncio.Protocol):
 
     def transport_of(self) -> asyncio.BaseTransport:
         return self.conn.transport_of(self)
+
+    @property
+    def holding(self) -> bool:
+        return bool(self._holds)
 
     def hold(self, transport: asyncio.BaseTransport, why: str) -> None:
         if not self._holds and isinstance(transport, asyncio.ReadTransport) \

@@ -3,8 +3,8 @@ select-only (simple and prepared protocol) and TPC-B with 8 clients — direct, 
 (Debian's package, session pooling) and through airlock (asyncio and uvloop) — then the p50
 latency with one client, and the proxy's memory over a longer run.
 
-    bin/bench pgwire                       # 8 s per run
-    .venv/bin/python bench/bench_pgwire.py --seconds 20 --soak 60
+    bin/bench pgwire                       # 8 s per run, 3 rounds, medians
+    .venv/bin/python bench/bench_pgwire.py --seconds 20 --rounds 5 --soak 60
 
 Everything shares the machine's cores (pgbench, the server, the proxy), as it would in use.
 """
@@ -116,6 +116,12 @@ def start_pgbouncer(cluster: Cluster, db: str, folder: Path) -> tuple[subprocess
     return proc, port
 
 
+def process_cpu() -> float:
+    """CPU seconds this process used (user + system): the proxies run in it, pgbench does not."""
+    times = os.times()
+    return times.user + times.system
+
+
 def rss_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -127,6 +133,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--soak", type=int, default=0, help="memory run length (0: skip)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="runs per target and workload (the median is reported)")
     args = parser.parse_args()
     bindir = find_bindir()
     if bindir is None or shutil.which("pgbouncer") is None:
@@ -165,12 +173,24 @@ def main() -> None:
                          "tpc-b simple": ["-M", "simple"]}
             T = str(args.seconds)
             for name, wl in workloads.items():
-                print(f"-- {name}, 8 clients, {T}s each")
-                got = {}
-                for target, (port, password, user) in targets.items():
-                    got[target] = tps(pgbench(cluster, port, db, [*wl, "-c", "8", "-j", "2",
-                                                                  "-T", T], password, user))
-                    print(f"   {target:<18} {got[target]:>9.0f} tps")
+                print(f"-- {name}, 8 clients, {T}s each, median of {args.rounds} rounds")
+                runs: dict[str, list[float]] = {t: [] for t in targets}
+                cpu: dict[str, list[float]] = {t: [] for t in targets}
+                for r in range(args.rounds):
+                    # alternate the order: a neighbour's load hits every target alike
+                    order = list(targets.items())
+                    for target, (port, password, user) in order if r % 2 == 0 else order[::-1]:
+                        before = process_cpu()
+                        runs[target].append(tps(pgbench(cluster, port, db, [
+                            *wl, "-c", "8", "-j", "2", "-T", T], password, user)))
+                        cpu[target].append((process_cpu() - before)
+                                           / (runs[target][-1] * args.seconds) * 1e6)
+                got = {t: statistics.median(v) for t, v in runs.items()}
+                for target in targets:
+                    own = (f"   (airlock's CPU: {statistics.median(cpu[target]):.0f} µs a "
+                           "transaction)" if target.startswith("airlock") else "")
+                    print(f"   {target:<18} {got[target]:>9.0f} tps  runs "
+                          + "/".join(f"{x:.0f}" for x in runs[target]) + own)
                 for f in proxies:
                     mine = got[f"airlock/{f}"]
                     print(f"   airlock/{f}: ×{mine / got['pgbouncer']:.2f} of pgbouncer, "

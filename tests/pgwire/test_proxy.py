@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -219,3 +220,47 @@ def test_a_revoked_tokens_open_session_stops_within_a_second(served: Served) -> 
         assert f"token {issued.record.id} was revoked" in str(stopped.value)
     with pytest.raises(psycopg.OperationalError, match="not a live airlock token"):
         psycopg.connect(served.dsn(token=token))
+
+
+def _self_signed(folder: Path) -> tuple[Path, Path]:
+    """A throwaway server certificate (cryptography is already among the dependencies)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    start = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)  # any clock reads it as valid
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(1).not_valid_before(start)
+            .not_valid_after(start + datetime.timedelta(days=365 * 200))
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = folder / "server.crt", folder / "server.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+@pytest.mark.parametrize("uvloop", ["true", "false"])
+def test_tls_clients_are_relayed_on_either_event_loop(pg_cluster: object, tmp_path: Path,
+                                                      vault_dir: Path, uvloop: str) -> None:
+    from tests.pgwire.conftest import serve
+
+    cert, key = _self_signed(tmp_path)
+    s = serve(pg_cluster, tmp_path, vault_dir,  # type: ignore[arg-type]
+              pgwire=f'tls_cert = "{cert}"\ntls_key = "{key}"\nuvloop = {uvloop}')
+    try:
+        with psycopg.connect(s.dsn(sslmode="require")) as conn:
+            assert conn.info.pgconn.ssl_in_use
+            rows = conn.execute("SELECT g FROM generate_series(1, 5000) g").fetchall()
+            assert len(rows) == 5000  # many rows: the relay's runs across TLS records
+            for i in range(3):
+                assert conn.execute("SELECT %s::int", (i,)).fetchone() == (i,)
+    finally:
+        s.thread.stop()
+        s.runtime.close()

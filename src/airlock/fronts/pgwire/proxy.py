@@ -732,10 +732,13 @@ class ProxyThread:
         return self.proxy
 
     def _main(self) -> None:
+        loop: asyncio.AbstractEventLoop | None = None
         if SECTION.of(self.runtime.config).uvloop:
-            uvloop = importlib.import_module("uvloop")  # optional: `pip install uvloop`
-            loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
-        else:
+            try:
+                loop = importlib.import_module("uvloop").new_event_loop()
+            except ImportError:  # a platform without it: asyncio's loop serves as well, slower
+                log.warning("uvloop is not installed; the wire proxy runs on asyncio's loop")
+        if loop is None:
             loop = asyncio.new_event_loop()
         self.loop = loop
         try:

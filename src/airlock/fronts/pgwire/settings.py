@@ -9,7 +9,7 @@
     idle_timeout = "1h"      # a client silent this long is disconnected
     password_auth = false    # also accept a token as a cleartext password (local or TLS only)
     shutdown_grace = "10s"   # on SIGTERM, open transactions get this long to finish
-    uvloop = false           # run the proxy's event loop on uvloop
+    uvloop = true            # the proxy's event loop: uvloop (false: asyncio's own)
 
 Each resource in `listen` gets its own service in `airlock up` (`pgwire:<resource>`). A
 resource that is not declared, or is not `kind = "postgres"`, is an error naming the key.
@@ -41,7 +41,7 @@ class PgwireFile(Strict):
     idle_timeout: str = "1h"
     password_auth: bool = False
     shutdown_grace: str = "10s"
-    uvloop: bool = False
+    uvloop: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +62,7 @@ class PgwireSettings:
     idle_timeout: timedelta = timedelta(hours=1)
     password_auth: bool = False
     shutdown_grace: timedelta = timedelta(seconds=10)
-    uvloop: bool = False
+    uvloop: bool = True
 
 
 def build(parsed: PgwireFile, ctx: BuildContext) -> PgwireSettings:

@@ -28,7 +28,10 @@ def test_dcg_through_check(corpora: Path, tmp_path: Path, monkeypatch: pytest.Mo
     judge = Runtime(config).judge
     cases = dcg_cases(corpora)
     listed = load_disagreements()
-    held = {c.id: check_request({"kind": "shell", "input": c.command}, judge, config)["verdict"] != "allow"
+    project = tmp_path / "project"  # an empty project folder: the corpus has no files
+    project.mkdir()
+    held = {c.id: check_request({"kind": "shell", "input": c.command, "cwd": str(project)},
+                                judge, config)["verdict"] != "allow"
             for c in cases}
     unexpected = [f"{c.id}: dcg {'deny' if c.deny else 'allow'}: {c.command!r}"
                   for c in cases if (held[c.id] != c.deny) and c.id not in listed]

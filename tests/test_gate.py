@@ -88,6 +88,30 @@ def test_approval_is_bound_to_the_exact_action() -> None:
     assert t.gate.submit(action("drop it"), caller()).status is Status.EXECUTED
 
 
+def test_an_approval_binds_to_the_content_of_the_scripts_it_judged() -> None:
+    """What was judged is what runs: a script edited after its approval is a new action."""
+    from airlock.classify import KindDispatch
+    from airlock.classify.shell.files import MemoryReader
+
+    scripts = MemoryReader({"/app/deploy.sh": "git push --force origin main\n"})
+    t = Twins(classifier=KindDispatch(scripts=scripts))
+    here = ActionContext(cwd="/app", environment="development")
+    held = t.gate.submit(action("bash deploy.sh", context=here), caller())
+    assert held.status is Status.HELD and held.approval_id
+    assert dict(held.assessment.inputs)["/app/deploy.sh"].startswith("sha256:")
+    decide(t.store, held.approval_id, ALICE, approve=True)
+
+    scripts.files["/app/deploy.sh"] = b"rm -rf /srv/data\n"  # edited after the approval
+    edited = t.gate.submit(action("bash deploy.sh", context=here), caller())
+    assert edited.status is Status.HELD and edited.approval_id != held.approval_id
+    assert t.executed == []
+
+    scripts.files["/app/deploy.sh"] = b"git push --force origin main\n"  # as approved
+    assert t.gate.submit(action("bash deploy.sh", context=here), caller()).status is \
+        Status.EXECUTED
+    assert len(t.executed) == 1
+
+
 def test_catastrophic_in_production_needs_two_distinct_humans() -> None:
     t = twins_for(effect(Risk.CATASTROPHIC, PROD_DB))
     held = t.gate.submit(action("drop database"), caller())

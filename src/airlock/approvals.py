@@ -42,16 +42,21 @@ from airlock.store import ApprovalRecord, ApprovalStatus, Grant, Store
 DEFAULT_TTL = timedelta(minutes=15)
 
 
-def action_digest(action: Action, targets: Sequence[ResolvedTarget]) -> str:
+def action_digest(action: Action, targets: Sequence[ResolvedTarget],
+                  inputs: Sequence[tuple[str, str]] = ()) -> str:
     """What an approval is bound to. The action id and time are left out on purpose: the
-    retry of an approved action is a new action with the same meaning."""
-    bound = {
+    retry of an approved action is a new action with the same meaning. `inputs` are the files
+    the judgement read (`Assessment.inputs`: a script and its digest): what was judged is what
+    runs, so a script edited after its approval makes a new action."""
+    bound: dict[str, Any] = {
         "content": action.content(),
         "principal": action.principal,
         "front": action.front,
         "context": action.context.canonical(),
         "targets": sorted({f"{t.target.key}@{t.resource or ''}" for t in targets}),
     }
+    if inputs:  # absent otherwise, so digests of actions that read no file are unchanged
+        bound["inputs"] = sorted([path, state] for path, state in inputs)
     return sha256_hex(canonical_json(bound))
 
 

@@ -229,6 +229,11 @@ def planned(runtime: Runtime, *, host: str, port: int) -> Services:
         # each further front's services go here, in the order they should start
         *pgwire_services(runtime),
     )
+    from airlock.fronts.apiproxy.service import proxy_service
+
+    proxy = proxy_service(runtime, console_url=console_url(runtime, host, port))
+    if proxy is not None:
+        services.add(proxy)
     return services
 
 

@@ -52,9 +52,9 @@ def test_unreadable_urls_are_unknown(url: str) -> None:
 
 def test_oversized_body_is_unknown_without_parsing() -> None:
     body = "x" * (MAX_INPUT_BYTES + 1)
-    started = time.perf_counter()
+    started = time.thread_time()
     assessment = classify_http(HttpRequest("GET", "https://api.example.com/", (), body))
-    assert time.perf_counter() - started < 0.1
+    assert time.thread_time() - started < 0.1
     assert assessment.risk is Risk.UNKNOWN
     assert "limit" in assessment.reasons[0]
 

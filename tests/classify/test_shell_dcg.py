@@ -23,13 +23,17 @@ from pathlib import Path
 import pytest
 
 from airlock.classify.shell import classify_shell
+from airlock.classify.shell.files import MemoryReader
 from airlock.model import Assessment, Effect, HttpRequest, Risk, Target, Verb
 from tests.conftest import CORPORA
 
 DATA = Path(__file__).parent / "data"
 DISAGREEMENTS = DATA / "shell_dcg_disagreements.toml"
 DENY_HELD_AT_LEAST = 0.98
-ALLOW_HELD_AT_MOST = 0.03
+# Issue 9's bar is 8 %. 2.45 % before scripts were judged by their content; the corpus has no
+# files, so its commands that run a project's script, Makefile or package.json are held (each
+# listed as runs-unread-code).
+ALLOW_HELD_AT_MOST = 0.05
 
 
 @dataclass(frozen=True)
@@ -187,9 +191,18 @@ def load_disagreements() -> dict[str, dict[str, str]]:
     return by_id
 
 
+# The commands run in an empty project folder: the corpus has no files, so a command that runs
+# a script of the project (`python script.py`, `make all`) finds none and is unknown.
+CWD = "/home/user/project"
+
+
+def judge(command: str) -> Assessment:
+    return classify_shell(command, cwd=CWD, reader=MemoryReader())
+
+
 def measure(cases: list[Case]) -> dict[str, bool]:
     """Case id -> held."""
-    return {case.id: held(classify_shell(case.command)) for case in cases}
+    return {case.id: held(judge(case.command)) for case in cases}
 
 
 # --------------------------------------------------------------------------------------------
@@ -207,14 +220,14 @@ _LISTED = load_disagreements()
 def test_dcg_case(corpora: Path, case: Case) -> None:
     """Agrees with dcg, or disagrees on purpose and is listed (and then must still disagree)."""
     assert case is not None
-    verdict = held(classify_shell(case.command))
+    verdict = held(judge(case.command))
     label = "deny" if case.deny else "allow"
     if case.id in _LISTED:
         assert verdict != case.deny, f"listed as a disagreement but now agrees with dcg ({label})"
     else:
         assert verdict == case.deny, (
             f"dcg says {label}, airlock {'holds' if verdict else 'allows'}: "
-            f"{classify_shell(case.command).effects}")
+            f"{judge(case.command).effects}")
 
 
 @pytest.mark.usefixtures("stand_ins")

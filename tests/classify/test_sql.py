@@ -125,7 +125,8 @@ def test_assessment_fingerprint_only_when_it_holds_for_every_literal() -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Bad input: unknown, quickly, in every dialect
+# Bad input: unknown, quickly, in every dialect. "Quickly" is this thread's CPU time, not the
+# wall clock: the work is bounded whatever else the machine is running.
 
 BAD_INPUTS = {
     "surrogate-escaped bytes": "SELECT '\udcff\udcfe' FROM t",
@@ -143,18 +144,18 @@ BAD_INPUTS = {
 @pytest.mark.parametrize("dialect", DIALECTS)
 @pytest.mark.parametrize("name", list(BAD_INPUTS))
 def test_bad_input_is_unknown_and_quick(name: str, dialect: str) -> None:
-    started = time.perf_counter()
+    started = time.thread_time()
     assessment = classify_sql(BAD_INPUTS[name], dialect)
-    elapsed = time.perf_counter() - started
+    elapsed = time.thread_time() - started
     assert assessment.risk.at_least(Risk.UNKNOWN)
     assert not assessment.complete
     assert elapsed < 2.0, f"{name} took {elapsed:.2f}s"
 
 
 def test_a_large_input_is_not_parsed_at_all() -> None:
-    started = time.perf_counter()
+    started = time.thread_time()
     assessment = classify_sql("DROP TABLE t;" * MAX_INPUT_BYTES)
-    assert time.perf_counter() - started < 0.5
+    assert time.thread_time() - started < 0.5
     assert "larger than" in assessment.reasons[0]
 
 

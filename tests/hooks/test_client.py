@@ -46,7 +46,9 @@ def test_the_socket_can_come_from_the_environment(world: World, daemon: HookDaem
 def test_without_a_daemon_the_fallback_answers(world: World, tmp_path: Path) -> None:
     fallback = [sys.executable, "-m", "airlock", "--config", str(world.config.path), "hook",
                 "claude", "--state-dir", str(world.config.state_dir)]
-    data = fixture("claude", "pretooluse_bash")
+    # The fixture's `npm test` would read /home/user/my-project/package.json, which this
+    # machine does not have (a script airlock cannot read is held): a plain read instead.
+    data = with_command(fixture("claude", "pretooluse_bash"), "git status")
     done = run_client(client_command("claude", tmp_path / "nobody.sock", *fallback), data)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["hookSpecificOutput"]["permissionDecision"] == "allow"

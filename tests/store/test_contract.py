@@ -93,6 +93,17 @@ def test_tokens_list_in_creation_order(store: Store) -> None:
     assert [t.id for t in store.list_tokens()] == [token(n).id for n in (1, 2, 3)]
 
 
+def test_aws_key_round_trip_and_unique(store: Store) -> None:
+    from airlock.store import AwsKeyRecord
+
+    key = AwsKeyRecord("ALKA" + "X" * 16, token().id, "sealed-box", "2026-11-26T12:00:00+00:00")
+    store.add_aws_key(key)
+    assert store.get_aws_key(key.access_key_id) == key
+    assert store.get_aws_key("ALKAMISSING") is None
+    with pytest.raises((StoreError, KeyError)):
+        store.add_aws_key(key)
+
+
 def test_revoke_once(store: Store) -> None:
     store.add_token(token())
     assert store.revoke_token(token().id, "2026-11-26T13:00:00+00:00") is True

@@ -5,7 +5,8 @@ bounded time, and whatever it cannot understand becomes an effect of risk `unkno
 still wraps every call (an exception becomes an unknown assessment), but a classifier that
 raises is a bug.
 
-    classify_shell(command)          shell.py    tree-sitter-bash, rule packs in data/rules
+    classify_shell(command, cwd, reader)  shell/  tree-sitter-bash, rule packs in data/rules;
+                                                 the scripts a command runs, read and judged
     classify_sql(text, dialect)      sql.py      libpg_query (postgast) and sqlglot
     classify_http(request)           http.py     methods, GraphQL (graphql-core), providers
     classify_file(path, write)       files.py    reads and writes of local files
@@ -30,6 +31,7 @@ from airlock.model import (
 
 if TYPE_CHECKING:
     from airlock.classify.secrets_files import FileRules
+    from airlock.classify.shell.files import ScriptReader
 
 # Anything larger is not parsed at all: it is unknown. Parsers are fast, but a bound on input
 # size is what keeps their worst case bounded.
@@ -44,10 +46,18 @@ class KindDispatch:
     """The production classifier: sends each action to the classifier for its kind.
 
     `files` carries what the configuration says about files (credential files agents may read,
-    airlock's own files); without it only the built-in credential rules apply."""
+    airlock's own files); without it only the built-in credential rules apply. `scripts` reads
+    the files a shell command runs (default: this machine's, bounded), so `bash deploy.sh` is
+    judged by what deploy.sh contains."""
 
-    def __init__(self, files: FileRules | None = None) -> None:
+    def __init__(self, files: FileRules | None = None,
+                 scripts: ScriptReader | None = None) -> None:
         self.files = files
+        if scripts is None:
+            from airlock.classify.shell.files import DiskReader
+
+            scripts = DiskReader()
+        self.scripts = scripts
 
     def classify(self, action: Action) -> Assessment:
         from airlock.classify.http import classify_http
@@ -58,7 +68,7 @@ class KindDispatch:
 
         payload = action.payload
         if isinstance(payload, ShellCommand):
-            return classify_shell(payload.command)
+            return classify_shell(payload.command, cwd=action.context.cwd, reader=self.scripts)
         if isinstance(payload, SqlQuery):
             return classify_sql(payload.text, payload.dialect)
         if isinstance(payload, HttpRequest):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -25,7 +26,8 @@ EnvOpt = typer.Option(None, "--env", "-e", help="Environment the action runs in 
 PrincipalOpt = typer.Option(None, "--principal", "-p", help="Judge as this configured principal.")
 DialectOpt = typer.Option(None, "--dialect", help="SQL dialect: postgres (default), mysql, sqlite.")
 ResourceOpt = typer.Option(None, "--resource", "-r", help="The configured resource it runs against.")
-CwdOpt = typer.Option(None, "--cwd", help="Working directory the command runs in.")
+CwdOpt = typer.Option(None, "--cwd", help="Working directory the command runs in (default: "
+                      "this one); the scripts a command runs are read from there.")
 HeaderOpt = typer.Option([], "--header", "-H", help="HTTP header 'Name: value' (repeatable).")
 DataOpt = typer.Option(None, "--data", "-d", help="HTTP request body.")
 
@@ -40,6 +42,9 @@ def _evaluate(ctx: typer.Context, kind: str, action_text: str, env: str | None,
         payload = parse_http_line(action_text, headers, data)
     else:
         payload = payload_from(kind, action_text, dialect)
+    if cwd is None and kind == "shell":
+        # A command given on the command line runs here: the scripts it names are read here.
+        cwd = str(Path.cwd())
     action, caller = build_action(kind, payload, config, env=env, principal=principal, cwd=cwd,
                                   resource=resource)
     return st.runtime().judge.evaluate(action, caller)
@@ -98,7 +103,7 @@ def print_evaluation(ev: Evaluation, *, trace: bool = False) -> None:
             where = ", ".join(t.environments)
             res = f"resource {t.resource}" if t.resource else "no configured resource"
             blast = f"; also destroys {', '.join(t.blast_radius[1:])}" if len(t.blast_radius) > 1 else ""
-            out.print(f"  - {escape(t.target.key)} → {res}, environment {escape(where)}{escape(blast)}"
+            out.print(f"  - {escape(str(t.target))} → {res}, environment {escape(where)}{escape(blast)}"
                       + (f" ({escape(t.note)})" if t.note else ""))
     if trace:
         out.print("how the verdict was reached:")
@@ -129,7 +134,7 @@ def show(ctx: typer.Context) -> None:
     for index, rule in enumerate(policy.rules, start=1):
         when = []
         for name in ("principal", "principal_kind", "environment", "production", "resource",
-                     "risk", "front", "action"):
+                     "risk", "front", "action", "guard"):
             value = getattr(rule, name)
             if value is None:
                 continue

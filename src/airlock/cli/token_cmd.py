@@ -24,8 +24,11 @@ def create(ctx: typer.Context,
            max_risk: str | None = typer.Option(
                None, "--max-risk", help="Highest risk: read, write, destructive, catastrophic."),
            ttl: str = typer.Option("8h", "--ttl", help="Lifetime, e.g. 30m, 8h, 7d (at most 90d)."),
-           note: str = typer.Option("", "--note", help="Why it exists, shown in `token list`.")) -> None:
-    """Issue a token. It is printed once, alone on the last line; only its hash is kept."""
+           note: str = typer.Option("", "--note", help="Why it exists, shown in `token list`."),
+           aws: bool = typer.Option(False, "--aws", help="Also issue an AWS access key pair bound "
+                                    "to the token, for AWS endpoints of the API proxy.")) -> None:
+    """Issue a token. It is printed once, alone on the last line; only its hash is kept.
+    With --aws, an access key pair bound to it is printed once before it."""
     st = state(ctx)
     runtime = st.runtime()
     try:
@@ -44,6 +47,15 @@ def create(ctx: typer.Context,
     out.print(f"  max risk:     {scope.max_risk.value}")
     expires = scope.expires_at.isoformat(timespec="seconds") if scope.expires_at else "never"
     out.print(f"  expires:      {expires}")
+    if aws:
+        from airlock.fronts.apiproxy.keys import issue_aws_key
+
+        key = issue_aws_key(runtime.store, runtime.approvals_key, rec)
+        runtime.audit.record("aws_key_created", None, {"token": rec.id,
+                                                       "access_key_id": key.access_key_id})
+        out.print("AWS key pair for the API proxy (revoking the token ends it), shown once:")
+        print(f"AWS_ACCESS_KEY_ID={key.access_key_id}")
+        print(f"AWS_SECRET_ACCESS_KEY={key.secret_access_key}")
     out.print("shown once: airlock keeps only its hash")
     print(issued.token)
 

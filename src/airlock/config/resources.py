@@ -15,10 +15,31 @@ from airlock.config.base import BuildContext, SecretSource, Strict, secret_or_pl
 from airlock.errors import ConfigError
 from airlock.secrets import Secret, read_secret
 
+# What an api resource's upstream speaks, which decides how airlock authenticates to it and how
+# its calls are read: Railway's GraphQL API (Bearer), AWS (SigV4 with `aws` keys), or any other
+# HTTP API (Bearer; Kubernetes API servers are recognised by their paths).
+ApiProvider = Literal["railway", "aws", "http"]
+RAILWAY_HOSTS = ("backboard.railway.app", "backboard.railway.com")
+
 ResourceKind = Literal[
     "postgres", "mysql", "sqlite", "redis", "mongodb", "api", "path", "volume", "bucket",
     "namespace", "project", "service", "other",
 ]
+
+
+class AwsKeysFile(Strict):
+    """The real AWS credentials airlock signs an aws api resource's calls with."""
+
+    access_key_id: SecretSource
+    secret_access_key: SecretSource
+    session_token: SecretSource | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AwsKeys:
+    access_key_id: Secret
+    secret_access_key: Secret
+    session_token: Secret | None = None
 
 
 class ResourceFile(Strict):
@@ -28,6 +49,8 @@ class ResourceFile(Strict):
     url: SecretSource | str | None = None  # databases: connection URL (with credentials)
     credential: SecretSource | None = None  # upstream APIs: the real token
     base_url: str | None = None  # upstream APIs
+    provider: ApiProvider | None = None  # api resources: default from base_url's host
+    aws: AwsKeysFile | None = None  # provider "aws": airlock's own access key pair
     path: str | None = None  # sqlite files and folders
     match: list[str] = Field(default_factory=list)  # extra selectors, "kind:glob"
     stored_on: list[str] = Field(default_factory=list)  # resources whose loss destroys this one
@@ -51,6 +74,8 @@ class Resource:
     credential: Secret | None = None
     base_url: str | None = None
     description: str = ""
+    provider: str = "http"  # api resources: railway, aws or http
+    aws: AwsKeys | None = None
 
 
 def build_resources(parsed: Mapping[str, ResourceFile], known_envs: set[str],
@@ -107,10 +132,45 @@ def build_resource(name: str, res: ResourceFile, base: Path) -> Resource:
             raise ConfigError(f"{where}.base_url: {res.base_url!r} is not an http(s) URL")
         selectors.append(f"url:{res.base_url.rstrip('/')}*")
         selectors.append(f"host:{parts.hostname.lower()}")
+    provider, aws = _api_provider(name, res, base)
     return Resource(name=name, kind=res.kind, environment=res.environment,
                     selectors=tuple(selectors), paths=tuple(paths), stored_on=tuple(res.stored_on),
                     backs_up=tuple(res.backs_up), url=url, credential=credential,
-                    base_url=res.base_url, description=res.description)
+                    base_url=res.base_url, description=res.description, provider=provider,
+                    aws=aws)
+
+
+def _api_provider(name: str, res: ResourceFile, base: Path) -> tuple[str, AwsKeys | None]:
+    """An api resource's provider (stated, or known by its host) and its AWS keys."""
+    where = f"resources.{name}"
+    if res.kind != "api":
+        if res.provider is not None or res.aws is not None:
+            raise ConfigError(f"{where}: `provider` and `aws` belong to api resources only")
+        return "http", None
+    host = (urlsplit(res.base_url or "").hostname or "").lower()
+    provider: str = res.provider or ("railway" if host in RAILWAY_HOSTS else
+                                     "aws" if host == "amazonaws.com"
+                                     or host.endswith(".amazonaws.com") else "http")
+    if provider != "aws":
+        if res.aws is not None:
+            raise ConfigError(f"{where}.aws: AWS keys need provider = \"aws\"")
+        return provider, None
+    if res.aws is None:
+        raise ConfigError(f"{where}.aws: an AWS api resource needs airlock's own keys: "
+                          'aws = { access_key_id = { env = "…" }, secret_access_key = { env = "…" } }')
+    if res.credential is not None:
+        raise ConfigError(f"{where}.credential: AWS calls are signed with `aws` keys, not a "
+                          "Bearer credential; remove `credential`")
+
+    def read(source: SecretSource, key: str) -> Secret:
+        return read_secret(env=source.env, file=source.file, where=f"{where}.aws.{key}",
+                           base_dir=base)
+
+    keys = AwsKeys(read(res.aws.access_key_id, "access_key_id"),
+                   read(res.aws.secret_access_key, "secret_access_key"),
+                   read(res.aws.session_token, "session_token")
+                   if res.aws.session_token is not None else None)
+    return provider, keys
 
 
 DEFAULT_PORTS = {"postgres": 5432, "mysql": 3306, "redis": 6379, "mongodb": 27017}

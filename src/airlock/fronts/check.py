@@ -53,7 +53,8 @@ def evaluation_json(ev: Evaluation) -> dict[str, Any]:
         "risk": a.risk.value,
         "reasons": list(a.reasons) or [d.reason],
         "targets": [{"target": t.target.key, "kind": t.target.kind, "value": t.target.value,
-                     "resource": t.resource, "environments": list(t.environments)}
+                     "resource": t.resource, "environments": list(t.environments),
+                     **({"within": t.target.within.key} if t.target.within else {})}
                     for t in ev.targets],
         "effects": [e.to_json() for e in a.effects],
         "rule": d.rule,

@@ -21,6 +21,7 @@ from airlock.store.records import (
     ApprovalRecord,
     ApprovalStatus,
     ApproverRecord,
+    AwsKeyRecord,
     DeferredRecord,
     DeferredStatus,
     Grant,
@@ -30,7 +31,7 @@ from airlock.store.records import (
     TokenRecord,
 )
 
-__all__ = ["ApprovalRecord", "ApprovalStatus", "ApproverRecord", "DeferredRecord",
+__all__ = ["ApprovalRecord", "ApprovalStatus", "ApproverRecord", "AwsKeyRecord", "DeferredRecord",
            "DeferredStatus", "Grant", "OutboxItem", "OutboxStatus", "SnapshotRecord", "Store",
            "TokenRecord", "open_store"]
 
@@ -41,6 +42,12 @@ class Store(Protocol):
     def get_token(self, token_id: str) -> TokenRecord | None: ...
     def list_tokens(self) -> list[TokenRecord]: ...
     def revoke_token(self, token_id: str, at: str) -> bool: ...
+
+    # AWS access keys bound to tokens (fronts/apiproxy/keys.py)
+    def add_aws_key(self, key: AwsKeyRecord) -> None:
+        """Add a new key; raises if one with that access key id exists."""
+        ...
+    def get_aws_key(self, access_key_id: str) -> AwsKeyRecord | None: ...
 
     # approvals
     def add_approval(self, approval: ApprovalRecord) -> None: ...

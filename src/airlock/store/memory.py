@@ -11,6 +11,7 @@ from airlock.store.records import (
     ApprovalRecord,
     ApprovalStatus,
     ApproverRecord,
+    AwsKeyRecord,
     DeferredRecord,
     DeferredStatus,
     OutboxItem,
@@ -30,6 +31,16 @@ class MemoryStore:
         self.outbox: dict[str, OutboxItem] = {}
         self.snapshots: dict[str, SnapshotRecord] = {}
         self.deferred: dict[str, DeferredRecord] = {}
+        self.aws_keys: dict[str, AwsKeyRecord] = {}
+
+    def add_aws_key(self, key: AwsKeyRecord) -> None:
+        with self._lock:
+            if key.access_key_id in self.aws_keys:
+                raise KeyError(key.access_key_id)
+            self.aws_keys[key.access_key_id] = key
+
+    def get_aws_key(self, access_key_id: str) -> AwsKeyRecord | None:
+        return self.aws_keys.get(access_key_id)
 
     def add_token(self, token: TokenRecord) -> None:
         with self._lock:

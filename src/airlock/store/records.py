@@ -272,3 +272,17 @@ class DeferredRecord:
 
     def next_version(self, **changes: Any) -> DeferredRecord:
         return replace(self, version=self.version + 1, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class AwsKeyRecord:
+    """An AWS-style access key pair airlock issued for a token (fronts/apiproxy/keys.py). Agents
+    sign with it (SigV4) instead of real AWS keys. SigV4 is an HMAC, so checking a signature needs
+    the secret itself: it is kept sealed with AES-256-GCM under a key derived from the approvals
+    key, never in the clear. The token decides who the key speaks for and how far it reaches;
+    revoking the token ends the key."""
+
+    access_key_id: str
+    token_id: str
+    secret_box: str
+    created_at: str

@@ -19,6 +19,7 @@ from airlock.store.records import (
     ApprovalRecord,
     ApprovalStatus,
     ApproverRecord,
+    AwsKeyRecord,
     DeferredRecord,
     DeferredStatus,
     OutboxItem,
@@ -64,6 +65,10 @@ SCHEMA = (
         id TEXT PRIMARY KEY, status TEXT NOT NULL, due_at TEXT NOT NULL,
         version INTEGER NOT NULL, record TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS deferred_due ON deferred (status, due_at)",
+    # AWS access keys issued for tokens (the API proxy); the secret sealed, never in the clear
+    """CREATE TABLE IF NOT EXISTS aws_keys (
+        access_key_id TEXT PRIMARY KEY, token_id TEXT NOT NULL, secret_box TEXT NOT NULL,
+        created_at TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS audit (
         seq BIGINT PRIMARY KEY, at TEXT NOT NULL, kind TEXT NOT NULL, action_id TEXT,
         data TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL, mac TEXT NOT NULL)""",
@@ -119,6 +124,21 @@ class SqlStore(ABC):
             cur.execute("SELECT revoked_at FROM tokens WHERE id = ?", (token_id,))
             row = cur.fetchone()
         return row is not None and row[0] == at
+
+    # ---- AWS access keys --------------------------------------------------------------------
+
+    def add_aws_key(self, key: AwsKeyRecord) -> None:
+        with self._transaction() as cur:
+            cur.execute("INSERT INTO aws_keys (access_key_id, token_id, secret_box, created_at) "
+                        "VALUES (?, ?, ?, ?)",
+                        (key.access_key_id, key.token_id, key.secret_box, key.created_at))
+
+    def get_aws_key(self, access_key_id: str) -> AwsKeyRecord | None:
+        with self._transaction(read=True) as cur:
+            cur.execute("SELECT access_key_id, token_id, secret_box, created_at FROM aws_keys "
+                        "WHERE access_key_id = ?", (access_key_id,))
+            row = cur.fetchone()
+        return AwsKeyRecord(row[0], row[1], row[2], row[3]) if row else None
 
     # ---- approvals --------------------------------------------------------------------------
 

@@ -33,7 +33,7 @@ import psycopg
 
 from airlock.config import Config, Resource
 from airlock.model import Action, Assessment, Effect, ResolvedTarget, Risk, Verb
-from airlock.safety import Protection, ProtectionStep, SafetyPlan
+from airlock.safety import DEFERRED_METHOD, Protection, ProtectionStep, SafetyPlan
 from airlock.store import Store
 from airlock.upstream.postgres import PgConn, postgres_of
 from airlock.upstream.transaction import ProtectedTransaction
@@ -135,7 +135,14 @@ class VaultNet:
 
     def protect(self, action: Action, plan: SafetyPlan) -> Protection:
         protection = Protection()
+        deferred = False
         for step in plan.steps:
+            if step.method == DEFERRED_METHOD:
+                # One call is deferred once, however many of its targets asked for it (an AWS
+                # call names its bucket and its region): twice would run it twice.
+                if deferred:
+                    continue
+                deferred = True
             try:
                 taken = self._protect_one(action, step)
                 protection = Protection(

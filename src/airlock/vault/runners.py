@@ -1,8 +1,9 @@
 """Carrying out deferred calls when their grace period ends.
 
 An HTTP call is sent to the configured upstream with airlock's own credential (upstream/http.py:
-only a URL one configured api resource owns, the agent's credentials dropped, no redirects,
-anything outside 2xx a failure for a human to look at).
+to the api resource the API proxy received it for, else the one configured api resource whose
+base URL owns the URL; the agent's credentials dropped, AWS calls signed again with airlock's own
+keys, no redirects, anything outside 2xx a failure for a human to look at).
 
 Shell commands are not run later: airlock does not hold the environment (credentials, working
 tree, tools) the agent's command relied on. Such deferrals stay pending until a human cancels
@@ -28,8 +29,12 @@ def http_runner(config: Config, *, timeout: float = http.TIMEOUT_SECONDS) -> Run
         method, url = str(content.get("method", "")).upper(), str(content.get("url", ""))
         headers = [(str(name), str(value)) for name, value in content.get("headers") or []]
         body = content.get("body")
+        # The API proxy names the api resource it received the call for (fronts/apiproxy/).
+        via = record.context.get("resource")
+        resource = via if isinstance(via, str) and via in config.resources \
+            and config.resources[via].kind == "api" else None
         answer = http.call(config, method, url, headers, body if isinstance(body, str) else None,
-                           timeout=timeout)
+                           timeout=timeout, resource=resource)
         return {"status": answer.status, "body": answer.body.decode("utf-8", "replace")[:1000]}
 
     return run

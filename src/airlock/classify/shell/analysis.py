@@ -6,40 +6,88 @@ substitution, a function body, a condition, an unquoted heredoc — is judged. T
 again as code (`bash -c`, `eval`, heredocs fed to a shell, `ssh host '…'`) is parsed again one
 level deeper; past MAX_DEPTH levels the answer is unknown.
 
-Wrappers are peeled in wrappers.py, programs with their own logic live in programs.py and
-inline.py, everything else is decided by the rule packs (rules.py).
+Wrappers and programs with logic of their own are looked up in the `Handlers` table the analysis
+is given (assembled in handlers.py; this module imports none of them); everything else is
+decided by the rule packs (rules.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import time
-from collections.abc import Mapping, Sequence
+import posixpath
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from airlock.classify.shell import paths
+from airlock.classify.shell import airlock_cli, touches
+from airlock.classify.shell.base import (
+    CodeFile,
+    Env,
+    Handlers,
+    Stdin,
+    program_name,
+    redirect_effects,
+    unknown,
+)
+from airlock.classify.shell.files import ScriptReader
+from airlock.classify.shell.places import Places
 from airlock.classify.shell.rules import Program, Registry, decide
-from airlock.classify.shell.syntax import parse, uncovered_text
-from airlock.classify.shell.words import Word, evaluate, fixed_output, settle
-from airlock.model import Effect, Risk, Target, Verb
+from airlock.classify.shell.syntax import budget_clock, parse, uncovered_text
+from airlock.classify.shell.words import COMPUTED, Word, evaluate, fixed_output, settle
+from airlock.model import Effect, Risk, Target, Touch, Verb
 
 # Nesting of texts run again as code (bash -c inside eval inside ssh …) and of wrappers
 # around one command (sudo env nice …), counted together; past it the answer is unknown.
 MAX_DEPTH = 12
-_WORK_BUDGET = 60_000  # syntax nodes visited per classification, all depths together
-
-Env = Mapping[str, str | None]
+_WORK_BUDGET = 200_000  # syntax nodes visited per classification, all depths together
+# Time added to the budget for each KiB of script read from a file, and at most in all: a
+# script of 25 KiB or more may take a quarter of a second to judge; past that it is unknown.
+FILE_SECONDS_PER_KIB = 0.01
+FILE_SECONDS = 0.25
 
 # Variables that decide which code runs: a command under them may run local code.
 _CODE_VARIABLES = frozenset({
-    "PATH", "LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "DYLD_INSERT_LIBRARIES",
-    "DYLD_LIBRARY_PATH", "BASH_ENV", "ENV", "NODE_OPTIONS", "PYTHONSTARTUP", "PYTHONPATH",
-    "PYTHONHOME", "PERL5OPT", "PERL5LIB", "RUBYOPT", "RUBYLIB", "GIT_EXEC_PATH", "GIT_DIR",
-    "GIT_CONFIG", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_TEMPLATE_DIR", "BASHOPTS",
-    "SHELLOPTS", "PS4", "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT",
+    "PATH", "LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH", "PYTHONSTARTUP", "PYTHONPATH",
+    "PYTHONHOME", "PERL5LIB", "RUBYLIB", "GIT_DIR", "GIT_TEMPLATE_DIR", "BASHOPTS",
+    "SHELLOPTS", "NODE_PATH",
 })
+# Variables that make the next programs load code from a file or a setting airlock does not
+# read: whatever runs under them is unknown.
+_LOADS_CODE = frozenset({
+    "BASH_ENV", "ENV", "LD_PRELOAD", "LD_AUDIT", "DYLD_INSERT_LIBRARIES", "GIT_EXEC_PATH",
+    "GIT_CONFIG", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_PARAMETERS",
+    "GIT_CONFIG_COUNT", "PERL5OPT", "PERL5DB", "PYTHONINSPECT", "BASH_LOADABLES_PATH",
+})
+# Options in these variables that load code (`NODE_OPTIONS=--require ./x.js`); others, such as
+# `--max-old-space-size`, do not.
+_LOADING_OPTIONS = {"NODE_OPTIONS": ("-r", "--require", "--import", "--loader",
+                                     "--experimental-loader", "-e", "--eval", "-p", "--print"),
+                    "RUBYOPT": ("-r", "-I", "-e")}
+# Prompt strings: expanded (their $(…) run) whenever bash prints them (PS4 with `set -x`).
+_EXPANDED_VARIABLES = frozenset({"PS0", "PS1", "PS2", "PS4"})
+# Programs named by a path in these folders are the system's, judged by name; any other path
+# is a local program, judged by its content (handlers.local_program).
+_SYSTEM_FOLDERS = ("/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/", "/usr/local/bin/",
+                   "/usr/local/sbin/", "/opt/homebrew/bin/", "/opt/homebrew/sbin/", "/snap/bin/",
+                   "/usr/libexec/")
+# `[[ X -eq Y ]]` evaluates X and Y as arithmetic.
+_ARITHMETIC_TESTS = frozenset({"-eq", "-ne", "-lt", "-le", "-gt", "-ge"})
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Names that change the working directory; redefining one makes it impossible to follow.
+_DIRECTORY_COMMANDS = frozenset({"cd", "pushd", "popd"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """Placed on the walk's stack after a node's subtree: what the working directories are
+    once it is done. restore: back to `cwds` (a subshell's cd ends with it); union: `cwds` or
+    the current ones (after `cd x && …`); function: lost if the body changed them."""
+
+    kind: str
+    cwds: tuple[str, ...] | None
 # Variables whose value is itself a shell command some program will run.
 _COMMAND_VARIABLES = frozenset({
     "PAGER", "GIT_PAGER", "MANPAGER", "SYSTEMD_PAGER", "EDITOR", "VISUAL", "GIT_EDITOR",
@@ -49,29 +97,21 @@ _COMMAND_VARIABLES = frozenset({
 })
 
 
-@dataclass(frozen=True, slots=True)
-class Stdin:
-    """What a command reads on standard input: known text, or None when it cannot be seen."""
-
-    text: str | None
-    origin: str  # "a heredoc", "output of curl", "file dump.sql", ...
-
-
-def unknown(reason: str, target: Target | None = None) -> Effect:
-    return Effect(Verb.UNKNOWN, Risk.UNKNOWN, reason, target)
-
-
-def program_name(word: Word) -> str:
-    """`/usr/bin/GIT` → `git`: the basename, lowercased (case-insensitive filesystems run it)."""
-    assert word.value is not None
-    return word.value.rsplit("/", 1)[-1].lower()
-
-
 class Analysis:
     """State shared by every level of one classification."""
 
-    def __init__(self, registry: Registry, deadline: float | None = None) -> None:
+    def __init__(self, registry: Registry, handlers: Handlers,
+                 deadline: float | None = None, *, reader: ScriptReader | None = None,
+                 cwd: str | None = None) -> None:
         self.registry = registry
+        self.handlers = handlers
+        self.places = Places(reader, cwd)
+        # `cd` commands whose success bash guarantees before what follows (`cd x && …`).
+        self._definite: set[int] = set()
+        self._current: Node | None = None  # the command node being judged
+        self._extended = 0.0  # seconds added to the deadline for files read
+        # What handlers worked out once per analysis (a repository's configuration).
+        self.cache: dict[object, object] = {}
         self.deadline = deadline
         self.budget = _WORK_BUDGET
         self.env: dict[str, str | None] = {}
@@ -82,6 +122,8 @@ class Analysis:
         self.code_env_changed = False
         # Words tree-sitter dropped and _repair_dash put back, by command span.
         self.extra_words: dict[tuple[int, int], list[Word]] = {}
+        # What the commands read and write, for the guards (touches.py).
+        self.touches: list[Touch] = []
 
     # ----------------------------------------------------------------------------------------
     # Entry points (also used by handlers)
@@ -107,8 +149,6 @@ class Analysis:
     def invoke(self, words: Sequence[Word], env: Env, stdin: Stdin | None,
                depth: int) -> list[Effect]:
         """Judge one simple command: its words after expansion, program first."""
-        from airlock.classify.shell import programs, wrappers
-
         if not words:
             return []
         words = [settle(w, env) if w.value is None else w for w in words]
@@ -121,16 +161,26 @@ class Analysis:
             return [unknown(f"the program name {name_word.text!r} is a file-name pattern")]
         if not name_word.value:
             return [unknown("the program name is empty")]
+        # The guards' view first: airlock's own commands, by any path (`.venv/bin/airlock`),
+        # and what this command reads and writes (touches.py).
         name = program_name(name_word)
+        own = airlock_cli.airlock_command(name, words, stdin)
+        if own is not None:
+            return own
+        self.touches.extend(touches.of_command(name, words, stdin, self.handlers.wrappers))
+        if "/" in name_word.value and not _system_program(name_word.value):
+            return self.handlers.local_program(self, list(words), env, stdin, depth)
         if name in ("ln", "link", "mount", "bindfs"):
             self.temp_voided = True  # a link can make /tmp/x lead anywhere
-        wrapper = wrappers.WRAPPERS.get(name)
+        wrapper = self.handlers.wrappers.get(name)
         if wrapper is not None:
             return wrapper(self, list(words), env, stdin, depth)
         program = self.registry.program(name)
         if program is not None and program.handler is not None:
-            return programs.HANDLERS[program.handler](self, program, list(words), env, stdin,
-                                                      depth)
+            handler = self.handlers.programs.get(program.handler)
+            if handler is None:
+                return [unknown(f"airlock has no handler {program.handler!r} for {name}")]
+            return handler(self, program, list(words), env, stdin, depth)
         if program is not None:
             return self.decide_effects(program, words, env)
         return [Effect(Verb.WRITE, Risk.WRITE,
@@ -143,14 +193,12 @@ class Analysis:
         than a write, judge it as if it ran."""
         if depth > MAX_DEPTH:
             return []
-        from airlock.classify.shell import wrappers
-
         for i in range(1, min(len(words), 6)):
             word = words[i]
-            if word.value is None or word.value.startswith("-"):
-                continue
+            if word.value is None or not word.value[:1].isalnum():
+                continue  # an option, or a path such as `.` (never the builtin `.`)
             name = program_name(word)
-            if self.registry.program(name) is None and name not in wrappers.WRAPPERS:
+            if self.registry.program(name) is None and name not in self.handlers.wrappers:
                 continue
             inner = self.invoke(words[i:], env, None, depth + 1)
             if any(e.risk.rank > Risk.WRITE.rank for e in inner):
@@ -171,13 +219,117 @@ class Analysis:
         return effects
 
     # ----------------------------------------------------------------------------------------
+    # Arithmetic: bash evaluates some text as an expression, and a subscript in it
+    # (`a[$(cmd)]`) runs its command substitution — even when the text was quoted.
+
+    def arithmetic(self, text: str | None, depth: int, origin: str) -> list[Effect]:
+        if depth > MAX_DEPTH:
+            return [unknown(f"arithmetic nested too deeply ({origin})")]
+        if text is None:
+            return [unknown(f"bash evaluates text computed at run time as arithmetic "
+                            f"({origin})")]
+        effects: list[Effect] = []
+        if any(c in text for c in "$`"):
+            effects.extend(self.script(f": $(( {text} ))", depth + 1,
+                                       f"when bash evaluates {text!r} ({origin})"))
+        # A name in an expression is evaluated in turn: `x='a[$(cmd)]'; (( x ))` runs cmd.
+        for name in dict.fromkeys(_NAME.findall(text)):
+            value = self.env.get(name)
+            if value is not None and any(c in value for c in "$`"):
+                effects.extend(self.arithmetic(value, depth + 1, f"${name}, {origin}"))
+        return effects
+
+    def arithmetic_word(self, word: Word, depth: int, origin: str) -> list[Effect]:
+        """A word bash evaluates as arithmetic: its value, or its known parts (a computed
+        part from the environment is taken as a number: see the architecture notes)."""
+        if word.value is not None:
+            return self.arithmetic(word.value, depth, origin)
+        if word.sketch is not None:
+            return self.arithmetic(word.sketch.replace(COMPUTED, "0"), depth, origin)
+        return []
+
+    # ----------------------------------------------------------------------------------------
+    # Files a command runs, and where it runs
+
+    def read_code(self, word: Word, base: str | None = None) -> list[CodeFile]:
+        return self.places.read(word, base)
+
+    def judge_file(self, code: CodeFile, language: str, depth: int,
+                   same_shell: bool = False) -> list[Effect]:
+        target = Target("path", code.shown, contextual=True)
+        if code.text is None:
+            return [unknown(f"runs {code.shown}, which {code.problem}: what it does cannot be "
+                            "judged", target)]
+        if depth > MAX_DEPTH:
+            return [unknown(f"runs {code.shown}, nested more than {MAX_DEPTH} levels deep",
+                            target)]
+        self._extend_deadline(len(code.text))
+        judge = self.handlers.languages.get(language)
+        if language != "shell" and judge is None:
+            return [unknown(f"runs {code.shown} as {language}, which airlock does not read",
+                            target)]
+        # A script run as its own process keeps its variables and directory to itself.
+        saved = dict(self.env), self.places.cwds
+        try:
+            if judge is None:
+                inner = self.script(code.text, depth + 1, f"in {code.shown}")
+            else:
+                inner = judge(self, code, depth + 1)
+        finally:
+            if not same_shell:
+                self.env, self.places.cwds = saved
+        named = Effect(Verb.READ, Risk.READ, f"runs {code.shown}, judged by what it contains",
+                       target, "file")
+        return [named, *(dataclasses.replace(e, reason=f"{e.reason} (in {code.shown})")
+                         for e in inner)]
+
+    def _extend_deadline(self, size: int) -> None:
+        """A script read from a file brings more text than the command line: the time budget
+        grows with what was read (FILE_SECONDS_PER_KIB), up to FILE_SECONDS in all."""
+        if self.deadline is None or self._extended >= FILE_SECONDS:
+            return
+        extra = min(FILE_SECONDS - self._extended, size / 1024 * FILE_SECONDS_PER_KIB)
+        self._extended += extra
+        self.deadline += extra
+
+    @contextmanager
+    def elsewhere(self, where: str) -> Iterator[None]:
+        with self.places.elsewhere(where):
+            yield
+
+    @contextmanager
+    def in_directory(self, directory: str | None) -> Iterator[None]:
+        saved = self.places.cwds
+        self.places.cwds = (posixpath.normpath(directory),) \
+            if directory is not None and posixpath.isabs(directory) else None
+        try:
+            yield
+        finally:
+            self.places.cwds = saved
+
+    def change_directory(self, target: str | None) -> None:
+        definite = self._current is not None and self._current.id in self._definite
+        self.places.change_directory(target, definite)
+
+    @property
+    def directories(self) -> tuple[str, ...] | None:
+        return self.places.cwds
+
+    @property
+    def inputs(self) -> dict[str, str]:
+        return self.places.inputs
+
+    # ----------------------------------------------------------------------------------------
     # The walk
 
     def walk(self, root: Node, src: bytes, depth: int, stdin: Stdin | None) -> list[Effect]:
         effects: list[Effect] = []
-        stack: list[tuple[Node, Stdin | None]] = [(root, stdin)]
+        stack: list[tuple[Node | _Scope, Stdin | None]] = [(root, stdin)]
         while stack:
             node, node_stdin = stack.pop()
+            if isinstance(node, _Scope):
+                self._end_scope(node)
+                continue
             self.budget -= 1
             if self.budget < 0 or (self.budget & 255 == 0 and self._late()):
                 self.budget = -1
@@ -188,6 +340,9 @@ class Analysis:
                     effects.append(unknown(f"part of the command is not understood: {gap!r}"))
             kind = node.type
             children: list[tuple[Node, Stdin | None]]
+            if kind in ("simple_expansion", "expansion", "declaration_command"):
+                self.touches.extend(touches.expansion(node, src) if kind != "declaration_command"
+                                    else touches.declaration(node, src))
             if kind == "command":
                 effects.extend(self._command(node, src, depth, node_stdin))
                 # Prefix assignments belong to this command alone (judged above); only their
@@ -200,14 +355,67 @@ class Analysis:
             elif kind in ("variable_assignment", "declaration_command", "variable_assignments",
                           "unset_command"):
                 effects.extend(self._assignments(node, src, depth))
+                if kind in ("declaration_command", "unset_command"):
+                    effects.extend(self._subscripted_names(node, src, depth))
                 children = [(c, node_stdin) for c in node.named_children]
+            elif kind in ("unary_expression", "binary_expression") and \
+                    node.parent is not None and _in_test(node):
+                effects.extend(self._test_operands(node, src, depth))
+                children = [(c, node_stdin) for c in node.named_children]
+            elif kind == "variable_name" and _in_arithmetic(node):
+                effects.extend(self.arithmetic(_text(node, src), depth, "an arithmetic name"))
+                children = []
             else:
                 children = [(c, node_stdin) for c in node.named_children]
+            scope = self._scope(node, src)
+            if scope is not None:
+                stack.append((scope, None))
             stack.extend(reversed(children))
         return effects
 
+    def _scope(self, node: Node, src: bytes) -> _Scope | None:
+        """What a node does to the working directories of what follows it (see places.py)."""
+        kind = node.type
+        cwds = self.places.cwds
+        if kind in ("subshell", "command_substitution", "process_substitution", "pipeline"):
+            return _Scope("restore", cwds)
+        if kind == "function_definition":
+            name = node.child_by_field_name("name")
+            if name is not None and _text(name, src) in _DIRECTORY_COMMANDS:
+                self.places.lost = True  # `cd` itself redefined
+            return _Scope("function", cwds)
+        if kind != "list":
+            return None
+        operator = _operator(node)
+        parent = node.parent
+        if operator == "&&" and not (parent is not None and parent.type == "list" and
+                                     _operator(parent) == "&&" and
+                                     parent.named_children[0].id == node.id):
+            head = node
+            while head.type == "list" and _operator(head) == "&&":
+                head = head.named_children[0]
+            if _is_directory_command(head, src):
+                self._definite.add(_unredirected(head).id)
+                return _Scope("union", cwds)
+        if operator == "||" and len(node.named_children) == 2:
+            left, right = node.named_children
+            if _is_directory_command(left, src) and _command_name(right, src) in (
+                    "exit", "return"):
+                self._definite.add(_unredirected(left).id)
+        return None
+
+    def _end_scope(self, scope: _Scope) -> None:
+        current = self.places.cwds
+        if scope.kind == "restore":
+            self.places.cwds = scope.cwds
+        elif scope.kind == "union":
+            self.places.cwds = Places.union(scope.cwds, current)
+        elif current != scope.cwds:  # a function whose body changes directory: any later
+            self.places.lost = True  # call may move what follows anywhere
+            self.places.cwds = None
+
     def _late(self) -> bool:
-        return self.deadline is not None and time.perf_counter() > self.deadline
+        return self.deadline is not None and budget_clock() > self.deadline
 
     def _repair_dash(self, node: Node, src: bytes, gap: str) -> bool:
         """tree-sitter drops a lone `-` written before a heredoc (`python3 - <<EOF`). Put it
@@ -256,10 +464,13 @@ class Analysis:
         if not words:
             return effects
         env = {**self.env, **prefix_env}
+        outer, self._current = self._current, node
         try:
             effects.extend(self.invoke(words, env, stdin, depth))
         except RecursionError:
             effects.append(unknown("the command nests too deeply to analyse"))
+        finally:
+            self._current = outer
         return effects
 
     def _redirected(self, node: Node, src: bytes, depth: int, stdin: Stdin | None,
@@ -308,6 +519,8 @@ class Analysis:
         words = evaluate(destination, src)
         word = words[0] if len(words) == 1 else Word.opaque(
             src[destination.start_byte : destination.end_byte].decode("utf-8", "replace"))
+        if operator in ("<", "<>"):
+            self.touches.extend(touches.redirected(word, operator))
         if operator == "<":
             return Stdin(None, f"file {word.display}"), []
         if operator in (">&", "<&", ">&-", "<&-") and (word.value or "").rstrip("-").isdigit():
@@ -369,15 +582,60 @@ class Analysis:
                 effects.extend(self.special_variable(name, value, depth))
         return effects
 
+    def _subscripted_names(self, node: Node, src: bytes, depth: int) -> list[Effect]:
+        """`declare 'a[$(cmd)]=1'`, `unset 'a[$(cmd)]'`: the subscript is evaluated."""
+        effects: list[Effect] = []
+        for child in node.named_children:
+            if child.type in ("string", "raw_string", "word", "concatenation"):
+                for word in evaluate(child, src):
+                    text = word.value if word.value is not None else word.sketch
+                    if text is not None and "[" in text:
+                        effects.extend(self.arithmetic_word(word, depth, f"a {node.type[:-8]} "
+                                                                         "subscript"))
+        return effects
+
+    def _test_operands(self, node: Node, src: bytes, depth: int) -> list[Effect]:
+        """`[[ -v NAME ]]` evaluates NAME's subscript; `[[ X -eq Y ]]` evaluates X and Y."""
+        operator = node.child_by_field_name("operator")
+        if operator is None or operator.type != "test_operator":
+            return []
+        op = _text(operator, src)
+        if node.type == "unary_expression" and op in ("-v", "-R"):
+            operands = [c for c in node.named_children if c.id != operator.id]
+        elif node.type == "binary_expression" and op in _ARITHMETIC_TESTS:
+            operands = [c for c in (node.child_by_field_name("left"),
+                                    node.child_by_field_name("right")) if c is not None]
+        else:
+            return []
+        effects: list[Effect] = []
+        for operand in operands:
+            for word in evaluate(operand, src):
+                effects.extend(self.arithmetic_word(word, depth, f"[[ {op} ]]"))
+        return effects
+
     def special_variable(self, name: str, value: str | None, depth: int) -> list[Effect]:
         if name == "IFS":
             return [unknown("IFS is changed, so words split differently than they read")]
         if name == "TMPDIR":
             self.temp_voided = True
-        if name in _CODE_VARIABLES or name.startswith(("LD_", "DYLD_")):
+        if name == "CDPATH":
+            self.places.lost = True  # `cd x` may now go anywhere CDPATH lists
+            self.places.cwds = None
+        if name in _LOADS_CODE or (name in _LOADING_OPTIONS and (value is None or any(
+                option in value.split() or any(part.startswith(option + "=")
+                                               for part in value.split())
+                for option in _LOADING_OPTIONS[name]))):
+            return [unknown(f"${name} makes the programs that follow load code that airlock "
+                            "does not read")]
+        if name in _CODE_VARIABLES or name.startswith(("LD_", "DYLD_")) or \
+                name in _LOADING_OPTIONS:
             self.code_env_changed = True
         if name in _COMMAND_VARIABLES:
             return self.script(value, depth + 1, f"as ${name}")
+        if name in _EXPANDED_VARIABLES and value is not None and any(
+                c in value for c in "$`"):
+            escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+            return self.script(f': "{escaped}"', depth + 1, f"when bash expands ${name}")
         return []
 
     def finish(self, effects: list[Effect]) -> list[Effect]:
@@ -399,21 +657,62 @@ class Analysis:
 # Helpers
 
 
-def redirect_effects(word: Word, truncates: bool) -> list[Effect]:
-    """Output redirection. `> file` replaces the file: a write (the Write tool of every agent
-    does the same), destructive only where the file is a database or a backup, catastrophic
-    on a block device. `> /dev/null` writes nothing."""
-    if paths.is_sink(word):
-        return []
-    target = Target("path", word.display, contextual=True)
-    if paths.is_device(word):
-        return [Effect(Verb.DESTROY, Risk.CATASTROPHIC,
-                       f"writes over the block device {word.display}", target, "volume")]
-    if truncates and paths.is_precious(word):
-        return [Effect(Verb.DELETE, Risk.DESTRUCTIVE,
-                       f"replaces {word.display}, which looks like a database or a backup",
-                       target, "file")]
-    return [Effect(Verb.WRITE, Risk.WRITE, f"writes the file {word.display}", target, "file")]
+def _in_test(node: Node) -> bool:
+    parent = node.parent
+    while parent is not None and parent.type in ("unary_expression", "binary_expression",
+                                                 "parenthesized_expression",
+                                                 "negated_expression"):
+        parent = parent.parent
+    return parent is not None and parent.type == "test_command"
+
+
+def _in_arithmetic(node: Node) -> bool:
+    parent = node.parent
+    for _ in range(16):
+        if parent is None:
+            return False
+        if parent.type in ("arithmetic_expansion", "c_style_for_statement"):
+            return True
+        if parent.type == "compound_statement":
+            first = parent.children[0] if parent.children else None
+            return first is not None and first.type == "(("
+        if parent.type in ("command", "variable_assignment", "test_command", "program"):
+            return False
+        parent = parent.parent
+    return False
+
+
+def _system_program(path: str) -> bool:
+    normal = posixpath.normpath(path) if path.startswith("/") else path
+    return normal.startswith(_SYSTEM_FOLDERS)
+
+
+def _text(node: Node, src: bytes) -> str:
+    return src[node.start_byte : node.end_byte].decode("utf-8", "replace")
+
+
+def _operator(node: Node) -> str:
+    return next((c.type for c in node.children if not c.is_named), "")
+
+
+def _unredirected(node: Node) -> Node:
+    if node.type == "redirected_statement":
+        body = node.child_by_field_name("body")
+        if body is not None:
+            return body
+    return node
+
+
+def _command_name(node: Node, src: bytes) -> str | None:
+    node = _unredirected(node)
+    if node.type != "command":
+        return None
+    name = node.child_by_field_name("name")
+    return _text(name, src) if name is not None else None
+
+
+def _is_directory_command(node: Node, src: bytes) -> bool:
+    return _command_name(node, src) in ("cd", "pushd")
 
 
 def _value_or_self(node: Node) -> Node:

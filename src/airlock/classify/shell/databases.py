@@ -17,16 +17,15 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from airlock.classify.shell import targets
-from airlock.classify.shell.analysis import unknown
 from airlock.classify.shell.argv import Args, parse_args
+from airlock.classify.shell.base import unknown
 from airlock.classify.shell.embedded import sql_effects
 from airlock.classify.shell.rules import Program, decide
 from airlock.classify.shell.words import Word
 from airlock.model import Effect, Risk, Target, Verb
 
 if TYPE_CHECKING:
-    from airlock.classify.shell.analysis import Analysis, Env, Stdin
-    from airlock.classify.shell.programs import Handler
+    from airlock.classify.shell.base import Env, Handler, Runner, Stdin
 
 
 
@@ -37,7 +36,7 @@ _PSQL_READ_META = ("\\d", "\\l", "\\x", "\\timing", "\\conninfo", "\\q", "\\echo
                    "\\endif", "\\dconfig", "\\getenv", "\\setenv", "\\bind", "\\close")
 
 
-def _psql_meta(run: Analysis, line: str, target: Target, depth: int) -> list[Effect]:
+def _psql_meta(run: Runner, line: str, target: Target, depth: int) -> list[Effect]:
     command = line.split(None, 1)[0] if line.split() else line
     if command in ("\\!",) or command.startswith("\\!"):
         return run.script(line[2:].strip(), depth + 1, "by psql \\!")
@@ -59,7 +58,7 @@ def _psql_meta(run: Analysis, line: str, target: Target, depth: int) -> list[Eff
     return [unknown(f"psql meta-command {command} is not known", target)]
 
 
-def psql_script(run: Analysis, text: str | None, target: Target, origin: str,
+def psql_script(run: Runner, text: str | None, target: Target, origin: str,
                 depth: int) -> list[Effect]:
     """psql input: SQL, with backslash meta-commands on lines of their own."""
     if text is None:
@@ -119,7 +118,7 @@ def _resolve(word: Word, env: Env, found: list[Target]) -> str | None:
     return None
 
 
-def _psql(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _psql(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
           depth: int) -> list[Effect]:
     args = parse_args(words[1:], program.options)
     if args.opaque:
@@ -170,7 +169,7 @@ def named_by_variables(variables: Sequence[Target], effects: Sequence[Effect]) -
                    "database") for v in variables]
 
 
-def _pg_tool(run: Analysis, program: Program, words: list[Word], env: Env,
+def _pg_tool(run: Runner, program: Program, words: list[Word], env: Env,
              stdin: Stdin | None, depth: int) -> list[Effect]:
     """dropdb, createdb, pg_dump, pg_restore …: rules decide, the connection names the target."""
     decision = decide(program, words[1:], env)
@@ -196,7 +195,7 @@ def mysql_target(args: Args, env: Env, dbname: Word | None) -> Target:
     return targets.database("mysql", host, port, db)
 
 
-def _mysql(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _mysql(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
            depth: int) -> list[Effect]:
     args = parse_args(words[1:], program.options)
     if args.opaque:
@@ -213,7 +212,7 @@ def _mysql(run: Analysis, program: Program, words: list[Word], env: Env, stdin: 
     return [unknown("mysql reads SQL from standard input, which cannot be seen", target)]
 
 
-def _mysql_tool(run: Analysis, program: Program, words: list[Word], env: Env,
+def _mysql_tool(run: Runner, program: Program, words: list[Word], env: Env,
                 stdin: Stdin | None, depth: int) -> list[Effect]:
     decision = decide(program, words[1:], env)
     args = decision.args
@@ -238,7 +237,7 @@ _SQLITE_WRITE_DOTS = frozenset([".output", ".once", ".save", ".backup", ".clone"
                                 ".excel", ".archive", ".ar", ".import", ".iotrace", ".dbconfig"])
 
 
-def sqlite_script(run: Analysis, text: str | None, target: Target | None, origin: str,
+def sqlite_script(run: Runner, text: str | None, target: Target | None, origin: str,
                   depth: int) -> list[Effect]:
     if text is None:
         return sql_effects(None, "sqlite", target, origin)
@@ -270,7 +269,7 @@ def sqlite_script(run: Analysis, text: str | None, target: Target | None, origin
     return effects
 
 
-def _sqlite(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _sqlite(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
             depth: int) -> list[Effect]:
     args = parse_args(words[1:], program.options)
     if args.opaque:
@@ -302,7 +301,7 @@ def _sqlite(run: Analysis, program: Program, words: list[Word], env: Env, stdin:
 # Redis, MongoDB
 
 
-def _redis(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _redis(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
            depth: int) -> list[Effect]:
     args = parse_args(words[1:], program.options)
     url = args.last("-u")
@@ -343,7 +342,7 @@ def _retarget(effects: Sequence[Effect], target: Target) -> list[Effect]:
     return [dataclasses.replace(e, target=target) if e.target is None else e for e in effects]
 
 
-def _mongo(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _mongo(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
            depth: int) -> list[Effect]:
     args = parse_args(words[1:], program.options)
     if args.opaque:
@@ -416,7 +415,7 @@ def mongo_target(args: Args, env: Env) -> Target:
     return targets.database("mongodb", host, args.last("--port"), db)
 
 
-def _mongo_tool(run: Analysis, program: Program, words: list[Word], env: Env,
+def _mongo_tool(run: Runner, program: Program, words: list[Word], env: Env,
                 stdin: Stdin | None, depth: int) -> list[Effect]:
     decision = decide(program, words[1:], env)
     target = mongo_target(decision.args, env)

@@ -8,16 +8,15 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from airlock.classify.shell.analysis import redirect_effects, unknown
 from airlock.classify.shell.argv import Args, parse_args
-from airlock.classify.shell.embedded import http_effects
+from airlock.classify.shell.base import redirect_effects, unknown
+from airlock.classify.shell.embedded import http_effects, request_effects
 from airlock.classify.shell.rules import Program
-from airlock.classify.shell.words import Word
+from airlock.classify.shell.words import COMPUTED, Word
 from airlock.model import Effect, HttpRequest, Risk, Verb
 
 if TYPE_CHECKING:
-    from airlock.classify.shell.analysis import Analysis, Env, Stdin
-    from airlock.classify.shell.programs import Handler
+    from airlock.classify.shell.base import Env, Handler, Runner, Stdin
 
 
 
@@ -26,7 +25,7 @@ _CURL_DATA = frozenset({"-d", "--data", "--data-raw", "--data-binary", "--data-a
 _CURL_FORM = frozenset({"-F", "--form", "--form-string"})
 
 
-def _curl(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _curl(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
           depth: int) -> list[Effect]:
     args = parse_args(words[1:], program.options)
     if any(f.name in program.help_flags for f in args.flags):
@@ -49,32 +48,24 @@ def _curl(run: Analysis, program: Program, words: list[Word], env: Env, stdin: S
         method = "POST"
     else:
         method = "GET"
-    headers: list[tuple[str, str]] = []
-    for header in args.values(frozenset({"-H", "--header"})):
-        if header.value is None:
-            return [unknown("a curl header is computed at run time")]
-        name, _, value = header.value.partition(":")
-        headers.append((name.strip(), value.strip()))
+    computed: list[str] = []
+    headers = _headers(args.values(frozenset({"-H", "--header"})), computed)
     if any(f.name == "--json" for f in data):
         headers.append(("Content-Type", "application/json"))
     body: str | None = None
-    body_known = True
     if data or forms:
         pieces: list[str] = []
         for flag in data:
-            text = flag.value.value if flag.value is not None else None
+            word = flag.value
+            text = _sketched(word, computed, "body") if word is not None else None
             if text is not None and text.startswith("@") and flag.name != "--data-raw":
-                text = stdin.text if text == "@-" and stdin is not None else None
+                text = _body_file(run, text[1:], stdin, computed)
+            pieces.append(text if text is not None else COMPUTED)
             if text is None:
-                body_known = False
-                break
-            pieces.append(text)
+                computed.append("body")
         for form in forms:
-            if form.value is None:
-                body_known = False
-                break
-            pieces.append(form.value)
-        body = "&".join(pieces) if body_known else None
+            pieces.append(_sketched(form, computed, "form") or COMPUTED)
+        body = "&".join(pieces)
     urls = [*args.values(frozenset({"--url"})), *args.positionals]
     effects: list[Effect] = []
     for output in args.values(frozenset({"-o", "--output"})):
@@ -85,19 +76,60 @@ def _curl(run: Analysis, program: Program, words: list[Word], env: Env, stdin: S
     if not urls:
         return effects or [Effect(Verb.READ, Risk.READ, "curl without a URL")]
     for url in urls:
-        if url.value is None or method is None or not body_known:
-            effects.extend(http_effects(None, "by curl"))
-            continue
-        effects.extend(http_effects(HttpRequest(method, _with_scheme(url.value), tuple(headers),
-                                                body), "by curl"))
+        effects.extend(_send(method, url, headers, body, computed, "by curl"))
     return effects
+
+
+def _sketched(word: Word, computed: list[str], what: str) -> str | None:
+    """A word's value; or, when part of it is computed, the rest with COMPUTED in its place
+    (noted in `computed`); None when nothing of it is known."""
+    if word.value is not None:
+        return word.value
+    if word.sketch is not None and word.sketch.strip() != COMPUTED:
+        computed.append(what)
+        return word.sketch
+    return None
+
+
+def _headers(words: list[Word], computed: list[str]) -> list[tuple[str, str]]:
+    headers: list[tuple[str, str]] = []
+    for header in words:
+        text = header.value if header.value is not None else header.sketch
+        if text is None or ":" not in text or COMPUTED in text.partition(":")[0]:
+            computed.append("a header")
+            continue
+        name, _, value = text.partition(":")
+        if header.value is None:
+            computed.append(f"header {name.strip()}")
+        headers.append((name.strip(), value.strip()))
+    return headers
+
+
+def _body_file(run: Runner, name: str, stdin: Stdin | None, computed: list[str]) -> str | None:
+    """`-d @-` is stdin; `-d @payload.json` is a file the agent may have written: read it."""
+    if name == "-":
+        return stdin.text if stdin is not None else None
+    texts = [c.text for c in run.read_code(Word.literal(name))]
+    if len(texts) == 1 and texts[0] is not None:
+        return texts[0]
+    return None
+
+
+def _send(method: str | None, url: Word, headers: list[tuple[str, str]], body: str | None,
+          computed: list[str], origin: str) -> list[Effect]:
+    parts = list(computed)
+    address = _sketched(url, parts, "URL")
+    if address is None or method is None or address.startswith(COMPUTED):
+        return http_effects(None, origin)  # where it goes cannot be told at all
+    request = HttpRequest(method, _with_scheme(address), tuple(headers), body)
+    return request_effects(request, parts, origin)
 
 
 def _with_scheme(url: str) -> str:
     return url if "://" in url else "http://" + url
 
 
-def _wget(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _wget(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
           depth: int) -> list[Effect]:
     args = parse_args(words[1:], program.options)
     if any(f.name in program.help_flags for f in args.flags):
@@ -110,12 +142,8 @@ def _wget(run: Analysis, program: Program, words: list[Word], env: Env, stdin: S
     body_words = args.values(frozenset({"--post-data", "--body-data"}))
     method = method_words[0].value if method_words else ("POST" if body_words else "GET")
     body = body_words[0].value if body_words else None
-    headers = []
-    for header in args.values(frozenset({"--header"})):
-        if header.value is None:
-            return [unknown("a wget header is computed at run time")]
-        name, _, value = header.value.partition(":")
-        headers.append((name.strip(), value.strip()))
+    computed: list[str] = []
+    headers = _headers(args.values(frozenset({"--header"})), computed)
     effects: list[Effect] = []
     outputs = args.values(frozenset({"-O", "--output-document"}))
     if outputs and outputs[0].value != "-":
@@ -123,19 +151,19 @@ def _wget(run: Analysis, program: Program, words: list[Word], env: Env, stdin: S
     elif not outputs:
         effects.append(Effect(Verb.WRITE, Risk.WRITE, "wget saves a file named by the URL",
                               None, "file"))
+    if body_words and body is None:
+        body = _sketched(body_words[0], computed, "body") or COMPUTED
+        if body == COMPUTED:
+            computed.append("body")
     for url in args.positionals:
-        if url.value is None or method is None or (body_words and body is None):
-            effects.extend(http_effects(None, "by wget"))
-            continue
-        effects.extend(http_effects(HttpRequest(method, _with_scheme(url.value), tuple(headers),
-                                                body), "by wget"))
+        effects.extend(_send(method, url, headers, body, computed, "by wget"))
     return effects
 
 
 _HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 
 
-def _httpie(run: Analysis, program: Program, words: list[Word], env: Env,
+def _httpie(run: Runner, program: Program, words: list[Word], env: Env,
             stdin: Stdin | None, depth: int) -> list[Effect]:
     args = parse_args(words[1:], program.options)
     if any(f.name in program.help_flags for f in args.flags):
@@ -180,7 +208,7 @@ def _httpie(run: Analysis, program: Program, words: list[Word], env: Env,
                         "by httpie")
 
 
-def _gh(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _gh(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
         depth: int) -> list[Effect]:
     args = parse_args(words[1:], program.options)
     pos = args.positionals
@@ -217,7 +245,7 @@ def _gh(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Std
 RAILWAY_API = "https://backboard.railway.com/graphql/v2"
 
 
-def railway_api(run: Analysis, args: Args, stdin: Stdin | None) -> list[Effect]:
+def railway_api(run: Runner, args: Args, stdin: Stdin | None) -> list[Effect]:
     """`railway api 'mutation { volumeDelete(...) }'`: a GraphQL POST to Railway."""
     pos = args.positionals[1:]
     files = args.values(frozenset({"-f", "--file"}))

@@ -1,6 +1,7 @@
-"""Programs with logic of their own: shells and eval, find, git configuration that holds
-commands, sed and awk scripts, package runners. Commands run elsewhere are in remote.py,
-database clients in databases.py, HTTP clients in http_clients.py, interpreters in inline.py.
+"""Programs with logic of their own: shells and eval, find, sed and awk scripts. Commands
+run elsewhere are in remote.py, database clients in databases.py, HTTP clients in
+http_clients.py, interpreters in inline.py, git in gitcode.py, package managers in
+packages.py, make in makefiles.py; handlers.py puts them all in one table.
 
 Each handler receives the program's words and returns effects; most fall back to
 the program's rules for whatever they do not treat specially.
@@ -10,21 +11,20 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from airlock.classify.shell import databases, http_clients, inline, paths, remote
-from airlock.classify.shell.analysis import unknown
-from airlock.classify.shell.argv import Args, OptionSpec, parse_args
+from airlock.classify.shell import paths
+from airlock.classify.shell.argv import Args, parse_args
+from airlock.classify.shell.base import unknown
 from airlock.classify.shell.rules import Program
+from airlock.classify.shell.scripts import run_script
 from airlock.classify.shell.words import Word
-from airlock.classify.shell.wrappers import package_bin
 from airlock.model import Effect, Risk, Target, Verb
 
 if TYPE_CHECKING:
-    from airlock.classify.shell.analysis import Analysis, Env, Stdin
+    from airlock.classify.shell.base import Env, Handler, Runner, Stdin
 
-Handler = Callable[["Analysis", Program, list[Word], "Env", "Stdin | None", int], list[Effect]]
 
 
 def _read(reason: str, target: Target | None = None) -> list[Effect]:
@@ -49,7 +49,7 @@ def _help(program: Program, args: Args) -> bool:
 # Shells and shell code
 
 
-def _shell(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _shell(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
            depth: int) -> list[Effect]:
     name = words[0].value or "sh"
     args = _args(program, words, stop=True)
@@ -63,18 +63,15 @@ def _shell(run: Analysis, program: Program, words: list[Word], env: Env, stdin: 
     if args.has(frozenset({"-n"})):
         return _read(f"{name} -n only checks syntax")
     script = args.positionals[0] if args.positionals else None
-    if script is not None and not args.has(frozenset({"-s"})) and script.value != "-":
-        if script.value is None and script.prefix.startswith("/dev/fd/"):
-            return [unknown(f"{name} runs code from a process substitution")]
-        if script.value not in ("/dev/stdin", "/proc/self/fd/0"):
-            return _write(f"runs the shell script {script.display}",
-                          Target("path", script.display, contextual=True), "file")
+    if script is not None and not args.has(frozenset({"-s"})) and \
+            script.value not in ("-", "/dev/stdin", "/proc/self/fd/0"):
+        return run_script(run, script, "shell", depth, name)
     if stdin is None:
         return [unknown(f"{name} reads commands from standard input, which cannot be seen")]
     return run.script(stdin.text, depth + 1, f"by {name} from {stdin.origin}")
 
 
-def _foreign_shell(run: Analysis, program: Program, words: list[Word], env: Env,
+def _foreign_shell(run: Runner, program: Program, words: list[Word], env: Env,
                    stdin: Stdin | None, depth: int) -> list[Effect]:
     name = words[0].value or "shell"
     args = _args(program, words, stop=True)
@@ -82,11 +79,13 @@ def _foreign_shell(run: Analysis, program: Program, words: list[Word], env: Env,
         return _read(f"{name} --help")
     if args.positionals and not args.has(frozenset({"-c", "--command", "-Command"})) and \
             args.positionals[0].value not in (None, "-"):
-        return _write(f"runs the {name} script {args.positionals[0].display}")
+        script = args.positionals[0]
+        return [unknown(f"runs the {name} script {script.display}, whose language airlock "
+                        "does not read", Target("path", script.display, contextual=True))]
     return [unknown(f"{name} code is not analysed (only POSIX shells are)")]
 
 
-def _eval(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _eval(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
           depth: int) -> list[Effect]:
     rest = words[1:]
     if any(w.value is None for w in rest):
@@ -94,7 +93,7 @@ def _eval(run: Analysis, program: Program, words: list[Word], env: Env, stdin: S
     return run.script(" ".join(w.value or "" for w in rest), depth + 1, "by eval")
 
 
-def _source(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _source(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
             depth: int) -> list[Effect]:
     if len(words) < 2:
         return _read("source without a file")
@@ -103,13 +102,10 @@ def _source(run: Analysis, program: Program, words: list[Word], env: Env, stdin:
         if stdin is None:
             return [unknown("source reads commands from standard input, which cannot be seen")]
         return run.script(stdin.text, depth + 1, f"by source from {stdin.origin}")
-    if script.value is None and script.prefix.startswith("/dev/fd/"):
-        return [unknown("source runs code from a process substitution")]
-    return _write(f"runs the shell script {script.display} in this shell",
-                  Target("path", script.display, contextual=True), "file")
+    return run_script(run, script, "shell", depth, "source", same_shell=True)
 
 
-def _alias(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _alias(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
            depth: int) -> list[Effect]:
     effects: list[Effect] = []
     for word in words[1:]:
@@ -121,7 +117,7 @@ def _alias(run: Analysis, program: Program, words: list[Word], env: Env, stdin: 
     return effects or _read("alias lists aliases")
 
 
-def _trap(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _trap(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
           depth: int) -> list[Effect]:
     rest = words[1:]
     if not rest or rest[0].value in ("-l", "-p", "-", "--"):
@@ -145,7 +141,7 @@ _FIND_EXEC = frozenset({"-exec", "-execdir", "-ok", "-okdir"})
 _FOUND = Word("{}", None, "{}", template=None)
 
 
-def _find(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _find(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
           depth: int) -> list[Effect]:
     rest = words[1:]
     starts: list[Word] = []
@@ -199,52 +195,13 @@ def _find(run: Analysis, program: Program, words: list[Word], env: Env, stdin: S
 
 
 # --------------------------------------------------------------------------------------------
-# git: configuration keys whose values are commands
-
-_GIT_COMMAND_KEYS = re.compile(
-    r"^(core\.(pager|editor|sshcommand|askpass|gitproxy|fsmonitor)|sequence\.editor|"
-    r"diff\.external|diff\..*\.(textconv|command)|merge\..*\.driver|"
-    r"filter\..*\.(clean|smudge|process)|credential(\..*)?\.helper|gpg(\..*)?\.program|"
-    r"alias\..*|uploadpack\.packobjectshook|pager\..*|web\.browser|browser\..*\.cmd|"
-    r"(diff|merge)tool\..*\.cmd|man\..*\.cmd|remote\..*\.(uploadpack|receivepack)|"
-    r"core\.hookspath|include\.path|includeif\..*)$")
-
-
-def _git(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
-         depth: int) -> list[Effect]:
-    args = parse_args(words[1:], program.options)
-    effects: list[Effect] = []
-    settings = list(args.values(frozenset({"-c"})))
-    pos = args.positionals
-    if pos and pos[0].value == "config":
-        values = [w for w in pos[1:] if not (w.value or "").startswith("-")]
-        if len(values) >= 2 and values[0].value is not None:
-            settings.append(Word.literal(f"{values[0].value}={values[1].value}")
-                            if values[1].value is not None else Word.opaque(values[1].text))
-    for setting in settings:
-        if setting.value is None:
-            effects.append(unknown("git runs with a setting computed at run time"))
-            continue
-        key, _, value = setting.value.partition("=")
-        if _GIT_COMMAND_KEYS.match(key.lower()):
-            if key.lower() in ("core.hookspath", "include.path") or key.lower().startswith(
-                    "includeif."):
-                effects.append(unknown(f"git setting {key} loads hooks or configuration "
-                                       "that cannot be seen"))
-            elif not key.lower().startswith("alias.") or value.startswith("!"):
-                effects.extend(run.script(value.removeprefix("!"), depth + 1,
-                                          f"by git as {key}"))
-    return effects + run.decide_effects(program, words, env)
-
-
-# --------------------------------------------------------------------------------------------
 # sed and awk: their scripts can write files and run commands
 
 _SED_S_COMMAND = re.compile(r"s(?P<d>[^\\\n])(?:\\.|(?!(?P=d)).)*(?P=d)"
                             r"(?:\\.|(?!(?P=d)).)*(?P=d)(?P<flags>[gpiImMe0-9w]*)")
 
 
-def _sed(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _sed(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
          depth: int) -> list[Effect]:
     args = parse_args(words[1:], program.options)
     if args.opaque:
@@ -295,7 +252,7 @@ def _sed_script_kind(script: str) -> str:
     return "read"
 
 
-def _awk(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _awk(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
          depth: int) -> list[Effect]:
     args = parse_args(words[1:], program.options)
     if args.opaque:
@@ -318,48 +275,30 @@ def _awk(run: Analysis, program: Program, words: list[Word], env: Env, stdin: St
 
 
 # --------------------------------------------------------------------------------------------
-# Package runners: `yarn prisma migrate reset` runs the prisma binary
+# Builtins that evaluate names or expressions: a subscript runs its command substitution
 
-_RUNNER_BUILTINS = {
-    "npm": {"exec", "x"},
-    "yarn": {"dlx", "exec"},
-    "pnpm": {"dlx", "exec"},
-    "bun": {"x"},
-}
+_TAKE_NAMES = frozenset({"read", "mapfile", "readarray", "getopts"})
+_NAME_OPTIONS = frozenset({"-v", "-R", "-p", "-a"})
 
 
-def _packages(run: Analysis, program: Program, words: list[Word], env: Env,
-              stdin: Stdin | None, depth: int) -> list[Effect]:
+def _names(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+           depth: int) -> list[Effect]:
+    """`let EXPR`, `test -v NAME`, `printf -v NAME`, `read NAME`: bash evaluates a subscript
+    in them (`let 'a[$(rm -rf /)]'` runs the rm), so each is judged as arithmetic."""
     name = words[0].value or ""
-    args = _args(program, words, stop=True)
-    pos = args.positionals
-    if args.opaque or not pos or pos[0].value is None:
-        return run.decide_effects(program, words, env)
-    first = pos[0].value
-    if name == "bun" and args.has(frozenset({"-e", "--eval", "-p", "--print"})):
-        code = args.values(frozenset({"-e", "--eval", "-p", "--print"}))
-        return inline.javascript(run, code[0].value, depth)
-    if first in _RUNNER_BUILTINS.get(name, set()):
-        inner = list(pos[1:])
-        if inner and inner[0].value == "--":
-            inner = inner[1:]
-        inner_args = parse_args(inner, OptionSpec(value_options=frozenset({"-p", "--package",
-                                                                             "-c", "--call"}),
-                                                  stop_at_positional=True))
-        calls = inner_args.values(frozenset({"-c", "--call"}))
-        if calls:
-            return run.script(calls[0].value, depth + 1, f"by {name} {first} -c")
-        if not inner_args.positionals:
-            return _read(f"{name} {first} without a command")
-        rest = inner_args.positionals
-        return run.invoke([package_bin(rest[0]), *rest[1:]], env, stdin, depth + 1)
-    if name in ("yarn", "pnpm", "bun") and first not in program.subcommands:
-        # `yarn prisma …`: not a built-in, so a binary of the project (or a script).
-        return run.invoke([package_bin(pos[0]), *pos[1:]], env, stdin, depth + 1)
-    return run.decide_effects(program, words, env)
+    effects: list[Effect] = []
+    rest = words[1:]
+    for index, word in enumerate(rest):
+        before = rest[index - 1].value if index else None
+        text = word.value if word.value is not None else word.sketch
+        if name == "let" or (text is not None and "[" in text and (
+                name in _TAKE_NAMES or before in _NAME_OPTIONS)):
+            effects.extend(run.arithmetic_word(word, depth, f"{name} {before or ''}".strip()))
+    return effects + run.decide_effects(program, words, env)
 
 
 HANDLERS: dict[str, Handler] = {
+    "names": _names,
     "shell": _shell,
     "foreign-shell": _foreign_shell,
     "eval": _eval,
@@ -367,12 +306,6 @@ HANDLERS: dict[str, Handler] = {
     "alias": _alias,
     "trap": _trap,
     "find": _find,
-    "git": _git,
     "sed": _sed,
     "awk": _awk,
-    "packages": _packages,
-    **databases.HANDLERS,
-    **http_clients.HANDLERS,
-    **remote.HANDLERS,
-    **inline.HANDLERS,
 }

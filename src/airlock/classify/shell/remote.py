@@ -16,16 +16,15 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from airlock.classify.shell import http_clients
-from airlock.classify.shell.analysis import unknown
 from airlock.classify.shell.argv import Args, OptionSpec, parse_args
+from airlock.classify.shell.base import unknown
 from airlock.classify.shell.embedded import sql_effects
 from airlock.classify.shell.rules import Program
 from airlock.classify.shell.words import Word
 from airlock.model import Effect, Risk, Target, Verb
 
 if TYPE_CHECKING:
-    from airlock.classify.shell.analysis import Analysis, Env, Stdin
-    from airlock.classify.shell.programs import Handler
+    from airlock.classify.shell.base import Env, Handler, Runner, Stdin
 
 
 def _read(reason: str, target: Target | None = None) -> list[Effect]:
@@ -59,7 +58,7 @@ _SSH_VALUES = frozenset(["-b", "-c", "-D", "-E", "-e", "-F", "-I", "-i", "-J", "
 _SSH_NO_COMMAND = frozenset({"-N", "-G", "-V", "-Q", "-O"})
 
 
-def _ssh(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _ssh(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
          depth: int) -> list[Effect]:
     args = parse_args(words[1:], OptionSpec(value_options=_SSH_VALUES, stop_at_positional=True))
     if args.opaque:
@@ -76,16 +75,18 @@ def _ssh(run: Analysis, program: Program, words: list[Word], env: Env, stdin: St
     if command and command[0].value == "--":
         command = command[1:]
     if command:
-        effects = _joined_script(run, command, depth, f"on {host} over ssh")
+        with run.elsewhere(host):
+            effects = _joined_script(run, command, depth, f"on {host} over ssh")
     elif stdin is not None and stdin.text is not None:
-        effects = run.script(stdin.text, depth + 1, f"on {host} over ssh")
+        with run.elsewhere(host):
+            effects = run.script(stdin.text, depth + 1, f"on {host} over ssh")
     else:
         return [unknown(f"an interactive ssh session on {host}: its commands cannot be seen",
                         target)]
     return remote(effects, target, host)
 
 
-def _joined_script(run: Analysis, words: Sequence[Word], depth: int,
+def _joined_script(run: Runner, words: Sequence[Word], depth: int,
                    origin: str) -> list[Effect]:
     if any(w.value is None for w in words):
         return [unknown(f"the command run {origin} is computed at run time")]
@@ -115,7 +116,7 @@ _COMPOSE_EXEC = _DOCKER_EXEC | frozenset({"--index"})
 _COMPOSE_RUN = _DOCKER_RUN | frozenset({"--index"})
 
 
-def _docker(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _docker(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
             depth: int) -> list[Effect]:
     name = words[0].value or "docker"
     args = parse_args(words[1:], OptionSpec(value_options=_DOCKER_GLOBAL,
@@ -138,13 +139,13 @@ def _docker(run: Analysis, program: Program, words: list[Word], env: Env, stdin:
     return run.decide_effects(program, words, env)
 
 
-def _compose(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _compose(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
              depth: int) -> list[Effect]:
     return _compose_words(run, program, words[0].value or "docker-compose", words[1:], words,
                           env, depth)
 
 
-def _compose_words(run: Analysis, program: Program, name: str, rest: Sequence[Word],
+def _compose_words(run: Runner, program: Program, name: str, rest: Sequence[Word],
                    words: list[Word], env: Env, depth: int) -> list[Effect]:
     args = parse_args(rest, OptionSpec(value_options=_COMPOSE_GLOBAL, stop_at_positional=True))
     pos = args.positionals
@@ -155,18 +156,19 @@ def _compose_words(run: Analysis, program: Program, name: str, rest: Sequence[Wo
     return run.decide_effects(program, words, env)
 
 
-def _container_exec(run: Analysis, name: str, rest: Sequence[Word], values: frozenset[str],
+def _container_exec(run: Runner, name: str, rest: Sequence[Word], values: frozenset[str],
                     env: Env, depth: int) -> list[Effect]:
     args = parse_args(rest, OptionSpec(value_options=values, stop_at_positional=True))
     if args.opaque or not args.positionals:
         return [unknown(f"{name} exec: the container or command cannot be placed")]
     container = args.positionals[0].display
     target = Target("docker:container", container, contextual=True)
-    inner = run.invoke(args.positionals[1:], {}, None, depth + 1)
+    with run.elsewhere(f"container {container}"):
+        inner = run.invoke(args.positionals[1:], {}, None, depth + 1)
     return remote(inner, target, f"container {container}")
 
 
-def _container_run(run: Analysis, name: str, rest: Sequence[Word], values: frozenset[str],
+def _container_run(run: Runner, name: str, rest: Sequence[Word], values: frozenset[str],
                    env: Env, depth: int) -> list[Effect]:
     args = parse_args(rest, OptionSpec(value_options=values, stop_at_positional=True))
     if args.opaque or not args.positionals:
@@ -175,7 +177,8 @@ def _container_run(run: Analysis, name: str, rest: Sequence[Word], values: froze
     target = Target("docker:container", image, contextual=True)
     effects = _write(f"{name} run starts a container from {image}", target, "container")
     if len(args.positionals) > 1:
-        inner = run.invoke(args.positionals[1:], {}, None, depth + 1)
+        with run.elsewhere(f"a container of {image}"):
+            inner = run.invoke(args.positionals[1:], {}, None, depth + 1)
         effects.extend(remote(inner, target, f"a container of {image}"))
     return effects
 
@@ -186,7 +189,7 @@ _KUBECTL_GLOBAL = frozenset(["-n", "--namespace", "--context", "--cluster", "--k
                              "--pod-running-timeout", "-l", "--selector"])
 
 
-def _kubectl(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _kubectl(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
              depth: int) -> list[Effect]:
     args = parse_args(words[1:], OptionSpec(value_options=_KUBECTL_GLOBAL))
     pos = args.positionals
@@ -200,7 +203,8 @@ def _kubectl(run: Analysis, program: Program, words: list[Word], env: Env, stdin
             return [unknown("kubectl exec: the pod or the command cannot be placed")]
         pod = pods[0].display.removeprefix("pod/").removeprefix("pods/")
         target = Target("k8s:pod", f"{namespace}/{pod}")
-        inner = run.invoke(command, {}, None, depth + 1)
+        with run.elsewhere(f"pod {namespace}/{pod}"):
+            inner = run.invoke(command, {}, None, depth + 1)
         effects = remote(inner, target, f"pod {namespace}/{pod}")
         for context in args.values(frozenset({"--context"})):
             effects.append(Effect(Verb.READ, Risk.READ, "kubectl context",
@@ -209,7 +213,7 @@ def _kubectl(run: Analysis, program: Program, words: list[Word], env: Env, stdin
     return run.decide_effects(program, words, env)
 
 
-def _railway(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _railway(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
              depth: int) -> list[Effect]:
     args = parse_args(words[1:], program.options)
     pos = args.positionals
@@ -237,7 +241,9 @@ def _railway(run: Analysis, program: Program, words: list[Word], env: Env, stdin
         command = _after(words, "ssh", args)
         if not command:
             return [unknown("railway ssh opens an interactive session", target)]
-        return remote(run.invoke(command, {}, None, depth + 1), target, where)
+        with run.elsewhere(where):
+            inner = run.invoke(command, {}, None, depth + 1)
+        return remote(inner, target, where)
     if verb == "api" and (len(pos) < 2 or pos[1].value not in ("schema", "search", "describe")):
         return http_clients.railway_api(run, args, stdin)
     return run.decide_effects(program, words, env)
@@ -255,7 +261,7 @@ def _after(words: Sequence[Word], verb: str, args: Args) -> list[Word]:
     return inner.positionals
 
 
-def _heroku(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _heroku(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
             depth: int) -> list[Effect]:
     args = parse_args(words[1:], program.options)
     pos = args.positionals
@@ -263,8 +269,9 @@ def _heroku(run: Analysis, program: Program, words: list[Word], env: Env, stdin:
     target = Target("heroku:app", app)
     verb = pos[0].value if pos else None
     if not args.opaque and verb in ("run", "run:detached"):
-        return remote(_joined_script(run, pos[1:], depth, f"on a Heroku dyno of {app}"), target,
-                      f"Heroku app {app}")
+        with run.elsewhere(f"a Heroku dyno of {app}"):
+            inner = _joined_script(run, pos[1:], depth, f"on a Heroku dyno of {app}")
+        return remote(inner, target, f"Heroku app {app}")
     if not args.opaque and verb == "pg:psql":
         commands = args.values(frozenset({"-c", "--command"}))
         text = commands[0].value if commands else (stdin.text if stdin else None)
@@ -272,7 +279,7 @@ def _heroku(run: Analysis, program: Program, words: list[Word], env: Env, stdin:
     return run.decide_effects(program, words, env)
 
 
-def _fly(run: Analysis, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
+def _fly(run: Runner, program: Program, words: list[Word], env: Env, stdin: Stdin | None,
          depth: int) -> list[Effect]:
     args = parse_args(words[1:], program.options)
     pos = [w.value for w in args.positionals[:2]]
@@ -282,8 +289,9 @@ def _fly(run: Analysis, program: Program, words: list[Word], env: Env, stdin: St
         target = Target("fly:app", app)
         if not commands:
             return [unknown(f"an interactive fly ssh session on {app}", target)]
-        return remote(run.script(commands[0].value, depth + 1, f"on Fly app {app}"), target,
-                      f"Fly app {app}")
+        with run.elsewhere(f"Fly app {app}"):
+            inner = run.script(commands[0].value, depth + 1, f"on Fly app {app}")
+        return remote(inner, target, f"Fly app {app}")
     return run.decide_effects(program, words, env)
 
 

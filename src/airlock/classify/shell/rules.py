@@ -48,6 +48,7 @@ from typing import Any
 
 from airlock.classify.shell import paths, targets
 from airlock.classify.shell.argv import Args, OptionSpec, normalize, parse_args
+from airlock.classify.shell.targets import TargetSpec
 from airlock.classify.shell.words import Word, settle
 from airlock.errors import AirlockError
 from airlock.model import Effect, Risk, Target, Verb
@@ -130,17 +131,6 @@ class FlagSet:
                     n.startswith(flag.name) for n in self.names):
                 return True
         return False
-
-
-@dataclass(frozen=True, slots=True)
-class TargetSpec:
-    kind: str
-    # Tried in order, the first that yields a value wins: "args", "arg1", "arg2", ..., "last",
-    # "flag:--a|-b", "env:NAME", "value:TEXT".
-    sources: tuple[str, ...]
-    transform: str | None = None  # a name in targets.TRANSFORMS
-    contextual: bool | None = False  # None ("auto"): contextual unless the value is a URL
-    default: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

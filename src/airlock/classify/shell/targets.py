@@ -15,6 +15,7 @@ Everything that names an external system is non-contextual: unresolved, it count
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
@@ -24,7 +25,20 @@ from airlock.model import Target
 
 if TYPE_CHECKING:
     from airlock.classify.shell.argv import Args
-    from airlock.classify.shell.rules import TargetSpec
+
+
+@dataclass(frozen=True, slots=True)
+class TargetSpec:
+    """How a rule pack names what a rule acts on (`targets = [{ kind, from, transform }]`)."""
+
+    kind: str
+    # Tried in order, the first that yields a value wins: "args", "arg1", "arg2", ..., "last",
+    # "flag:--a|-b", "env:NAME", "value:TEXT".
+    sources: tuple[str, ...]
+    transform: str | None = None  # a name in TRANSFORMS
+    contextual: bool | None = False  # None ("auto"): contextual unless the value is a URL
+    default: str | None = None
+
 
 DEFAULT_PORTS = {"postgres": 5432, "mysql": 3306, "redis": 6379, "mongodb": 27017}
 _SCHEMES = {"postgres": "postgres", "postgresql": "postgres", "mysql": "mysql",

@@ -37,6 +37,9 @@ class Word:
     # Computed only from environment variables that name places (HOME, TMPDIR, DATABASE_URL)
     # and that the command itself never assigns: one word, never an option.
     settled: bool = False
+    # The value with each computed part replaced by COMPUTED (`Bearer $T` → `Bearer
+    # AIRLOCK-COMPUTED`): what the rest of a request says, when a part is computed.
+    sketch: str | None = None
 
     @staticmethod
     def literal(value: str) -> Word:
@@ -81,6 +84,9 @@ class Word:
         return tuple(_VARIABLE.findall(self.template))
 
 
+# Stands for a part computed at run time in a Word's sketch (one word, valid in URLs, JSON and
+# GraphQL strings, so the rest of a request still parses).
+COMPUTED = "AIRLOCK-COMPUTED"
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)")
 _PLACE_VARIABLE = re.compile(r"^(HOME|TMPDIR|TMP|TEMP|PWD|OLDPWD|USER|LOGNAME|HOSTNAME|XDG_\w+|"
                              r"PG[A-Z]+|\w*_(URL|URI|DSN|HOST|DIR|HOME|ROOT))$")
@@ -95,7 +101,7 @@ def settle(word: Word, assigned: Collection[str]) -> Word:
     if not names or any(n in assigned or not _PLACE_VARIABLE.match(n) for n in names):
         return word
     return Word(word.text, None, word.prefix, splits=False, glob=word.glob, ansi_c=word.ansi_c,
-                template=word.template, settled=True)
+                template=word.template, settled=True, sketch=word.sketch)
 
 
 # --------------------------------------------------------------------------------------------
@@ -112,6 +118,7 @@ class _Builder:
         "dynamic_unquoted",
         "prefix",
         "seen_dynamic",
+        "sketch",
         "template",
     )
 
@@ -123,10 +130,12 @@ class _Builder:
         self.ansi_c = False
         self.template: list[str] | None = []
         self.prefix: list[str] = []
+        self.sketch: list[str] = []
         self.seen_dynamic = False
 
     def add(self, text: str, active: bool) -> None:
         self.chars.extend((c, active) for c in text)
+        self.sketch.append(text)
         if self.template is not None:
             self.template.append(text)
         if not self.seen_dynamic:
@@ -135,6 +144,7 @@ class _Builder:
     def add_dynamic(self, quoted: bool, template: str | None) -> None:
         self.dynamic = True
         self.seen_dynamic = True
+        self.sketch.append(COMPUTED)
         if not quoted:
             self.dynamic_unquoted = True
         if template is None or self.template is None:
@@ -248,7 +258,7 @@ def evaluate(node: Node, src: bytes, _depth: int = 0) -> list[Word]:
         template = "".join(builder.template) if builder.template is not None else None
         glob = any(active and c in _GLOB_CHARS for c, active in builder.chars)
         return [Word(text, None, prefix, splits=builder.dynamic_unquoted or glob, glob=glob,
-                     ansi_c=builder.ansi_c, template=template)]
+                     ansi_c=builder.ansi_c, template=template, sketch="".join(builder.sketch))]
     expansions = _expand_braces(builder.chars)
     if expansions is None:
         return [Word.opaque(text)]
@@ -304,6 +314,7 @@ def _collect(node: Node, src: bytes, out: _Builder, quoted: bool) -> bool:
             out.add(raw, active=False)
         else:
             out.chars.extend((c, True) for c in raw)
+            out.sketch.append(raw)
             if out.template is not None:
                 out.template.append(raw)
             if not out.seen_dynamic:

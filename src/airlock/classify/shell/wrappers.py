@@ -8,17 +8,17 @@ unknown: the word that names the inner program cannot be found.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from airlock.classify.shell.argv import Args, OptionSpec, parse_args
+from airlock.classify.shell.base import unknown
 from airlock.classify.shell.words import Word
 from airlock.model import Effect, Risk, Verb
 
 if TYPE_CHECKING:
-    from airlock.classify.shell.analysis import Analysis, Env, Stdin
+    from airlock.classify.shell.base import Env, Runner, Stdin, Wrapper
 
-Wrapper = Callable[["Analysis", list[Word], "Env", "Stdin | None", int], list[Effect]]
 
 # Peeling more wrappers than this around one command is not an agent's command line.
 _MAX_PEEL = 24
@@ -34,8 +34,6 @@ def _read(reason: str) -> list[Effect]:
 
 
 def _unknown(reason: str) -> list[Effect]:
-    from airlock.classify.shell.analysis import unknown
-
     return [unknown(reason)]
 
 
@@ -47,7 +45,7 @@ def _split(words: list[Word], spec: OptionSpec) -> tuple[Args, list[Word]] | Non
     return args, args.positionals
 
 
-def _inner(run: Analysis, name: str, inner: Sequence[Word], env: Env, stdin: Stdin | None,
+def _inner(run: Runner, name: str, inner: Sequence[Word], env: Env, stdin: Stdin | None,
            depth: int, extra_env: dict[str, str | None] | None = None) -> list[Effect]:
     if depth > _MAX_PEEL:
         return _unknown(f"more than {_MAX_PEEL} wrappers around one command")
@@ -57,10 +55,13 @@ def _inner(run: Analysis, name: str, inner: Sequence[Word], env: Env, stdin: Std
     return run.invoke(inner, merged, stdin, depth + 1)
 
 
-def _simple(spec: OptionSpec, skip: int = 0, read_flags: frozenset[str] = frozenset()) -> Wrapper:
-    """A wrapper that takes options, `skip` positional words of its own, then the command."""
+def _simple(spec: OptionSpec, skip: int = 0, read_flags: frozenset[str] = frozenset(),
+            new_root: bool = False) -> Wrapper:
+    """A wrapper that takes options, `skip` positional words of its own, then the command.
+    `new_root`: the command runs under another root folder (chroot): its files are not the
+    ones this machine's paths name."""
 
-    def peel(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
+    def peel(run: Runner, words: list[Word], env: Env, stdin: Stdin | None,
              depth: int) -> list[Effect]:
         name = words[0].value or ""
         split = _split(words, spec)
@@ -71,12 +72,15 @@ def _simple(spec: OptionSpec, skip: int = 0, read_flags: frozenset[str] = frozen
             return _read(f"{name} {' '.join(sorted(read_flags & {f.name for f in args.flags}))}")
         if len(inner) < skip:
             return _read(f"{name} without a command")
+        if new_root:
+            with run.elsewhere(f"the root folder {inner[0].display}"):
+                return _inner(run, name, inner[skip:], env, stdin, depth)
         return _inner(run, name, inner[skip:], env, stdin, depth)
 
     return peel
 
 
-def _sudo(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
+def _sudo(run: Runner, words: list[Word], env: Env, stdin: Stdin | None,
           depth: int) -> list[Effect]:
     spec = _opts("-u -g -h -p -C -D -r -t -U -T --user --group --host --prompt --close-from "
                  "--chdir --role --type --other-user --command-timeout")
@@ -93,7 +97,7 @@ def _sudo(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
     return _inner(run, "sudo", inner, env, stdin, depth)
 
 
-def _env(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
+def _env(run: Runner, words: list[Word], env: Env, stdin: Stdin | None,
          depth: int) -> list[Effect]:
     spec = _opts("-u -C --unset --chdir -S --split-string -a --argv0")
     split = _split(words, spec)
@@ -120,7 +124,7 @@ def _env(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
     return effects + _inner(run, "env", inner, env, stdin, depth, assigned)
 
 
-def _command(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
+def _command(run: Runner, words: list[Word], env: Env, stdin: Stdin | None,
              depth: int) -> list[Effect]:
     split = _split(words, _opts())
     if split is None:
@@ -131,7 +135,7 @@ def _command(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
     return _inner(run, "command", inner, env, stdin, depth)
 
 
-def _xargs(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
+def _xargs(run: Runner, words: list[Word], env: Env, stdin: Stdin | None,
            depth: int) -> list[Effect]:
     spec = _opts("-a --arg-file -d --delimiter -E -I --replace -L --max-lines -n --max-args "
                  "-P --max-procs -s --max-chars --process-slot-var", attached="-e -i -l")
@@ -173,7 +177,7 @@ def _xargs(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
                   None, depth)
 
 
-def _flock(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
+def _flock(run: Runner, words: list[Word], env: Env, stdin: Stdin | None,
            depth: int) -> list[Effect]:
     spec = _opts("-w --wait --timeout -E --conflict-exit-code -c --command")
     split = _split(words, spec)
@@ -188,7 +192,7 @@ def _flock(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
     return _inner(run, "flock", rest[1:], env, stdin, depth)
 
 
-def _watch(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
+def _watch(run: Runner, words: list[Word], env: Env, stdin: Stdin | None,
            depth: int) -> list[Effect]:
     spec = _opts("-n --interval -q --equexit", attached="-d")
     split = _split(words, spec)
@@ -200,7 +204,7 @@ def _watch(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
     return _joined(run, rest, depth, "by watch")
 
 
-def _joined(run: Analysis, rest: Sequence[Word], depth: int, origin: str) -> list[Effect]:
+def _joined(run: Runner, rest: Sequence[Word], depth: int, origin: str) -> list[Effect]:
     """Arguments joined by spaces and run by a shell (watch, ssh, su -c …)."""
     if any(w.value is None for w in rest):
         return run.script(None, depth + 1, origin)
@@ -213,7 +217,7 @@ def _shell_command_option(option: str, other_values: str, origin: str,
     names = frozenset(option.split())
     spec = _opts(f"{option} {other_values}")
 
-    def peel(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
+    def peel(run: Runner, words: list[Word], env: Env, stdin: Stdin | None,
              depth: int) -> list[Effect]:
         name = words[0].value or ""
         args = parse_args(words[1:], OptionSpec(value_options=spec.value_options))
@@ -229,7 +233,7 @@ def _shell_command_option(option: str, other_values: str, origin: str,
     return peel
 
 
-def _npx(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
+def _npx(run: Runner, words: list[Word], env: Env, stdin: Stdin | None,
          depth: int) -> list[Effect]:
     spec = _opts("-p --package -c --call --node-options --registry --cache --userconfig")
     split = _split(words, spec)
@@ -252,8 +256,8 @@ _SCOPED_BINS = {"@prisma/cli": "prisma", "@railway/cli": "railway", "@vercel/cli
 
 def package_bin(word: Word) -> Word:
     """`prisma@5.2` → prisma, `@railway/cli@latest` → railway: the binary a package runs."""
-    if word.value is None:
-        return word
+    if word.value is None or word.value.startswith(("./", "../", "/")):
+        return word  # a local file: judged by its content (scripts.local_program)
     name = word.value
     if name.startswith("@"):
         scope, _, rest = name.partition("/")
@@ -264,7 +268,7 @@ def package_bin(word: Word) -> Word:
     return Word(word.text, name, name, template=name)
 
 
-def _java(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
+def _java(run: Runner, words: list[Word], env: Env, stdin: Stdin | None,
           depth: int) -> list[Effect]:
     """`java -jar tool.jar args` runs tool: judge it as the program `tool`. Everything after
     the jar belongs to the tool, options included."""
@@ -280,7 +284,7 @@ def _java(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
     return [Effect(Verb.WRITE, Risk.WRITE, "runs a Java program airlock does not model")]
 
 
-def _nix(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
+def _nix(run: Runner, words: list[Word], env: Env, stdin: Stdin | None,
          depth: int) -> list[Effect]:
     """`nix develop -c CMD ARGS…` / `nix shell PKGS -c CMD ARGS…`: the rest is the command."""
     for i, word in enumerate(words[1:], start=1):
@@ -291,7 +295,7 @@ def _nix(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
     return [Effect(Verb.WRITE, Risk.WRITE, "runs nix, with effects airlock does not model")]
 
 
-def _busybox(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
+def _busybox(run: Runner, words: list[Word], env: Env, stdin: Stdin | None,
              depth: int) -> list[Effect]:
     return _inner(run, words[0].value or "busybox", words[1:], env, stdin, depth)
 
@@ -300,7 +304,7 @@ def _each_a_script(origin: str, values: str = "") -> Wrapper:
     """hyperfine 'cmd1' 'cmd2': every positional is a command line run by a shell."""
     spec = OptionSpec(value_options=frozenset(values.split()))
 
-    def peel(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
+    def peel(run: Runner, words: list[Word], env: Env, stdin: Stdin | None,
              depth: int) -> list[Effect]:
         args = parse_args(words[1:], spec)
         if args.opaque:
@@ -313,19 +317,15 @@ def _each_a_script(origin: str, values: str = "") -> Wrapper:
     return peel
 
 
-def _parallel(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
+def _parallel(run: Runner, words: list[Word], env: Env, stdin: Stdin | None,
               depth: int) -> list[Effect]:
-    """GNU parallel: the words before `:::` form a command line run once per input."""
-    rest = words[1:]
-    end = next((i for i, w in enumerate(rest) if w.value in (":::", "::::", ":::+")), len(rest))
-    command = [w for w in rest[:end] if not (w.value or "").startswith("-")]
-    if not command:
-        return _unknown("parallel runs commands read from its input")
-    filled = [Word(w.text, None, "{}", template=None) if w.value is not None and "{" in w.value
-              else w for w in command]
-    if len(filled) == 1 and filled[0].value is not None:
-        return run.script(filled[0].value, depth + 1, "by parallel")
-    return _inner(run, "parallel", filled, env, None, depth)
+    """GNU parallel builds each command line from its inputs (`:::` arguments, files, stdin),
+    with its own replacement strings and quoting rules: what runs cannot be told before."""
+    if any(w.value in ("--version", "--help", "--citation") for w in words[1:2]):
+        return _read("parallel --version")
+    inner = [w for w in words[1:] if w.value in (":::", "::::", ":::+", "::::+")]
+    shown = "its arguments" if inner else "its input"
+    return _unknown(f"parallel builds the commands it runs from {shown} at run time")
 
 
 WRAPPERS: dict[str, Wrapper] = {
@@ -368,7 +368,7 @@ WRAPPERS: dict[str, Wrapper] = {
     "uvx": _simple(_opts("--from --with --python -p --index-url")),
     "nix": _nix,
     "java": _java,
-    "chroot": _simple(_opts("--userspec --groups"), skip=1),
+    "chroot": _simple(_opts("--userspec --groups"), skip=1, new_root=True),
     "gosu": _simple(_opts(), skip=1),
     "su-exec": _simple(_opts(), skip=1),
     "faketime": _simple(_opts("-f"), skip=1),
@@ -428,7 +428,7 @@ def _runner(name: str) -> Wrapper:
     command_names = frozenset(command_option.split())
     spec = _opts(f"{values} {command_option}")
 
-    def peel(run: Analysis, words: list[Word], env: Env, stdin: Stdin | None,
+    def peel(run: Runner, words: list[Word], env: Env, stdin: Stdin | None,
              depth: int) -> list[Effect]:
         index = next((i for i, w in enumerate(words[1:4], start=1) if w.value in subcommands),
                      None)

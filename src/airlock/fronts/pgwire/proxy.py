@@ -39,7 +39,7 @@ from airlock.fronts.pgwire.settings import SECTION, PgwireSettings
 from airlock.fronts.pgwire.watch import REFRESH_SECONDS, TokenWatch
 from airlock.model import Caller
 from airlock.runtime import Runtime
-from airlock.tokens import authenticate, caller_for
+from airlock.tokens import authenticate, caller_of_token
 
 log = logging.getLogger("airlock.pgwire")
 
@@ -358,7 +358,7 @@ class Connection:
             record = await asyncio.to_thread(store.get_token, token_id)
             if record is None:
                 raise AuthError("the token was removed")
-            caller = caller_for(record, config)
+            caller = caller_of_token(record, config)
             self.writer.write(pw.authentication(pw.AUTH_SASL_FINAL, final))
         self._check_scope(caller)
         return caller

@@ -1,0 +1,240 @@
+"""Benchmark: the latency and throughput the API proxy adds, against the same upstream called
+directly, measured in the same run from a second process.
+
+    .venv/bin/python bench/bench_apiproxy.py [--requests N] [--concurrency C]
+
+The audit log is written (and fsynced) at every step of every call, as for every front, so
+the state folder's disk sets the floor; `--state-dir /dev/shm` shows the rest.
+
+Three processes: a local upstream (a minimal asyncio HTTP server answering a GraphQL-shaped
+JSON, keep-alive), `airlock up` with a Railway api resource pointing at it, and a load generator
+(a small asyncio HTTP/1.1 client over keep-alive connections). The load generator posts a
+GraphQL query (a read: judged, allowed, forwarded, answered, scrubbed) to airlock's endpoint with
+an airlock token, and the same request to the upstream directly. Latency: one connection, one
+request at a time, airlock and direct alternating in rounds; throughput: C connections for N
+requests each way. Goal: ≤ 1 ms added at p50, ≥ 2,000 requests/s through airlock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+GOAL_ADDED_P50_MS = 1.0
+GOAL_RPS = 2000.0
+QUERY = json.dumps({"query": "query me { me { id name email } }"}).encode()
+ANSWER = json.dumps({"data": {"me": {"id": "u-1", "name": "Agent", "email": "a@example.com"}}}
+                    ).encode()
+
+
+# ---- the upstream (its own process) ----------------------------------------------------------
+
+class _Upstream(asyncio.Protocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.buffer = b""
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while True:
+            head_end = self.buffer.find(b"\r\n\r\n")
+            if head_end < 0:
+                return
+            head = self.buffer[:head_end].decode("latin-1").lower()
+            length = 0
+            for line in head.split("\r\n"):
+                if line.startswith("content-length:"):
+                    length = int(line.split(":", 1)[1])
+            if len(self.buffer) < head_end + 4 + length:
+                return
+            self.buffer = self.buffer[head_end + 4 + length:]
+            self.transport.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                 b"Content-Length: " + str(len(ANSWER)).encode() + b"\r\n\r\n"
+                                 + ANSWER)
+
+
+def serve_upstream(port: int) -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(_Upstream, "127.0.0.1", port, backlog=1024)
+        async with server:
+            await server.serve_forever()
+    asyncio.run(main())
+
+
+# ---- the load generator (its own process) ----------------------------------------------------
+
+async def _one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> int:
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":", 1)[1])
+    await reader.readexactly(length)
+    return status
+
+
+def _request(host: str, path: str, token: str | None) -> bytes:
+    auth = f"Authorization: Bearer {token}\r\n" if token else ""
+    return (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n{auth}"
+            f"Content-Length: {len(QUERY)}\r\n\r\n").encode() + QUERY
+
+
+async def _latency(targets: list[tuple[str, int, bytes]], rounds: int) -> list[list[int]]:
+    conns = [await asyncio.open_connection(h, p) for h, p, _ in targets]
+    samples: list[list[int]] = [[] for _ in targets]
+    for _ in range(rounds):
+        for index, ((_, _, request), (reader, writer)) in enumerate(zip(targets, conns,
+                                                                       strict=True)):
+            start = time.perf_counter_ns()
+            status = await _one(reader, writer, request)
+            samples[index].append(time.perf_counter_ns() - start)
+            assert status == 200, status
+    for _, writer in conns:
+        writer.close()
+    return samples
+
+
+async def _throughput(host: str, port: int, request: bytes, total: int, concurrency: int) -> float:
+    per = total // concurrency
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection(host, port)
+        for _ in range(per):
+            status = await _one(reader, writer, request)
+            assert status == 200, status
+        writer.close()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return per * concurrency / (time.perf_counter() - start)
+
+
+def load(args: list[str]) -> None:
+    proxy_port, upstream_port, token = int(args[0]), int(args[1]), args[2]
+    rounds, total, concurrency = int(args[3]), int(args[4]), int(args[5])
+    via = ("127.0.0.1", proxy_port, _request(f"127.0.0.1:{proxy_port}", "/railway/graphql/v2",
+                                             token))
+    direct = ("127.0.0.1", upstream_port, _request(f"127.0.0.1:{upstream_port}", "/graphql/v2",
+                                                   None))
+    asyncio.run(_latency([via, direct], 50))  # warm both paths
+    latency = asyncio.run(_latency([via, direct], rounds))
+    rps_direct = asyncio.run(_throughput(*direct, total, concurrency))
+    rps_via = asyncio.run(_throughput(*via, total, concurrency))
+    print(json.dumps({"via": latency[0], "direct": latency[1], "rps_via": rps_via,
+                      "rps_direct": rps_direct}))
+
+
+# ---- the coordinator -------------------------------------------------------------------------
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for(port: int, proc: subprocess.Popen[bytes], what: str) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"{what} did not start") from None
+            time.sleep(0.1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=6000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=2000)
+    parser.add_argument("--state-dir", default=None,
+                        help="where airlock keeps its state (default: a temporary folder on "
+                             "disk; /dev/shm shows the cost without the audit log's fsyncs)")
+    options = parser.parse_args()
+
+    from airlock.config import load_config
+    from airlock.runtime import Runtime
+    from airlock.tokens import issue_token
+    from common import Timing, ratio
+
+    here = Path(__file__).resolve()
+    upstream_port, proxy_port, api_port = _port(), _port(), _port()
+    with tempfile.TemporaryDirectory(prefix="airlock-bench-apiproxy-") as tmp:
+        config = Path(tmp) / "airlock.toml"
+        state = Path(tempfile.mkdtemp(prefix="airlock-bench-state-", dir=options.state_dir)) \
+            if options.state_dir else Path(tmp) / "state"
+        config.write_text(f"""
+state_dir = "{state}"
+[environments.staging]
+[resources.railway]
+kind = "api"
+environment = "staging"
+provider = "railway"
+base_url = "http://127.0.0.1:{upstream_port}"
+credential = {{ env = "BENCH_UPSTREAM_TOKEN" }}
+[principals.agent]
+kind = "agent"
+[fronts.apiproxy]
+listen = "127.0.0.1:{proxy_port}"
+[vault]
+enabled = false
+""")
+        env = {**os.environ, "BENCH_UPSTREAM_TOKEN": "bench-real-token-000000"}
+        os.environ.update(env)
+        runtime = Runtime(load_config(config))
+        token = issue_token(runtime.store, runtime.config, principal="agent",
+                            environments=["*"]).token
+        runtime.close()
+        procs: list[subprocess.Popen[bytes]] = []
+        try:
+            procs.append(subprocess.Popen([sys.executable, str(here), "--serve-upstream",
+                                           str(upstream_port)]))
+            _wait_for(upstream_port, procs[-1], "the upstream")
+            procs.append(subprocess.Popen([sys.executable, "-m", "airlock", "--config",
+                                           str(config), "up", "--port", str(api_port)],
+                                          env=env, stdout=subprocess.DEVNULL))
+            _wait_for(proxy_port, procs[-1], "airlock up")
+            done = subprocess.run([sys.executable, str(here), "--load", str(proxy_port),
+                                   str(upstream_port), token, str(options.rounds),
+                                   str(options.requests), str(options.concurrency)],
+                                  capture_output=True, text=True, check=True)
+        finally:
+            for proc in reversed(procs):
+                proc.terminate()
+                proc.wait(timeout=30)
+    result = json.loads(done.stdout)
+    via = Timing("through airlock", tuple(result["via"]))
+    direct = Timing("direct", tuple(result["direct"]))
+    print(via.line())
+    print(direct.line())
+    print(ratio(via, direct))
+    added = via.percentile(50) - direct.percentile(50)
+    print(f"added at p50: {added:.3f} ms (goal ≤ {GOAL_ADDED_P50_MS} ms): "
+          f"{'met' if added <= GOAL_ADDED_P50_MS else 'NOT met'}")
+    print(f"throughput, {options.concurrency} connections: through airlock "
+          f"{result['rps_via']:.0f}/s, direct {result['rps_direct']:.0f}/s "
+          f"(×{result['rps_via'] / result['rps_direct']:.2f}); goal ≥ {GOAL_RPS:.0f}/s: "
+          f"{'met' if result['rps_via'] >= GOAL_RPS else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "--serve-upstream":
+        serve_upstream(int(sys.argv[2]))
+    elif len(sys.argv) > 2 and sys.argv[1] == "--load":
+        load(sys.argv[2:])
+    else:
+        main()

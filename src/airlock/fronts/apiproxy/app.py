@@ -1,0 +1,392 @@
+"""The API proxy's ASGI application: every api resource at `/<resource>/…`.
+
+    request ─► endpoint (first path segment) ─► body spooled (size, SHA-256) ─► caller
+      (Bearer airlock token; for AWS a SigV4 signature with an airlock key, checked)
+      ─► Action (canonical URL, judged headers, body) ─► that endpoint's gate
+      ─► allow: forward with airlock's credential, stream the answer back scrubbed
+         hold / deny / deferred: airlock's answer in the caller's protocol (wire.py)
+
+Each endpoint has its own gate: the same classifier, policy, approvals, vault and audit log as
+every front, and a resolver that knows where that endpoint's targets live (placing.py).
+Store reads and the gate run on worker threads; the event loop only moves bytes. Any failure
+inside airlock is answered with an error, never by forwarding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import socket
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import IO, Any
+from urllib.parse import unquote
+
+import anyio.to_thread
+import httpx
+
+from airlock.classify import MAX_INPUT_BYTES
+from airlock.config import Resource
+from airlock.errors import AuthError
+from airlock.execute import Release
+from airlock.fronts.apiproxy import sigv4, wire
+from airlock.fronts.apiproxy.keys import open_secret
+from airlock.fronts.apiproxy.placing import EndpointResolver
+from airlock.fronts.apiproxy.railway import RailwayLookup
+from airlock.fronts.apiproxy.settings import ApiProxySettings
+from airlock.fronts.context import action_context, front_action
+from airlock.gate import Gate, Judge
+from airlock.inventory import Inventory
+from airlock.model import Caller, Outcome, Verdict, utcnow
+from airlock.runtime import Runtime
+from airlock.tokens import authenticate, caller_of_token
+from airlock.upstream import aws
+from airlock.upstream.http import canonical_base, forward_url, upstream_headers
+
+log = logging.getLogger("airlock.apiproxy")
+
+__all__ = ["ApiProxyApp", "Endpoint"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+FRONT = "apiproxy"
+_IN_MEMORY = 8 * 1024 * 1024  # request bodies above this spill to a temporary file
+_CHUNK = 64 * 1024
+_DECODABLE = frozenset({"gzip", "deflate", "br", "zstd", "identity", ""})
+UPSTREAM_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
+
+
+@dataclass
+class Endpoint:
+    """One api resource as the proxy serves it."""
+
+    resource: Resource
+    gate: Gate
+    local_url: str
+    secrets: tuple[str, ...]  # every form of its credential to keep out of answers
+
+    @property
+    def provider(self) -> str:
+        return self.resource.provider
+
+
+@dataclass
+class _Body:
+    """A spooled request body: its size, SHA-256, the bytes when small, else the spool."""
+
+    size: int
+    sha256: str
+    data: bytes | None
+    spool: IO[bytes] | None
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        if self.data is not None:
+            yield self.data
+            return
+        assert self.spool is not None
+        self.spool.seek(0)
+        while chunk := await anyio.to_thread.run_sync(self.spool.read, _CHUNK):
+            yield chunk
+
+    def close(self) -> None:
+        if self.spool is not None:
+            self.spool.close()
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class ApiProxyApp:
+    """The ASGI application. `transport` lets tests put an in-process upstream underneath."""
+
+    def __init__(self, runtime: Runtime, settings: ApiProxySettings, *, console_url: str,
+                 clock: Callable[[], datetime] = utcnow,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.runtime = runtime
+        self.settings = settings
+        self.console_url = console_url
+        self.clock = clock
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self.endpoints = {name: self._endpoint(resource)
+                          for name, resource in runtime.config.resources.items()
+                          if resource.kind == "api"}
+
+    def _endpoint(self, resource: Resource) -> Endpoint:
+        runtime, config = self.runtime, self.runtime.config
+        proxied = self.settings.of(resource.name)
+        railway = RailwayLookup(config, resource, proxied) \
+            if resource.provider == "railway" and proxied.railway_projects else None
+        resolver = EndpointResolver(Inventory.from_config(config), resource, proxied, railway)
+        base = runtime.judge
+        judge = Judge(config=config, classifier=base.classifier, resolver=resolver,
+                      policy=base.policy, clock=self.clock)
+        gate = Gate(judge=judge, approvals=runtime.approvals(), safety_net=runtime.safety_net,
+                    executor=Release(), audit=runtime.audit)
+        secrets = [s.reveal() for s in (resource.credential,) if s is not None]
+        if resource.aws is not None:
+            secrets += [s.reveal() for s in (resource.aws.access_key_id,
+                                             resource.aws.secret_access_key,
+                                             resource.aws.session_token) if s is not None]
+        return Endpoint(resource, gate, self.settings.endpoint(resource.name),
+                        tuple(wire.secret_forms(secrets)))
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            # One pooled client per event loop; redirects are the agent's business, not ours.
+            # TCP_NODELAY: httpx writes a request's head and body separately, and without it
+            # Nagle's algorithm waits for the upstream's delayed ACK (~40 ms) before the body.
+            limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+            transport = self._transport or httpx.AsyncHTTPTransport(
+                limits=limits, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
+            self._client = httpx.AsyncClient(transport=transport, timeout=UPSTREAM_TIMEOUT,
+                                             follow_redirects=False, trust_env=False)
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    # ---------------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self._handle(scope, receive, tracked)
+        except Exception as exc:
+            log.exception("the API proxy failed on %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise  # mid-stream: the connection is cut, the agent sees a broken answer
+            await _send_answer(tracked, wire.error_answer(
+                500, "AirlockError", f"airlock failed on this call ({type(exc).__name__}); "
+                "it was not forwarded", style="json"))
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        query = scope.get("query_string", b"").decode("latin-1")
+        name, slash, rest = raw_path.lstrip("/").partition("/")
+        rest = slash + rest
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        endpoint = self.endpoints.get(unquote(name))
+        if endpoint is None:
+            known = ", ".join(sorted(self.endpoints)) or "none are configured"
+            await _send_answer(send, wire.error_answer(
+                404, "AirlockNoEndpoint", f"no api resource {unquote(name)!r} is served here "
+                f"(endpoints: {known}; see `airlock endpoints`)", style="json"))
+            return
+        method = scope["method"]
+        style = wire.answer_style(endpoint.provider, _aws_service(headers), headers, b"")
+        try:
+            body = await self._read_body(receive, headers)
+        except _TooLarge:
+            await _send_answer(send, wire.error_answer(
+                413, "AirlockBodyTooLarge", f"the request body is over "
+                f"{self.settings.max_body // (1024 * 1024)} MiB ([fronts.apiproxy] max_body_mb)",
+                style=style))
+            return
+        try:
+            await self._judge_and_forward(endpoint, method, rest, query, headers, body, style,
+                                          send)
+        finally:
+            body.close()
+
+    async def _judge_and_forward(self, endpoint: Endpoint, method: str, rest: str, query: str,
+                                 headers: list[tuple[str, str]], body: _Body, style: str,
+                                 send: Send) -> None:
+        head = body.data[:MAX_INPUT_BYTES] if body.data is not None else b""
+        style = wire.answer_style(endpoint.provider, _aws_service(headers), headers, head)
+        path_and_query = (rest or "/") + (f"?{query}" if query else "")
+
+        def judge() -> tuple[Outcome, str]:
+            # One trip to a worker thread for everything that reads the store or runs the gate.
+            caller, canonical = self._authenticate(endpoint, method, rest, query, headers, body,
+                                                   path_and_query)
+            request = wire.action_request(method, canonical, headers, body.data, body.size,
+                                          body.sha256)
+            one = self.settings.of(endpoint.resource.name).one_environment
+            context = action_context(self.runtime.config,
+                                     resource=endpoint.resource.name if one else None)
+            action = front_action(request, caller, FRONT, context)
+            return endpoint.gate.submit(action, caller), canonical
+
+        try:
+            outcome, canonical = await anyio.to_thread.run_sync(judge)
+        except AuthError as exc:
+            code = "SignatureDoesNotMatch" if isinstance(exc, sigv4.SignatureError) \
+                else "AirlockUnauthorized"
+            await _send_answer(send, wire.error_answer(
+                401 if code == "AirlockUnauthorized" else 403, code, exc.message, style=style))
+            return
+        except wire.BodyRefused as exc:
+            await _send_answer(send, wire.error_answer(413, "AirlockBodyRefused", str(exc),
+                                                       style=style))
+            return
+        if outcome.verdict is not Verdict.ALLOW:
+            due = await anyio.to_thread.run_sync(self._due_at, outcome.snapshots)
+            await _send_answer(send, wire.outcome_answer(outcome, style=style,
+                                                         console_url=self.console_url, due_at=due))
+            return
+        await self._forward(endpoint, method, canonical, headers, body, style, send)
+
+    def _authenticate(self, endpoint: Endpoint, method: str, rest: str, query: str,
+                      headers: list[tuple[str, str]], body: _Body,
+                      path_and_query: str) -> tuple[Caller, str]:
+        """The caller and the canonical URL of the call (runs on a worker thread)."""
+        store, config = self.runtime.store, self.runtime.config
+        if endpoint.provider != "aws":
+            auth = next((v for k, v in headers if k.lower() == "authorization"), "")
+            scheme, _, token = auth.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise AuthError("send your airlock token as `Authorization: Bearer alk_…`; "
+                                "airlock adds the real credential")
+            caller = authenticate(store, config, token.strip(), now=self.clock())
+            return caller, canonical_base(endpoint.resource) + path_and_query
+        signed = sigv4.parse_authorization(
+            next((v for k, v in headers if k.lower() == "authorization"), None))
+        key = store.get_aws_key(signed.access_key_id)
+        issued = store.get_token(key.token_id) if key is not None else None
+        if key is None or issued is None:
+            raise sigv4.SignatureError(f"unknown access key {signed.access_key_id}: sign with a "
+                                       "key from `airlock token create --aws`, never a real one")
+        secret = open_secret(self.runtime.approvals_key, key)
+        # The agent signed the path it sent, endpoint prefix included (names need no escaping).
+        sigv4.verify(method=method, path=f"/{endpoint.resource.name}{rest}", query=query,
+                     headers=headers, payload_sha256=body.sha256, secret=secret, now=self.clock())
+        caller = caller_of_token(issued, config, now=self.clock())
+        return caller, aws.canonical_url(aws.AwsScope(signed.service, signed.region),
+                                         path_and_query)
+
+    def _due_at(self, ids: tuple[str, ...]) -> str | None:
+        for deferred_id in ids:
+            if deferred_id.startswith("def_"):
+                record = self.runtime.store.get_deferred(deferred_id)
+                if record is not None:
+                    return record.due_at
+        return None
+
+    async def _read_body(self, receive: Receive, headers: list[tuple[str, str]]) -> _Body:
+        limit = self.settings.max_body
+        declared = next((v for k, v in headers if k.lower() == "content-length"), None)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise _TooLarge
+        digest = hashlib.sha256()
+        parts: list[bytes] = []
+        spool: IO[bytes] | None = None
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ConnectionError("the client went away while sending its body")
+            chunk = message.get("body", b"")
+            more = message.get("more_body", False)
+            if not chunk:
+                continue
+            size += len(chunk)
+            if size > limit:
+                if spool is not None:
+                    spool.close()
+                raise _TooLarge
+            digest.update(chunk)
+            if spool is None and size > _IN_MEMORY:
+                spool = tempfile.TemporaryFile()  # noqa: SIM115 — closed by _Body.close
+                spool.write(b"".join(parts))
+                parts = []
+            if spool is not None:
+                await anyio.to_thread.run_sync(spool.write, chunk)
+            else:
+                parts.append(chunk)
+        data = b"".join(parts) if spool is None else None
+        return _Body(size, digest.hexdigest(), data, spool)
+
+    async def _forward(self, endpoint: Endpoint, method: str, canonical: str,
+                       headers: list[tuple[str, str]], body: _Body, style: str,
+                       send: Send) -> None:
+        resource = endpoint.resource
+        target = forward_url(resource, canonical)
+        sent = upstream_headers(resource, method, canonical, target, headers, body.data,
+                                payload_sha256=body.sha256)
+        sent.append(("Accept-Encoding", "identity"))  # so the scrubber reads plain bytes
+        content: bytes | AsyncIterator[bytes] | None = body.data if body.data is not None \
+            else body.chunks()
+        if body.size:
+            sent.append(("Content-Length", str(body.size)))
+        scrubber = wire.Scrubber(endpoint.secrets)
+        request = self.client.build_request(method, target, headers=sent,
+                                            content=content if body.size else None)
+        try:
+            response = await self.client.send(request, stream=True)
+        except httpx.HTTPError as exc:
+            await _send_answer(send, wire.error_answer(
+                502, "AirlockUpstreamUnreachable",
+                scrubber.text(f"the upstream of {resource.name} did not answer: "
+                              f"{type(exc).__name__}: {exc}"), style=style))
+            return
+        try:
+            encoding = response.headers.get("content-encoding", "").strip().lower()
+            if encoding not in _DECODABLE:
+                await _send_answer(send, wire.error_answer(
+                    502, "AirlockUpstreamEncoding", f"the upstream answered in encoding "
+                    f"{encoding!r}, which airlock cannot check for credentials", style=style))
+                return
+            decoded = encoding not in ("", "identity")
+            out_headers = wire.response_headers(
+                response.headers.multi_items(), scrubber,
+                forward_base=(resource.base_url or "").rstrip("/"),
+                local_base=endpoint.local_url, decoded=decoded)
+            await send({"type": "http.response.start", "status": response.status_code,
+                        "headers": [(k.lower().encode("latin-1"), v.encode("latin-1"))
+                                    for k, v in out_headers]})
+            stream = response.aiter_bytes() if decoded else response.aiter_raw()
+            async for chunk in stream:
+                masked = scrubber.feed(chunk)
+                if masked:
+                    await send({"type": "http.response.body", "body": masked, "more_body": True})
+            await send({"type": "http.response.body", "body": scrubber.close(),
+                        "more_body": False})
+        finally:
+            await response.aclose()
+
+
+def _aws_service(headers: list[tuple[str, str]]) -> str | None:
+    auth = next((v for k, v in headers if k.lower() == "authorization"), "")
+    try:
+        return sigv4.parse_authorization(auth).service if auth else None
+    except sigv4.SignatureError:
+        return None
+
+
+async def _send_answer(send: Send, answer: wire.Answer) -> None:
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers]
+    headers.append((b"content-length", str(len(answer.body)).encode()))
+    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+    await send({"type": "http.response.body", "body": answer.body, "more_body": False})

@@ -1,0 +1,89 @@
+"""Signing calls to AWS with airlock's own keys (botocore's SigV4 signer), and where they go.
+
+A call reaches airlock signed by the agent with an airlock-issued key pair; the agent's
+signature is checked by the front (fronts/apiproxy/sigv4.py) and thrown away. What airlock sends
+on is signed here, with the resource's real keys, for the service and region the agent's
+signature named. The real secret never leaves this process: only its signature does.
+
+The canonical URL of an AWS call is `https://{service}.{region}.amazonaws.com/{path}` — what the
+call means, whatever endpoint it travels to — so the classifier and approvals see the same call
+whether the upstream is AWS itself or a stand-in (LocalStack, moto) named by `base_url`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from botocore.auth import S3SigV4Auth, SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from airlock.config.resources import AwsKeys
+
+__all__ = ["AwsScope", "canonical_url", "payload_hash", "scope_of_url", "sign"]
+
+_CANONICAL_HOST = re.compile(r"^([a-z0-9-]+)\.([a-z0-9-]+)\.amazonaws\.com$")
+# Headers the signer must not see from the agent's request: its own signature and credential
+# headers (recomputed here), and headers a client library or a hop sets on its own.
+_UNSIGNED = frozenset({"authorization", "x-amz-date", "x-amz-security-token",
+                       "x-amz-content-sha256", "host", "content-length", "connection",
+                       "transfer-encoding", "expect", "user-agent", "accept-encoding"})
+
+
+@dataclass(frozen=True, slots=True)
+class AwsScope:
+    """The service (signing name) and region a call is signed for."""
+
+    service: str
+    region: str
+
+
+def canonical_url(scope: AwsScope, path_and_query: str) -> str:
+    return f"https://{scope.service}.{scope.region}.amazonaws.com{path_and_query}"
+
+
+def scope_of_url(url: str) -> AwsScope | None:
+    """The scope a canonical URL names, or None when it is not one."""
+    match = _CANONICAL_HOST.match((urlsplit(url).hostname or "").lower())
+    return AwsScope(match.group(1), match.group(2)) if match else None
+
+
+def sign(keys: AwsKeys, scope: AwsScope, method: str, url: str,
+         headers: Iterable[tuple[str, str]], payload_sha256: str) -> list[tuple[str, str]]:
+    """The headers to send a body whose SHA-256 is `payload_sha256` to `url` with, signed with
+    airlock's keys (SigV4; S3's variant for S3, which also sends the hash as
+    X-Amz-Content-SHA256). The body itself is not needed: it may be streaming from a spool."""
+    kept = [(name, value) for name, value in headers if name.lower() not in _UNSIGNED]
+    request = AWSRequest(method=method, url=url, headers=dict(kept))
+    token = keys.session_token.reveal() if keys.session_token is not None else None
+    credentials = Credentials(keys.access_key_id.reveal(), keys.secret_access_key.reveal(), token)
+    signer = (_S3Signer if scope.service == "s3" else _Signer)(credentials, scope.service,
+                                                                scope.region, payload_sha256)
+    signer.add_auth(request)  # sets X-Amz-Date (and X-Amz-Security-Token with a session token)
+    return [(name, str(value)) for name, value in request.headers.items()]
+
+
+def payload_hash(body: bytes | None) -> str:
+    return hashlib.sha256(body or b"").hexdigest()
+
+
+class _Signer(SigV4Auth):
+    def __init__(self, credentials: Credentials, service: str, region: str, payload: str) -> None:
+        super().__init__(credentials, service, region)
+        self._payload = payload
+
+    def payload(self, request: AWSRequest) -> str:
+        return self._payload
+
+
+class _S3Signer(S3SigV4Auth):
+    def __init__(self, credentials: Credentials, service: str, region: str, payload: str) -> None:
+        super().__init__(credentials, service, region)
+        self._payload = payload
+
+    def payload(self, request: AWSRequest) -> str:
+        return self._payload

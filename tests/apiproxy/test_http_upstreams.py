@@ -1,0 +1,82 @@
+"""A Kubernetes-API-shaped upstream (a local fake server: it answers by path, it is not a real
+API server) and an upstream that echoes the credential it got in every way it can."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.apiproxy.conftest import REAL_SECRET, StartProxy, Upstream
+
+CLUSTER = """
+[environments.staging]
+[environments.production]
+
+[resources.cluster]
+kind = "api"
+environment = "staging"
+base_url = "{upstream}"
+credential = {{ env = "UPSTREAM_TOKEN" }}
+
+[fronts.apiproxy.resources.cluster]
+one_environment = true
+
+[vault]
+enabled = false
+"""
+
+
+def test_kubernetes_deletes_of_namespaces_volumes_and_stateful_sets_are_held(
+        start_proxy: StartProxy, upstream: Upstream) -> None:
+    proxy = start_proxy(CLUSTER.format(upstream=upstream.url))
+    auth = {"Authorization": f"Bearer {proxy.token('staging')}"}
+    base = f"{proxy.base}/cluster"
+
+    listed = httpx.get(f"{base}/api/v1/namespaces/shop/pods", headers=auth)
+    assert listed.status_code == 200 and listed.json()["path"] == "/api/v1/namespaces/shop/pods"
+    assert upstream.seen[0].headers["Authorization"] == f"Bearer {REAL_SECRET}"
+
+    for method, path in [
+        ("DELETE", "/api/v1/namespaces/shop"),
+        ("DELETE", "/api/v1/persistentvolumes/pv-data"),
+        ("DELETE", "/api/v1/namespaces/shop/persistentvolumeclaims"),  # deletecollection
+        ("DELETE", "/apis/apps/v1/namespaces/shop/statefulsets/postgres"),
+    ]:
+        answer = httpx.request(method, base + path, headers=auth)
+        assert answer.status_code == 409, path
+        assert answer.json()["status"] == "held" and answer.json()["approval_id"]
+    assert len(upstream.seen) == 1
+
+    # Outside the token's environment: the cluster is staging, the token production only.
+    other = {"Authorization": f"Bearer {proxy.token('production')}"}
+    assert httpx.get(f"{base}/api/v1/namespaces/shop/pods", headers=other).status_code == 403
+
+
+def test_the_upstream_credential_never_reaches_the_agent(start_proxy: StartProxy,
+                                                          upstream: Upstream) -> None:
+    proxy = start_proxy(CLUSTER.format(upstream=upstream.url))
+    token = proxy.token("staging")
+    answer = httpx.get(f"{proxy.base}/cluster/echo?x=1",
+                       headers={"Authorization": f"Bearer {token}", "Cookie": "agent=1"})
+    seen = upstream.seen[-1]
+    assert seen.headers["Authorization"] == f"Bearer {REAL_SECRET}"  # it did reach the upstream
+    assert "Cookie" not in seen.headers and token not in str(seen.headers)
+
+    assert answer.status_code == 302  # upstream answers pass through, status and all
+    everything = str(answer.headers.multi_items()) + answer.text
+    assert REAL_SECRET not in everything
+    assert "*" * len(REAL_SECRET) in answer.text
+    assert "set-cookie" not in answer.headers
+    assert answer.headers["location"].startswith(f"{proxy.base}/cluster/echo/next?auth=***")
+    assert answer.headers["x-echo-authorization"] == "Bearer " + "*" * len(REAL_SECRET)
+    assert int(answer.headers["content-length"]) == len(answer.content)
+
+    kinds = [r.data for r in proxy.runtime.store.audit_records()]
+    assert REAL_SECRET not in str(kinds) and token.rsplit("_", 1)[1] not in str(kinds)
+
+
+def test_an_unreachable_upstream_is_a_502_that_names_no_secret(start_proxy: StartProxy) -> None:
+    proxy = start_proxy(CLUSTER.format(upstream="http://127.0.0.1:9"))
+    answer = httpx.get(f"{proxy.base}/cluster/api/v1/namespaces/shop/pods",
+                       headers={"Authorization": f"Bearer {proxy.token('staging')}"})
+    assert answer.status_code == 502 and answer.json()["status"] == "error"
+    assert REAL_SECRET not in answer.text

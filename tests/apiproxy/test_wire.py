@@ -1,0 +1,69 @@
+"""The proxy's wire rules without I/O: the judged action, answers, and scrubbing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from airlock.fronts.apiproxy.wire import (
+    BodyRefused,
+    Scrubber,
+    action_request,
+    error_answer,
+    response_headers,
+    secret_forms,
+)
+from airlock.upstream.http import BODY_NOT_KEPT
+
+SECRET = "tok/en+with=odd chars"
+
+
+@pytest.mark.parametrize("cut", range(1, 40))
+def test_a_secret_split_across_chunks_is_masked_and_lengths_hold(cut: int) -> None:
+    data = f'{{"echo": "Bearer {SECRET}", "again": "{json.dumps(SECRET)[1:-1]}"}}'.encode()
+    scrubber = Scrubber(secret_forms([SECRET]))
+    out = scrubber.feed(data[:cut]) + scrubber.feed(data[cut:]) + scrubber.close()
+    assert SECRET.encode() not in out and len(out) == len(data)
+
+
+def test_short_values_are_not_masked_and_headers_are_cleaned() -> None:
+    assert secret_forms(["abc"]) == []
+    scrubber = Scrubber(secret_forms([SECRET]))
+    headers = response_headers(
+        [("Location", f"http://up:1/api/x?t={SECRET}"), ("Set-Cookie", "s=1"),
+         ("Connection", "close"), ("Content-Length", "10"), ("Content-Encoding", "gzip")],
+        scrubber, forward_base="http://up:1/api", local_base="http://127.0.0.1:8378/k8s",
+        decoded=True)
+    assert headers == [("Location", "http://127.0.0.1:8378/k8s/x?t=" + "*" * len(SECRET))]
+
+
+def test_the_judged_action_leaves_out_credentials_and_volatile_headers() -> None:
+    request = action_request("post", "https://backboard.railway.app/graphql/v2",
+                             [("Authorization", "Bearer alk_x"), ("User-Agent", "curl/8"),
+                              ("amz-sdk-invocation-id", "1"), ("Content-Type", "application/json")],
+                             b'{"query": "{ me { id } }"}', 25, "h")
+    assert request.method == "POST" and request.headers == (("Content-Type", "application/json"),)
+    assert request.body == '{"query": "{ me { id } }"}'
+
+
+def test_large_or_binary_bodies_are_named_by_size_and_hash_and_large_forms_refused() -> None:
+    binary = action_request("PUT", "https://s3.us-east-1.amazonaws.com/b/k", [], b"\xff\xfe", 2,
+                            "abc")
+    assert binary.body == f"{BODY_NOT_KEPT} (2 bytes, sha256 abc)"
+    large = action_request("PUT", "https://s3.us-east-1.amazonaws.com/b/k", [], None,
+                           10 * 1024 * 1024, "def")
+    assert large.body is not None and "10485760 bytes" in large.body
+    with pytest.raises(BodyRefused):
+        action_request("POST", "http://x/", [("Content-Type", "application/x-www-form-urlencoded")],
+                       None, 10 * 1024 * 1024, "h")
+
+
+def test_aws_callers_get_errors_their_sdk_parses() -> None:
+    s3 = error_answer(403, "SignatureDoesNotMatch", "bad <sig>", style="aws-s3")
+    assert s3.body.startswith(b'<?xml') and b"<Error><Code>SignatureDoesNotMatch</Code>" in s3.body
+    assert b"bad &lt;sig&gt;" in s3.body
+    query = error_answer(409, "AirlockHeld", "held", style="aws-query")
+    assert b"<ErrorResponse><Error><Type>Sender</Type><Code>AirlockHeld</Code>" in query.body
+    as_json = json.loads(error_answer(409, "AirlockHeld", "held", style="aws-json").body)
+    assert as_json["__type"] == "AirlockHeld"

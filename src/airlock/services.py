@@ -5,6 +5,7 @@
     notifications  the webhook outbox dispatcher                      notify.py
     maintenance    state damage checks, due deferred calls and scheduled backups, each minute
     anchors        the audit log's head written to the vault (when it is enabled)  anchors.py
+    pgwire:NAME    the PostgreSQL wire proxy, one per resource it serves   fronts/pgwire/
     …              then each further front (a proxy listening for its resource), in order
 
 `planned(runtime, …)` builds that list from the configuration; `Services.run` starts them in
@@ -217,6 +218,7 @@ def planned(runtime: Runtime, *, host: str, port: int) -> Services:
     from airlock.fronts.api import ApiService
     from airlock.fronts.hooks.daemon import HookDaemon, socket_path
     from airlock.fronts.hooks.runner import HookRunner
+    from airlock.fronts.pgwire.service import services as pgwire_services
     from airlock.notify import Dispatcher
 
     config = runtime.config
@@ -243,6 +245,7 @@ def planned(runtime: Runtime, *, host: str, port: int) -> Services:
     proxy = proxy_service(runtime, console_url=console_url(runtime, host, port))
     if proxy is not None:
         services.add(proxy)
+    services.add(*pgwire_services(runtime))
     return services
 
 

@@ -73,6 +73,15 @@ def test_token_round_trip(store: Store) -> None:
     assert store.get_token("tok_missing") is None
 
 
+def test_token_keeps_its_scram_verifier(store: Store) -> None:
+    from dataclasses import replace
+
+    with_verifier = replace(token(7), scram="SCRAM-SHA-256$4096:c2FsdA==$a2V5:a2V5")
+    store.add_token(with_verifier)
+    assert store.get_token(with_verifier.id) == with_verifier
+    assert store.list_tokens() == [with_verifier]
+
+
 def test_token_ids_are_unique(store: Store) -> None:
     store.add_token(token())
     with pytest.raises((StoreError, KeyError)):

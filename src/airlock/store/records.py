@@ -23,6 +23,7 @@ class TokenRecord:
     created_at: str
     revoked_at: str | None = None
     note: str = ""
+    scram: str | None = None  # SCRAM-SHA-256 verifier for the wire proxy (None: older tokens)
 
     def scope_json(self) -> str:
         return json.dumps(self.scope.to_json(), sort_keys=True)

@@ -32,7 +32,8 @@ from airlock.store.records import (
 
 # 2: deferred calls keep no credential headers (rows stored by version 1 are rewritten)
 # 3: aws_keys (the API proxy's key pairs) is part of every database from here on
-SCHEMA_VERSION = 3
+# 4: token_verifiers (the wire proxy's SCRAM verifiers) is part of every database from here on
+SCHEMA_VERSION = 4
 # The tables a database of at least that schema version has. One of them missing means the
 # database was damaged or tampered with — it is never quietly created again, which would start
 # an empty audit log or approval list as if nothing had happened.
@@ -40,6 +41,7 @@ TABLES_SINCE: dict[int, tuple[str, ...]] = {
     1: ("airlock_meta", "tokens", "approvals", "approvers", "outbox", "snapshots", "deferred",
         "audit"),
     3: ("aws_keys",),
+    4: ("token_verifiers",),
 }
 REQUIRED_TABLES = tuple(t for names in TABLES_SINCE.values() for t in names)
 
@@ -58,6 +60,11 @@ SCHEMA = (
         id TEXT PRIMARY KEY, principal TEXT NOT NULL, principal_kind TEXT NOT NULL,
         scope TEXT NOT NULL, secret_hash TEXT NOT NULL, created_at TEXT NOT NULL,
         revoked_at TEXT, note TEXT NOT NULL)""",
+    # A token's SCRAM verifier for the PostgreSQL wire proxy (fronts/pgwire/auth.py). Its own
+    # table so that stores created before it need no migration: tokens without a row here
+    # simply have no verifier.
+    """CREATE TABLE IF NOT EXISTS token_verifiers (
+        id TEXT PRIMARY KEY, verifier TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS approvals (
         id TEXT PRIMARY KEY, action_id TEXT NOT NULL, digest TEXT NOT NULL,
         status TEXT NOT NULL, requested_at TEXT NOT NULL, version INTEGER NOT NULL,
@@ -217,18 +224,19 @@ class SqlStore(ABC):
                 "created_at, revoked_at, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (token.id, token.principal, token.principal_kind.value, token.scope_json(),
                  token.secret_hash, token.created_at, token.revoked_at, token.note))
+            if token.scram is not None:
+                cur.execute("INSERT INTO token_verifiers (id, verifier) VALUES (?, ?)",
+                            (token.id, token.scram))
 
     def get_token(self, token_id: str) -> TokenRecord | None:
         with self._transaction(read=True) as cur:
-            cur.execute("SELECT id, principal, principal_kind, scope, secret_hash, created_at, "
-                        "revoked_at, note FROM tokens WHERE id = ?", (token_id,))
+            cur.execute(_SELECT_TOKENS + " WHERE t.id = ?", (token_id,))
             row = cur.fetchone()
         return _token(row) if row else None
 
     def list_tokens(self) -> list[TokenRecord]:
         with self._transaction(read=True) as cur:
-            cur.execute("SELECT id, principal, principal_kind, scope, secret_hash, created_at, "
-                        "revoked_at, note FROM tokens ORDER BY created_at, id")
+            cur.execute(_SELECT_TOKENS + " ORDER BY t.created_at, t.id")
             rows = cur.fetchall()
         return [_token(row) for row in rows]
 
@@ -475,10 +483,16 @@ def _neutralise_deferred(cur: Cursor) -> None:
                     (json.dumps(record), deferred_id))
 
 
+_SELECT_COLUMNS = ("t.id, t.principal, t.principal_kind, t.scope, t.secret_hash, t.created_at, "
+                  "t.revoked_at, t.note, v.verifier")
+_SELECT_TOKENS = (f"SELECT {_SELECT_COLUMNS} FROM tokens t "
+                 "LEFT JOIN token_verifiers v ON v.id = t.id")
+
+
 def _token(row: Sequence[Any]) -> TokenRecord:
     return TokenRecord(id=row[0], principal=row[1], principal_kind=PrincipalKind(row[2]),
                        scope=TokenRecord.scope_from_json(row[3]), secret_hash=row[4],
-                       created_at=row[5], revoked_at=row[6], note=row[7])
+                       created_at=row[5], revoked_at=row[6], note=row[7], scram=row[8])
 
 
 def _audit(row: Sequence[Any]) -> AuditRecord:

@@ -14,6 +14,8 @@ from rich.markup import escape
 from airlock.cli.app import EXIT_ERROR, EXIT_FAILED, app, err, out
 from airlock.demo import Demo, MissingPart, Step
 
+EXIT_INTERRUPTED = 130  # as a shell reports a Ctrl-C
+
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # SIGTERM cleans up the way Ctrl-C does
@@ -54,6 +56,9 @@ def demo(as_json: bool = typer.Option(False, "--json", help="Print the steps as 
             print(json.dumps({"error": exc.message}))
         err.print(f"[bold red]cannot run the demo:[/] {escape(str(exc))}")
         raise typer.Exit(EXIT_ERROR) from None
+    except KeyboardInterrupt:  # the stack has unwound: everything started is stopped
+        err.print("\ninterrupted; everything the demo started is stopped and removed")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
     ok = all(s.ok for s in steps)

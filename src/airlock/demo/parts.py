@@ -38,12 +38,16 @@ class MissingPart(AirlockError):
     """Something the demo needs is not on this machine: the message says what to install."""
 
 
+SEARCHED = "/usr/lib/postgresql/*/bin"  # Debian's layout keeps the server tools off PATH
+
+
 def find_postgres() -> Path:
-    """The folder holding initdb and pg_ctl: PATH first, else the newest Debian layout."""
+    """The folder holding initdb, pg_ctl and pg_dump: PATH first, else the newest Debian
+    version."""
     initdb = shutil.which("initdb")
-    if initdb and shutil.which("pg_ctl"):
+    if initdb and all((Path(initdb).parent / tool).exists() for tool in ("pg_ctl", "pg_dump")):
         return Path(initdb).parent
-    versions = sorted(glob.glob("/usr/lib/postgresql/*/bin"),
+    versions = sorted(glob.glob(SEARCHED),
                       key=lambda p: int(Path(p).parent.name) if Path(p).parent.name.isdigit() else 0)
     for candidate in reversed(versions):
         if all((Path(candidate) / tool).exists() for tool in ("initdb", "pg_ctl", "pg_dump")):
@@ -101,34 +105,42 @@ def _as_server_user(cmd: list[str], user: str) -> list[str]:
     return ["runuser", "-u", user, "--", *cmd] if os.geteuid() == 0 else cmd
 
 
-def plan_postgres(base: Path) -> Cluster:
-    """Where the cluster will be: its folder under `base`, a free port, its OS user."""
-    root = os.geteuid() == 0
-    if root:
-        try:
-            pwd.getpwnam("postgres")
-        except KeyError:
-            raise MissingPart("as root the demo runs PostgreSQL as the unprivileged `postgres` "
-                              "user, and there is none; install PostgreSQL's package (it "
-                              "creates the user) or run the demo as an ordinary user") from None
-    user = "postgres" if root else pwd.getpwuid(os.geteuid()).pw_name
-    return Cluster(find_postgres(), base / "pg" / "data", free_port(), user)
+def plan_postgres(stack: ExitStack) -> Cluster:
+    """Where the cluster will be: a folder of its own, a free port, its OS user."""
+    if os.geteuid() != 0:
+        folder = scratch_folder(stack)
+        return Cluster(find_postgres(), folder / "data", free_port(),
+                       pwd.getpwuid(os.geteuid()).pw_name)
+    try:
+        entry = pwd.getpwnam("postgres")
+    except KeyError:
+        raise MissingPart("as root the demo runs PostgreSQL as the unprivileged `postgres` "
+                          "user, and there is none; install PostgreSQL's package (it creates "
+                          "the user) or run the demo as an ordinary user") from None
+    # postgres must be able to pass through every folder above its own: $TMPDIR may be private
+    # (a test's folder, a per-user temp), /tmp is not
+    parent = next((p for p in (tempfile.gettempdir(), "/tmp") if _passable(Path(p))), None)  # noqa: S108
+    if parent is None:
+        raise MissingPart("no temporary folder the `postgres` user can reach for the demo's "
+                          "cluster; set TMPDIR to one (every folder above it searchable by all)")
+    folder = scratch_folder(stack, parent)
+    os.chown(folder, entry.pw_uid, entry.pw_gid)
+    return Cluster(find_postgres(), folder / "data", free_port(), "postgres")
+
+
+def _passable(path: Path) -> bool:
+    path = path.resolve()
+    return all(os.stat(p).st_mode & 0o001 for p in (path, *path.parents))
 
 
 def start_postgres(cluster: Cluster) -> None:
     """initdb + pg_ctl start, trust authentication on 127.0.0.1 only."""
     folder = cluster.datadir.parent
-    folder.mkdir()
-    if os.geteuid() == 0:
-        entry = pwd.getpwnam(cluster.user)
-        os.chown(folder, entry.pw_uid, entry.pw_gid)
-        # postgres must pass through the demo's folder (only pass: listing it stays ours)
-        os.chmod(folder.parent, 0o711)  # noqa: S103
     _run(_as_server_user([str(cluster.bindir / "initdb"), "-D", str(cluster.datadir), "-U",
                           cluster.user, "-A", "trust", "--no-sync", "-E", "UTF8"], cluster.user),
          "initdb")
     opts = (f"-c listen_addresses=127.0.0.1 -c port={cluster.port} "
-            f"-c unix_socket_directories={folder} "
+            "-c unix_socket_directories='' "  # TCP only: a socket path may be too long
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
     _run(_as_server_user([str(cluster.bindir / "pg_ctl"), "-D", str(cluster.datadir), "-o", opts,
                           "-l", str(folder / "server.log"), "-w", "-t", "60", "start"],

@@ -117,7 +117,8 @@ class Demo:
 
     def _replay(self, stack: ExitStack) -> None:
         base = parts.scratch_folder(stack)
-        vault = parts.vault_folder(stack, base)
+        cluster_at = parts.plan_postgres(stack)
+        vault = parts.vault_folder(stack, cluster_at.datadir.parent)
         home = base / "home"
         home.mkdir(mode=0o700)
         real_token = str(uuid.uuid4())
@@ -127,7 +128,6 @@ class Demo:
         self.narrate("starting a throwaway PostgreSQL with the databases rentals (production) "
                      "and rentals_staging (staging)")
         # PostgreSQL starts in the background while step 1, which does not need it, runs.
-        cluster_at = parts.plan_postgres(base)
         starting = parts.start_postgres_in_background(stack, cluster_at, stage.seed)
         workspace = stage.write_workspace(home, real_token)
         config = base / "airlock.toml"

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from airlock.cli.app import app
-from airlock.demo import STEPS, parts
+from airlock.demo import STEPS, parts, stage
 from tests.conftest import require
 from tests.pgcluster import find_bindir
 
@@ -150,3 +151,21 @@ def test_without_postgresql_it_says_what_to_install_and_exits_2(
         "PostgreSQL's server binaries")
     assert "apt-get install postgresql" in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_step_that_fails_fails_the_demo_and_still_removes_everything(
+        real_parts: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A workspace without the token: step 1 observes no finding, the rest is not run, the exit
+    is 1 — and PostgreSQL, started in its thread while step 1 ran, is stopped."""
+    before = _demo_folders(tmp_path)
+    write_workspace = stage.write_workspace
+    monkeypatch.setattr(stage, "write_workspace",
+                        lambda home, token: write_workspace(home, "not-a-token"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    result = CliRunner().invoke(app, ["demo", "--json"])
+    steps = json.loads(result.stdout)
+    assert result.exit_code == 1, result.output
+    assert steps[0]["ok"] is False and "did not flag" in steps[0]["observed"]
+    assert [s["observed"] for s in steps[1:]] == ["not run: an earlier step failed"] * 4
+    assert not any(s["ok"] for s in steps)
+    _assert_nothing_left(tmp_path, before, {str(tmp_path), parts.PREFIX})

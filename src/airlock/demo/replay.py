@@ -207,11 +207,13 @@ class Demo:
             raise StepFailed(f"the credential scan did not flag {env_file}: {scan.stdout[-400:]}")
         where = f"{env_file.name}:{found[0]['line']}"
         self.narrate(f"  the scan flags {where} ({found[0]['kind']}, {found[0]['key']})")
-        before = stage.new_resources(set(), config)
+        declared = stage.resource_names(config)
         moved = self._airlock("credentials", "import", "--workspace", str(workspace), "--yes")
-        (endpoint,) = stage.new_resources(set(before), config) or [""]
-        if moved.returncode != 0 or not endpoint:
-            raise StepFailed(f"credentials import failed: {(moved.stderr or moved.stdout)[-400:]}")
+        added = sorted(stage.resource_names(config) - declared)
+        if moved.returncode != 0 or len(added) != 1:
+            raise StepFailed(f"credentials import declared {added or 'nothing'}: "
+                             f"{(moved.stderr or moved.stdout)[-400:]}")
+        endpoint = added[0]
         stage.point_at_demo_railway(config, endpoint, railway.url)
         content = env_file.read_text(encoding="utf-8")
         line = next(x for x in content.splitlines() if x.startswith("RAILWAY_TOKEN="))

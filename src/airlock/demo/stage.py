@@ -145,6 +145,6 @@ def point_at_demo_railway(path: Path, resource: str, railway_url: str) -> None:
     path.write_text(tomlkit.dumps(doc), encoding="utf-8")
 
 
-def new_resources(before: set[str], path: Path) -> list[str]:
+def resource_names(path: Path) -> set[str]:
     doc = tomlkit.parse(path.read_text(encoding="utf-8"))
-    return sorted(set(json.loads(json.dumps(doc.get("resources", {})))) - before)
+    return set(json.loads(json.dumps(doc.get("resources", {}))))

@@ -142,14 +142,17 @@ class Demo:
         endpoint = self._step(0, lambda: self._token_in_a_file(workspace, config, railway))
         if endpoint is None:
             return
-        credential, seed = self._enrol()
-        staging, production = self._tokens(config)
+        staging, production = self._tokens(config)  # this also creates airlock's state
+        # `approver add` runs while `airlock up` starts: two interpreter starts at once
+        self.narrate(f"enrolling the scripted approver {stage.APPROVER} (`airlock approver add`)")
+        enrolling = self._airlock_started(stack, "approver", "add", stage.APPROVER)
         cluster = starting.result()
         self.narrate(f"starting `airlock up` (API :{ports.api}, API proxy :{ports.apiproxy}, "
                      f"wire proxy :{ports.production} rentals, :{ports.staging} rentals_staging)")
         stack.enter_context(parts.airlock_up(
             [sys.executable, "-m", "airlock", "up", "--port", str(ports.api)], self.env, base,
             ports.api, base / "airlock-up.log"))
+        credential, seed = self._enrolled(enrolling)
         runtime = Runtime(load_config(config))
         stack.callback(runtime.close)
         url = f"http://127.0.0.1:{ports.apiproxy}/{endpoint}/graphql/v2"
@@ -231,13 +234,14 @@ class Demo:
                 f"{line}, which Railway refuses (401)",
                 {"finding": found[0], "resource": endpoint, "pointer": line}, endpoint)
 
-    def _enrol(self) -> tuple[str, str]:
-        self.narrate(f"enrolling the scripted approver {stage.APPROVER} (`airlock approver add`)")
-        added = self._airlock("approver", "add", stage.APPROVER)
-        lines = [x.strip() for x in added.stdout.splitlines() if x.strip()]
+    @staticmethod
+    def _enrolled(adding: subprocess.Popen[str]) -> tuple[str, str]:
+        """The approver's credential (the last line `approver add` prints) and TOTP seed."""
+        stdout, stderr = adding.communicate(timeout=120)
+        lines = [x.strip() for x in stdout.splitlines() if x.strip()]
         uri = next((x for x in lines if x.startswith("otpauth://")), None)
-        if added.returncode != 0 or uri is None:
-            raise AirlockError(f"approver add failed: {(added.stderr or added.stdout)[-400:]}")
+        if adding.returncode != 0 or uri is None:
+            raise AirlockError(f"approver add failed: {(stderr or stdout)[-400:]}")
         return lines[-1], pyotp.parse_uri(uri).secret
 
     def _tokens(self, config: Path) -> tuple[str, str]:
@@ -349,11 +353,26 @@ class Demo:
 
     # ---- helpers ------------------------------------------------------------------------------
 
+    def _airlock_started(self, stack: ExitStack, *args: str) -> subprocess.Popen[str]:
+        """The real CLI, running while the demo does something else (killed if the demo
+        ends first)."""
+        proc = subprocess.Popen([sys.executable, "-m", "airlock", *args], cwd=self.cwd,
+                                env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        stack.callback(_kill, proc)
+        return proc
+
     def _airlock(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """The real CLI, as a person (or the scripted approver) would run it."""
         return subprocess.run([sys.executable, "-m", "airlock", *args], cwd=self.cwd,
                               env=self.env, capture_output=True, text=True, timeout=timeout,
                               check=False)
+
+
+def _kill(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.communicate()
 
 
 def _post(url: str, token: str) -> tuple[int, dict[str, Any]]:

@@ -367,6 +367,13 @@ class ApiProxyApp:
                         "headers": [(k.lower().encode("latin-1"), v.encode("latin-1"))
                                     for k, v in out_headers]})
             stream = response.aiter_bytes() if decoded else response.aiter_raw()
+            if _small(response.headers.get("content-length"), decoded):
+                # A small answer of known length goes out as one write: read whole (h11 reads
+                # no more than its Content-Length), masked whole.
+                whole = b"".join([chunk async for chunk in stream])
+                await send({"type": "http.response.body",
+                            "body": scrubber.feed(whole) + scrubber.close(), "more_body": False})
+                return
             async for chunk in stream:
                 masked = scrubber.feed(chunk)
                 if masked:
@@ -375,6 +382,13 @@ class ApiProxyApp:
                         "more_body": False})
         finally:
             await response.aclose()
+
+
+def _small(content_length: str | None, decoded: bool) -> bool:
+    """Whether an answer is short enough, and its length known, to be passed on in one piece
+    rather than streamed (a stream of unknown length, such as a watch, is never held back)."""
+    return not decoded and content_length is not None and content_length.strip().isdigit() \
+        and int(content_length) <= _CHUNK
 
 
 def _aws_service(headers: list[tuple[str, str]]) -> str | None:

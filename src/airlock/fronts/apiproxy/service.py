@@ -14,6 +14,7 @@ import uvicorn
 from airlock.errors import AirlockError
 from airlock.fronts.apiproxy.app import ApiProxyApp
 from airlock.fronts.apiproxy.settings import SECTION, ApiProxySettings
+from airlock.fronts.listen import tcp_listener
 from airlock.runtime import Runtime
 from airlock.services import Health
 
@@ -45,8 +46,7 @@ class ApiProxyService:
     def start(self) -> None:
         host, port = self.settings.host, self.settings.port
         try:
-            family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-            sock = socket.create_server((host, port), family=family, backlog=1024)
+            sock = tcp_listener(host, port)
         except OSError as exc:
             raise AirlockError(f"the API proxy cannot listen on {host}:{port}: {exc}",
                                hint="set [fronts.apiproxy] listen to a free host:port") from None

@@ -54,5 +54,5 @@ def test_connections_served_by_asyncio_have_nagle_off() -> None:
 def test_a_port_in_use_is_an_error_and_leaves_no_socket_open() -> None:
     with tcp_listener("127.0.0.1", 0) as listener:
         port = listener.getsockname()[1]
-        with pytest.raises(OSError):
+        with pytest.raises(OSError, match="in use"):
             tcp_listener("127.0.0.1", port)

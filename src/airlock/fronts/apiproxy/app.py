@@ -44,6 +44,7 @@ from airlock.runtime import Runtime
 from airlock.tokens import authenticate, caller_of_token
 from airlock.upstream import aws
 from airlock.upstream.http import canonical_base, forward_url, upstream_headers
+from airlock.verdicts import VerdictCache
 
 log = logging.getLogger("airlock.apiproxy")
 
@@ -125,8 +126,13 @@ class ApiProxyApp:
             if resource.provider == "railway" and proxied.railway_projects else None
         resolver = EndpointResolver(Inventory.from_config(config), resource, proxied, railway)
         base = runtime.judge
+        # Repeated reads are judged once for a while; a read naming targets only where their
+        # placement cannot change under it (no live Railway lookup).
+        ttl = self.settings.verdict_ttl
+        verdicts = VerdictCache(static_placement=railway is None, max_age=ttl) if ttl else None
         judge = Judge(config=config, classifier=base.classifier, resolver=resolver,
-                      policy=base.policy, clock=self.clock)
+                      policy=base.policy, clock=self.clock, guards=base.guards,
+                      verdicts=verdicts)
         gate = Gate(judge=judge, approvals=runtime.approvals(), safety_net=runtime.safety_net,
                     executor=Release(), audit=runtime.audit)
         secrets = [s.reveal() for s in (resource.credential,) if s is not None]

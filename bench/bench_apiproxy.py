@@ -175,7 +175,9 @@ def main() -> None:
     upstream_port = _port()
     # name, verdict_ttl: as configured by default, and with every call judged afresh
     variants = [("through airlock", "60s"), ("… verdict cache off", "0s")]
-    with tempfile.TemporaryDirectory(prefix="airlock-bench-apiproxy-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="airlock-bench-apiproxy-") as tmp, \
+            tempfile.TemporaryDirectory(prefix="airlock-bench-state-",
+                                        dir=options.state_dir or tmp) as states:
         env = {**os.environ, "BENCH_UPSTREAM_TOKEN": "bench-real-token-000000"}
         os.environ.update(env)
         procs: list[subprocess.Popen[bytes]] = []
@@ -187,8 +189,7 @@ def main() -> None:
             for index, (_name, ttl) in enumerate(variants):
                 proxy_port, api_port = _port(), _port()
                 config = Path(tmp) / f"airlock-{index}.toml"
-                state = Path(tempfile.mkdtemp(prefix="airlock-bench-state-",
-                                              dir=options.state_dir or tmp))
+                state = Path(states) / f"state-{index}"
                 config.write_text(_config(state, upstream_port, proxy_port, ttl))
                 runtime = Runtime(load_config(config))
                 token = issue_token(runtime.store, runtime.config, principal="agent",

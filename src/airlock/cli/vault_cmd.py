@@ -28,7 +28,7 @@ from airlock.vault import deferred as deferrals
 from airlock.vault import identity, quarantine
 from airlock.vault.catalog import Catalog
 from airlock.vault.core import Vault
-from airlock.vault.drill import DrillReport, drill
+from airlock.vault.drill import DrillReport, drill, drill_selection
 from airlock.vault.errors import IntegrityError
 from airlock.vault.location import key_from, store_at
 from airlock.vault.manifest import Manifest
@@ -244,22 +244,27 @@ def undo(ctx: typer.Context,
 @app.command("drill")
 def drill_cmd(ctx: typer.Context,
               resource: str | None = typer.Argument(None, help="Only this resource."),
+              every: bool = typer.Option(False, "--all", help="Every snapshot, not only the "
+                                         "newest of each kind."),
+              snapshot: str | None = typer.Option(None, "--snapshot", metavar="ID",
+                                                  help="Only this snapshot."),
               vault: str | None = VaultOpt, key_file: Path | None = KeyFileOpt,
               as_json: bool = JsonOpt) -> None:
-    """Restore the newest snapshot of each resource into a scratch target and check its rows and
-    content hashes against what was recorded; clean up; report. Exit 1 if any drill fails.
+    """Restore the newest snapshot of each kind of each resource (a full backup, a table
+    dropped, rows deleted, …) into a scratch target and check its rows and content hashes
+    against what was recorded; clean up; report. Exit 1 if any drill fails.
     (For a resource not in the configuration, PostgreSQL drills use $AIRLOCK_DRILL_URL.)"""
     c = _Context(ctx, vault, key_file)
-    newest: dict[str, Manifest] = {}
-    for m in sorted(c.vault.manifests(), key=lambda m: m.created_at):
-        if resource is None or m.resource == resource:
-            newest[m.resource] = m
-    if not newest:
-        raise InputError("no snapshot to drill" + (f" of {resource}" if resource else ""),
-                         hint="take one with `airlock backup RESOURCE`")
+    chosen = drill_selection(list(c.vault.manifests()), resource, every=every,
+                             snapshot=snapshot)
+    if not chosen:
+        raise InputError("no snapshot to drill" + (f" of {resource}" if resource else "")
+                         + (f" with id {snapshot}" if snapshot else ""),
+                         hint="list them with `airlock snapshots`; take one with "
+                              "`airlock backup RESOURCE`")
     reports: list[DrillReport] = []
-    for name, manifest in sorted(newest.items()):
-        pg = _pg_of(c.config, name, manifest.kind)
+    for manifest in chosen:
+        pg = _pg_of(c.config, manifest.resource, manifest.kind)
         report = drill(c.vault, manifest, pg)
         reports.append(report)
         c.record("drill", report.to_json())

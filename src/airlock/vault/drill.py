@@ -4,7 +4,10 @@ recorded when it was taken, report, clean up.
 
     postgres dumps    a scratch database `airlock_drill_…` on the resource's server (the role
                       needs CREATEDB); when the source database is reachable its schema is
-                      loaded first, so objects the snapshot depends on exist
+                      loaded first, so objects the snapshot depends on exist. That schema has
+                      no rows, so the dump's foreign keys into tables outside the snapshot are
+                      added NOT VALID there (the rows they point at are in the real database,
+                      not in the scratch one) — and the report says so
     postgres rows     temporary tables in the resource's database, rolled back afterwards
     sqlite, files     a private temporary file or folder
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +51,22 @@ class DrillReport:
         return {"snapshot": self.snapshot, "resource": self.resource, "kind": self.kind,
                 "ok": self.ok, "checks": self.checks, "error": self.error,
                 "seconds": round(self.seconds, 3)}
+
+
+def drill_selection(manifests: list[Manifest], resource: str | None, *, every: bool = False,
+                    snapshot: str | None = None) -> list[Manifest]:
+    """Which snapshots a drill restores: by default the newest of each (resource, kind) — a
+    resource's full backups, table dumps and row before-images restore by different paths, and
+    each must be proved, not only whichever was taken last. Oldest first within a resource."""
+    picked = [m for m in sorted(manifests, key=lambda m: (m.resource, m.created_at, m.id))
+              if (resource is None or m.resource == resource)
+              and (snapshot is None or m.id == snapshot)]
+    if every or snapshot is not None:
+        return picked
+    newest: dict[tuple[str, str], Manifest] = {}
+    for m in picked:
+        newest[(m.resource, m.kind)] = m
+    return sorted(newest.values(), key=lambda m: (m.resource, m.created_at, m.id))
 
 
 def _compare(report: DrillReport, expected: dict[str, Any], found: dict[str, Any]) -> None:
@@ -130,7 +150,8 @@ def _drill_dump(vault: Vault, manifest: Manifest, pg: PgConn, report: DrillRepor
         if manifest.kind != "postgres-database":
             _load_schema_of_source(pg.with_dbname(str(manifest.source.get("database")
                                                       or pg.dbname)), target)
-        pgrestore.apply_dump(vault, manifest, target, force=True)
+        foreign_keys = ForeignKeysNotValid()
+        pgrestore.apply_dump(vault, manifest, target, force=True, rewrite=foreign_keys.rewrite)
         relations = [Relation.from_json(r) for r in manifest.source.get("relations", [])]
         schema = manifest.source.get("schema")
         if manifest.kind == "postgres-database":
@@ -140,6 +161,11 @@ def _drill_dump(vault: Vault, manifest: Manifest, pg: PgConn, report: DrillRepor
         else:
             found = pgrestore.data_stats(target, relations)
         _compare(report, dict(manifest.stats.get("tables", {})), found)
+        if foreign_keys.count:
+            report.checks.append({
+                "what": "foreign keys", "expected": f"{foreign_keys.count} restored",
+                "found": f"{foreign_keys.count} restored NOT VALID (the rows they reference "
+                         "are not in the scratch database)", "ok": True})
     finally:
         with admin.connect(autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {quote_ident(scratch)} WITH (FORCE)")
@@ -161,3 +187,59 @@ def _load_schema_of_source(source: PgConn, scratch: PgConn) -> None:
               "--single-transaction", "--dbname", scratch_dsn, "-f", "-"], scratch_env, chunks,
              "psql (drill schema)")
 
+
+
+_FOREIGN_KEY = b"    ADD CONSTRAINT "
+_NOT_VALID = b" NOT VALID;\n"
+_END_OF_COPY = b"\\.\n"
+
+
+class ForeignKeysNotValid:
+    """Rewrites a plain dump as it streams so that its foreign keys are added `NOT VALID`.
+
+    pg_dump writes each one as `ALTER TABLE ONLY t` followed by the line
+    `    ADD CONSTRAINT name FOREIGN KEY (…) REFERENCES …;`. Only lines outside COPY blocks are
+    looked at (row data passes through untouched, found by its `\\.` terminator the way
+    `pgcopy` finds it), and only complete lines are ever passed on, so a line split across
+    chunks is seen whole."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def rewrite(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        buf = bytearray()
+        in_copy = False
+        for chunk in chunks:
+            buf += chunk
+            pos = 0
+            while True:
+                if in_copy:
+                    if buf.startswith(_END_OF_COPY, pos):
+                        end = pos + len(_END_OF_COPY)
+                    else:
+                        found = buf.find(b"\n" + _END_OF_COPY, pos)
+                        end = found + 1 + len(_END_OF_COPY) if found >= 0 else -1
+                    if end < 0:
+                        last = buf.rfind(b"\n", pos)
+                        if last >= 0:  # whole rows, none of them the terminator
+                            yield bytes(buf[pos:last + 1])
+                            pos = last + 1
+                        break
+                    yield bytes(buf[pos:end])
+                    pos, in_copy = end, False
+                    continue
+                newline = buf.find(b"\n", pos)
+                if newline < 0:
+                    break
+                line = bytes(buf[pos:newline + 1])
+                pos = newline + 1
+                if line.startswith(b"COPY "):
+                    in_copy = True
+                elif (line.startswith(_FOREIGN_KEY) and b" FOREIGN KEY " in line
+                      and line.endswith(b";\n") and not line.endswith(_NOT_VALID)):
+                    line = line[:-2] + _NOT_VALID
+                    self.count += 1
+                yield line
+            del buf[:pos]
+        if buf:
+            yield bytes(buf)

@@ -9,7 +9,7 @@ and then inserted — or, with `force`, upserted over the existing rows by key.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,7 +136,10 @@ def _postlude(manifest: Manifest, target: PgConn) -> bytes:
 
 
 def apply_dump(vault: Vault, manifest: Manifest, target: PgConn, *, force: bool,
-               progress: Progress | None = None) -> None:
+               progress: Progress | None = None,
+               rewrite: Callable[[Iterator[bytes]], Iterator[bytes]] | None = None) -> None:
+    """Replay a dump snapshot into `target`. `rewrite` (drills only) may change the dump's
+    script on its way to psql."""
     progress = progress or NoProgress()
     if manifest.kind == "postgres-database":
         props = manifest.source.get("properties", {})
@@ -152,6 +155,8 @@ def apply_dump(vault: Vault, manifest: Manifest, target: PgConn, *, force: bool,
     chunks: Iterator[bytes] = vault.chunks(manifest, "dump")
     if manifest.source.get("purpose", "drop") not in ("drop", "backup"):
         chunks = data_only(chunks)
+    if rewrite is not None:
+        chunks = rewrite(chunks)
     prelude = _prelude(manifest, target, force)
     postlude = _postlude(manifest, target)
 

@@ -341,3 +341,57 @@ def test_an_audit_log_that_does_not_verify(world: World) -> None:
     found = world.found("audit", "audit.")
     assert [(f.check, f.severity) for f in found] == [("audit.chain", Severity.CRITICAL)]
     assert "record 2" in found[0].title
+
+
+PRODUCTION_AND_STAGING = """
+    [vault]
+    path = "/nonexistent-disk/vault"
+
+    [resources.orders]
+    kind = "sqlite"
+    environment = "production"
+    path = "orders.db"
+
+    [resources.scratch]
+    kind = "sqlite"
+    environment = "staging"
+    path = "scratch.db"
+
+    [resources.uploads]
+    kind = "path"
+    environment = "production"
+    path = "uploads"
+"""
+
+
+def test_a_production_resource_without_a_successful_drill_in_30_days(world: World) -> None:
+    world.configure(PRODUCTION_AND_STAGING)
+    assert world.found("drills", "drills.production") == []  # nothing to drill: RPO's job
+    _snapshot(world, "orders", timedelta(hours=1))
+    _snapshot(world, "scratch", timedelta(hours=1))
+    [found] = world.found("drills", "drills.production")
+    assert found.severity is Severity.WARNING
+    assert found.evidence == ("orders (production): never successfully drilled",)  # not staging
+    _drill(world, "orders", timedelta(days=31), ok=True)
+    _drill(world, "orders", timedelta(days=2), ok=False)
+    [found] = world.found("drills", "drills.production")
+    assert found.evidence[0].startswith("orders (production): last successful drill 31 days ago")
+    assert "FAILED" in found.evidence[0]
+    _drill(world, "orders", timedelta(days=29), ok=True)  # older than the failure, but within
+    assert world.found("drills", "drills.production") == []
+
+
+def test_drill_check_uses_the_doctors_clock_and_defers_to_drill_every(world: World) -> None:
+    from airlock.doctor.drills import check_drills
+
+    world.configure(PRODUCTION_AND_STAGING)
+    _snapshot(world, "orders", timedelta(hours=1))
+    _drill(world, "orders", timedelta(days=5), ok=True)
+    assert check_drills(world.doctor()) == []
+    assert len(check_drills(world.doctor(), within=timedelta(days=4))) == 1
+    # with an interval configured, backups.drill reports it, once
+    world.configure(PRODUCTION_AND_STAGING.replace('path = "/nonexistent-disk/vault"',
+                                                   'path = "/nonexistent-disk/vault"\n'
+                                                   '    drill_every = "1d"'))
+    assert check_drills(world.doctor()) == []
+    assert len(world.found("backups", "backups.drill")) == 1

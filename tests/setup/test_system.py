@@ -319,7 +319,7 @@ def test_doctor_gives_a_clean_bill_to_a_clean_setup(installed: Installed) -> Non
     report = json.loads(done.stdout)
     assert done.returncode == 0 and report["clean"], json.dumps(report, indent=2)
     assert report["checked"] == ["service", "access", "credentials", "harnesses", "backups",
-                                 "tokens", "audit"]
+                                 "drills", "tokens", "audit"]
 
 
 def test_doctor_as_the_developer_sees_what_it_may(installed: Installed) -> None:

@@ -7,6 +7,7 @@ evidence and the exact fix; any critical finding makes the command exit 1.
     credentials.py  credentials the agent could read: workspace, home, environment
     harnesses.py    harnesses without airlock's hook, or with a matcher that leaves tools out
     backups.py      backups beside their data, too old, never drilled
+    drills.py       production resources with no successful drill within N days
     tokens.py       tokens reaching production / several environments / never expiring;
                     fewer approvers than a hold needs
     service.py      `airlock up` not running, or running as the agent's user
@@ -24,6 +25,7 @@ from airlock.doctor.auditlog import check_audit
 from airlock.doctor.backups import check_backups
 from airlock.doctor.context import Doctor
 from airlock.doctor.credentials import check_credentials
+from airlock.doctor.drills import check_drills
 from airlock.doctor.harnesses import check_harnesses
 from airlock.doctor.report import Finding, Report, Severity
 from airlock.doctor.service import check_service
@@ -35,6 +37,7 @@ CHECKS: tuple[tuple[str, Callable[[Doctor], list[Finding]]], ...] = (
     ("credentials", check_credentials),
     ("harnesses", check_harnesses),
     ("backups", check_backups),
+    ("drills", check_drills),
     ("tokens", check_tokens),
     ("audit", check_audit),
 )

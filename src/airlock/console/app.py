@@ -7,6 +7,7 @@
     POST /console/approvals/{id}/approve    session + CSRF token + a fresh TOTP code
     POST /console/approvals/{id}/deny       session + CSRF token + a reason
     GET  /console/audit                     the audit log, newest first, with its verification
+    GET  /console/runbooks[/{resource}]     recovery runbooks, generated from the state (runbook/)
     POST /console/api/approvals/{id}/decision
                                             for scripts and `airlock approve --server`: JSON
                                             with credential and code, no cookies involved
@@ -318,6 +319,25 @@ class Console:
         except InputError as exc:
             raise ApproverAuthError("not_human", exc.message, name=session.approver) from None
 
+    async def runbook(self, request: Request) -> Response:
+        session = await self.session(request)
+        if session is None:
+            return self.to_login(request)
+        name = request.path_params.get("resource")
+        if name is None:
+            resources = sorted(self.config.resources.values(), key=lambda r: r.name)
+            return self.render(request, "runbook.html", {"book": None, "resources": resources},
+                               session=session)
+        if name not in self.config.resources:
+            return self.error(request, 404, "No such resource",
+                              "No resource by this name is configured.", session)
+        from airlock.runbook import build
+        from airlock.runbook.render import html_body
+
+        book = await self.sync(build, self.runtime, name, self.clock())
+        return self.render(request, "runbook.html", {"book": book, "body": html_body(book)},
+                           session=session)
+
     async def audit(self, request: Request) -> Response:
         session = await self.session(request)
         if session is None:
@@ -465,6 +485,8 @@ def create_console(runtime: Runtime, *, limiter: LoginLimiter | None = None,
         Route("/approvals/{approval_id}/approve", console.approve, methods=["POST"]),
         Route("/approvals/{approval_id}/deny", console.deny, methods=["POST"]),
         Route("/audit", console.audit),
+        Route("/runbooks", console.runbook),
+        Route("/runbooks/{resource}", console.runbook),
         Route("/api/approvals/{approval_id}/decision", console.api_decision, methods=["POST"]),
         Mount("/static", app=StaticFiles(packages=[("airlock.console", "static")])),
     ])

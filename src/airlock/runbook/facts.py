@@ -108,6 +108,9 @@ def build(runtime: Runtime, name: str, now: datetime, prefix: str | None = None)
     records = runtime.store.list_snapshots(resource=name, limit=100_000)
     snapshots = tuple(_snapshot_line(r, now, cmd) for r in records)
     warnings: list[str] = []
+    if not config.vault.enabled:
+        warnings.append("the vault is switched off ([vault] enabled = false): destructive "
+                        "actions run without a backup")
     if not snapshots:
         warnings.append(f"there is no snapshot of {name}: nothing can be restored. Take one now: "
                         f"`{cmd} backup {shlex.quote(name)}`")
@@ -131,11 +134,11 @@ def build(runtime: Runtime, name: str, now: datetime, prefix: str | None = None)
         production=config.environment(res.environment).production,
         description=res.description, generated_at=now.isoformat(timespec="seconds"),
         config=str(config.path) if config.path else config.source,
-        vault=runtime.vault.location, vault_key=_key_source(config),
+        vault=_vault_location(runtime), vault_key=_key_source(config),
         snapshots=snapshots, blast_radius=_blast(config, name),
         lives_on=_lives_on(config, name), approvers=approvers,
         approvals=approvals, last_drill=last, last_passing_drill=passing,
-        steps=_steps(cmd, name, records), from_vault_alone=_vault_alone(records, runtime, config),
+        steps=_steps(cmd, name, records), from_vault_alone=_vault_alone(records, runtime),
         warnings=tuple(warnings))
 
 
@@ -174,6 +177,12 @@ def _snapshot_line(r: SnapshotRecord, now: datetime, cmd: str) -> SnapshotLine:
         restore=f"{cmd} restore {r.id}" + (" --into NEW_DATABASE_URL"
                                           if r.kind == "postgres-database" else ""),
         undo=f"{cmd} undo {r.action_id}" if r.action_id else None, verified=verified)
+
+
+def _vault_location(runtime: Runtime) -> str:
+    if not runtime.config.vault.enabled:
+        return "none (switched off)"
+    return runtime.vault.location
 
 
 def _key_source(config: Config) -> str:
@@ -288,7 +297,7 @@ def _steps(cmd: str, name: str, records: list[SnapshotRecord]) -> tuple[Step, ..
     )
 
 
-def _vault_alone(records: list[SnapshotRecord], runtime: Runtime, config: Config) -> str:
+def _vault_alone(records: list[SnapshotRecord], runtime: Runtime) -> str:
     snap = records[0].id if records else "SNAPSHOT"
-    return (f"airlock restore {snap} --vault {shlex.quote(runtime.vault.location)} "
+    return (f"airlock restore {snap} --vault {shlex.quote(_vault_location(runtime))} "
             f"--key-file VAULT_KEY_FILE --into TARGET")

@@ -4,8 +4,10 @@ HTML (Jinja2 with autoescaping, no script) or JSON."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
 from airlock.runbook.facts import Runbook
 
@@ -101,5 +103,15 @@ _JINJA = Environment(loader=PackageLoader("airlock.runbook", "templates"),
 
 
 def html(book: Runbook) -> str:
-    return _JINJA.get_template("runbook.html").render(book=book, drill=_drill_line(book),
-                                                   new_database=NEW_DATABASE)
+    """A whole page: no script, and a Content-Security-Policy that allows none."""
+    return _JINJA.get_template("runbook.html").render(**_context(book))
+
+
+def html_body(book: Runbook) -> Markup:
+    """The page's content alone (escaped), for the console to place in its own layout."""
+    # the output of an autoescaping template: every value in it was escaped
+    return Markup(_JINJA.get_template("body.html").render(**_context(book)))  # noqa: S704
+
+
+def _context(book: Runbook) -> dict[str, Any]:
+    return {"book": book, "drill": _drill_line(book), "new_database": NEW_DATABASE}

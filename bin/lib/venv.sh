@@ -68,7 +68,7 @@ airlock_ensure_venv() {
   log="$venv/install.log"
   local - status=0
   set -o pipefail
-  "$venv/bin/python" -m pip install --disable-pip-version-check --progress-bar off -e "$spec" \
+  "$venv/bin/python" -m pip install --disable-pip-version-check --progress-bar off --no-compile -e "$spec" \
     2>&1 | tee "$log" | airlock_pip_progress || status=$?
   if [ "$status" -ne 0 ]; then
     echo "airlock: the install failed (full output: $log); pip said:" >&2

@@ -64,11 +64,22 @@ airlock_ensure_venv() {
   started=$SECONDS
   echo "airlock: installing airlock${extras:+ with extras: $(printf '%s' "$extras" | paste -sd' ' -)} into $venv" >&2
   echo "airlock: (first run, or pyproject.toml changed; later runs start at once)" >&2
-  [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
+  # pip ≥ 22.3 outside the venv can install into it (--python): the venv then needs no pip of its
+  # own, which saves copying one into it (seconds on a busy machine).
+  local pip=("$venv/bin/python" -m pip)
+  if [ ! -x "$venv/bin/python" ]; then
+    if "$python" -c 'import pip, sys; sys.exit(tuple(map(int, pip.__version__.split(".")[:2])) < (22, 3))' \
+        2>/dev/null; then
+      "$python" -m venv --without-pip "$venv"
+    else
+      "$python" -m venv "$venv"
+    fi
+  fi
+  "$venv/bin/python" -c 'import pip' 2>/dev/null || pip=("$python" -m pip --python "$venv/bin/python")
   log="$venv/install.log"
   local - status=0
   set -o pipefail
-  "$venv/bin/python" -m pip install --disable-pip-version-check --progress-bar off --no-compile -e "$spec" \
+  "${pip[@]}" install --disable-pip-version-check --progress-bar off --no-compile -e "$spec" \
     2>&1 | tee "$log" | airlock_pip_progress || status=$?
   if [ "$status" -ne 0 ]; then
     echo "airlock: the install failed (full output: $log); pip said:" >&2

@@ -15,6 +15,7 @@ environment of anything comes from the configuration, never from the agent).
 
 from __future__ import annotations
 
+import errno
 import json
 import socket
 import threading
@@ -174,8 +175,14 @@ class ApiService:
         try:
             sock = tcp_listener(self.host, self.port)
         except OSError as exc:
-            raise AirlockError(f"cannot listen on {self.host}:{self.port}: {exc}",
-                               hint="choose another --port, or stop what listens there") from None
+            if exc.errno == errno.EADDRINUSE:
+                raise AirlockError(
+                    f"cannot listen on {self.host}:{self.port}: port {self.port} is already in use",
+                    hint=f"another `airlock up` may be running there (curl "
+                         f"http://{self.host}:{self.port}/healthz); stop it, or start this one "
+                         "with --port and a free port") from None
+            raise AirlockError(f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}",
+                               hint="choose another --host or --port") from None
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
         self._server = server
         self._thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},

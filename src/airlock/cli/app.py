@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import functools
+import os
+import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NoReturn
 
 import typer
@@ -54,8 +57,42 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(policy_app, name="policy")
 app.add_typer(config_app, name="config")
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+INVOKED_AS_ENV = "AIRLOCK_INVOKED_AS"  # bin/airlock sets it to what was typed (`bin/airlock`)
+
+
+def command_name() -> str:
+    """How the person at this terminal runs airlock, so that a printed hint runs as printed:
+    what bin/airlock was typed as, else `airlock` when that is the one on PATH, else the full
+    path of the script that runs (a venv's airlock not on PATH)."""
+    typed = os.environ.get(INVOKED_AS_ENV, "").strip()
+    if typed:
+        return typed
+    script = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if script is None or script.name != "airlock":
+        return "airlock"  # `python -m airlock`, a test runner: the plain name
+    on_path = shutil.which("airlock")
+    if on_path is not None and Path(on_path).resolve() == script.resolve():
+        return "airlock"
+    return str(script.resolve())
+
+
+def runnable(text: str) -> str:
+    """`text` with every quoted airlock command spelled as this terminal runs it."""
+    name = command_name()
+    if name == "airlock":
+        return text
+    return text.replace("`airlock ", f"`{name} ").replace("`sudo airlock ", f"`sudo {name} ")
+
+
+class _Console(Console):
+    """A console whose printed hints (`airlock approve ID`) run as printed (`runnable`)."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        super().print(*(runnable(o) if isinstance(o, str) else o for o in objects), **kwargs)
+
+
+out: Console = _Console(highlight=False, soft_wrap=True)
+err: Console = _Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 @dataclass

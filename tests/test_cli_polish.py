@@ -69,3 +69,17 @@ def test_a_busy_port_fails_clearly_before_anything_says_listening(tmp_path: Path
 def test_version_is_eager(tmp_path: Path, args: list[str]) -> None:
     result = airlock(*args, cwd=tmp_path)
     assert result.returncode == 0 and __version__ in result.stdout
+
+
+def test_missing_corpora_say_where_they_come_from(tmp_path: Path) -> None:
+    from tests.conftest import CORPUS_SOURCES, missing_corpora
+
+    (tmp_path / "dcg").mkdir()
+    message = missing_corpora(tmp_path)
+    assert message is not None and str(tmp_path) in message
+    assert "dcg/" not in message  # present, so not listed
+    assert "github.com/railwayapp/cli" in message and "libpg_query" in message
+    assert "AIRLOCK_CORPORA" in message
+    for name in CORPUS_SOURCES:
+        (tmp_path / name).mkdir(exist_ok=True)
+    assert missing_corpora(tmp_path) is None

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -67,3 +68,28 @@ def test_the_default_path_does_not_import_botocore() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr or "botocore was imported"
+
+
+def test_config_check_warns_when_aws_is_configured_but_not_installed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from airlock.cli.app import app
+
+    (tmp_path / "airlock.toml").write_text(
+        '[environments.staging]\n'
+        '[resources.aws-staging]\nkind = "api"\nenvironment = "staging"\n'
+        'base_url = "https://amazonaws.com"\n'
+        'aws = { access_key_id = { env = "T_AWS_ID" }, secret_access_key = { env = "T_AWS_SECRET" } }\n')
+    monkeypatch.setenv("T_AWS_ID", "AKIAEXAMPLE")
+    monkeypatch.setenv("T_AWS_SECRET", "secret")
+    runner = CliRunner()
+    args = ["--config", str(tmp_path / "airlock.toml"), "config", "check"]
+    installed = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert installed.exit_code == 0, installed.output
+    assert "warning" not in installed.output
+    monkeypatch.setattr(extras, "installed", lambda extra: False)
+    missing = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert missing.exit_code == 0, missing.output
+    assert "resource aws-staging (AWS) needs AWS support" in missing.output
+    assert "`aws` extra" in missing.output

@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 from airlock.cli.app import app, config_app, err, out, state
+from airlock.config import Config
 from airlock.errors import InputError, StoreError
 from airlock.store.sqlstore import DAMAGED_HINT
 
@@ -58,6 +59,21 @@ def config_check(ctx: typer.Context) -> None:
     hooks = ", ".join(f"{w.format} (url from {w.url.source})" for w in approvals.webhooks)
     out.print(f"approvals: holds wait {approvals.ttl}, approved actions may be retried for "
               f"{approvals.use_window}; webhooks: {escape(hooks) or 'none'}")
+    _warn_missing_extras(config)
+
+
+def _warn_missing_extras(config: Config) -> None:
+    """Say now, not at the first AWS call, that AWS support is configured but not installed."""
+    from airlock import extras
+
+    uses = [f"resource {r.name} (AWS)" for r in config.resources.values() if r.provider == "aws"]
+    if config.vault.enabled and config.vault.s3_bucket is not None:
+        uses.append("the S3 vault")
+    if uses and not extras.installed(extras.AWS):
+        try:
+            extras.require(extras.AWS, ", ".join(uses))
+        except extras.MissingExtraError as exc:
+            err.print(f"[bold yellow]warning:[/] {escape(str(exc))}")
 
 
 @app.command()

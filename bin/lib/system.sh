@@ -1,7 +1,7 @@
-# Sourced by bin/test (and bin/airlock demo, bin/bench): the real parts the test suite drives (a
-# PostgreSQL server, Chromium),
-# installed from Debian's packages when this machine lacks them — after saying what, why, and
-# that it needs root. Nothing is installed when they are present.
+# Sourced by bin/test (and by bin/airlock for `demo`, bin/bench): the real parts the test suite
+# drives (a PostgreSQL server, Chromium), installed from Debian's packages when this machine
+# lacks them — after saying what, why, and that it needs root. Nothing is installed when they
+# are present.
 
 airlock_have_postgres() {
   compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null 2>&1

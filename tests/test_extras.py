@@ -93,3 +93,16 @@ def test_config_check_warns_when_aws_is_configured_but_not_installed(
     assert missing.exit_code == 0, missing.output
     assert "resource aws-staging (AWS) needs AWS support" in missing.output
     assert "`aws` extra" in missing.output
+
+
+def test_the_extra_matches_pyproject_and_the_hint_never_installs_from_pypi_by_our_name() -> None:
+    import tomllib
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    assert tuple(pyproject["project"]["optional-dependencies"]["aws"]) == extras.AWS.requirements
+    with pytest.raises(MissingExtraError) as caught:
+        extras.require(extras.Extra("aws", ("no_such_module_xyz",), extras.AWS.requirements,
+                                    "AWS support"), "this")
+    hint = caught.value.hint or ""
+    assert f"{sys.executable} -m pip install 'boto3>=1.34'" in hint
+    assert "pip install 'airlock[" not in hint  # PyPI's `airlock` is another project

@@ -83,3 +83,17 @@ def test_missing_corpora_say_where_they_come_from(tmp_path: Path) -> None:
     for name in CORPUS_SOURCES:
         (tmp_path / name).mkdir(exist_ok=True)
     assert missing_corpora(tmp_path) is None
+
+
+def test_hints_are_spelled_the_way_airlock_was_run(tmp_path: Path) -> None:
+    as_typed = {"AIRLOCK_INVOKED_AS": "bin/airlock"}
+    init = airlock("init", cwd=tmp_path, env=as_typed)
+    assert init.returncode == 0, init.stderr
+    assert "`bin/airlock config check`" in init.stdout  # ./airlock.toml needs no --config
+    again = airlock("init", cwd=tmp_path, env=as_typed)
+    assert again.returncode == EXIT_ERROR
+    missing = airlock("approve", "apr_nope", "--token", "t", "--code", "1", cwd=tmp_path,
+                      env=as_typed)
+    assert "`bin/airlock approvals`" in missing.stderr, missing.stderr
+    plain = airlock("init", str(tmp_path / "other.toml"), cwd=tmp_path)
+    assert f"`airlock --config {tmp_path / 'other.toml'} config check`" in plain.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from importlib import resources
 from pathlib import Path
 
@@ -28,7 +29,10 @@ def init(path: Path = typer.Argument(Path("airlock.toml"), help="Where to write 
         raise InputError(f"{path} already exists; not overwriting it",
                          hint="use --force to replace it, or give another path")
     path.write_text(starter_config(), encoding="utf-8")
-    out.print(f"wrote {path}; edit it, then check it with `airlock --config {path} config check`")
+    # Found without --config only where airlock looks by default: ./airlock.toml.
+    found = path.resolve() == (Path.cwd() / "airlock.toml").resolve()
+    flag = "" if found else f"--config {shlex.quote(str(path))} "
+    out.print(f"wrote {path}; edit it, then check it with `airlock {flag}config check`")
 
 
 @config_app.command("check")

@@ -14,7 +14,18 @@ import pytest
 from tests.pgcluster import Cluster, find_bindir, running_cluster
 
 REPO = Path(__file__).resolve().parents[1]
-CORPORA = REPO.parent / "shared" / "corpora"
+# Public data written by others (read in place, never copied here): a folder `shared/corpora`
+# beside the checkout, or wherever $AIRLOCK_CORPORA points. Where each corpus comes from, so that
+# a machine without them can fetch them:
+CORPORA = Path(os.environ.get("AIRLOCK_CORPORA") or REPO.parent / "shared" / "corpora")
+CORPUS_SOURCES = {
+    "dcg": "labelled shell commands from github.com/Dicklesworthstone/destructive_command_guard "
+           "at 1a52415 (its corpus/, fixtures/ and e2e/fixtures/commands/; MIT)",
+    "railway": "Railway's GraphQL schema and its CLI's documents, from github.com/railwayapp/cli "
+               "at df3838b (schema.json, mutations/, queries/; MIT)",
+    "postgres-regress": "PostgreSQL's regression SQL (src/test/regress/sql) as copied by "
+                        "github.com/pganalyze/libpg_query, branch 16-latest (PostgreSQL licence)",
+}
 
 # `bin/test`'s second pass sets AIRLOCK_TEST_CLOCK_AHEAD: this process and every Python process
 # the tests start run with the clock that many days ahead (see tests/clockshift/sitecustomize.py).
@@ -36,9 +47,21 @@ def require(condition: bool, what: str) -> None:
     pytest.skip(f"{what} is missing")
 
 
+def missing_corpora(root: Path = CORPORA) -> str | None:
+    """What is missing of the corpora at `root`, with where to get it; None when all are there."""
+    absent = [name for name in CORPUS_SOURCES if not (root / name).is_dir()]
+    if not absent:
+        return None
+    return (f"the shared corpora at {root} (folder{'s' if len(absent) > 1 else ''} "
+            f"{', '.join(absent)}: "
+            + "; ".join(f"{name}/ is {CORPUS_SOURCES[name]}" for name in absent)
+            + "; put them beside the checkout as ../shared/corpora, or set AIRLOCK_CORPORA=DIR)")
+
+
 @pytest.fixture(scope="session")
 def corpora() -> Path:
-    require(CORPORA.is_dir(), f"the shared corpora at {CORPORA}")
+    missing = missing_corpora()
+    require(missing is None, missing or "")
     return CORPORA
 
 

@@ -151,3 +151,18 @@ def test_a_bad_signature_or_unknown_key_is_refused(aws_proxy: Proxy) -> None:
     with pytest.raises(ClientError) as unknown:
         real.list_buckets()  # even the real keys do not work here: only airlock's
     assert "unknown access key" in airlock_error(unknown.value)["Message"]
+
+
+def test_without_the_aws_extra_nothing_is_forwarded_and_the_extra_is_named(
+        aws_proxy: Proxy, moto: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from airlock import extras
+
+    s3 = agent_client(aws_proxy, "s3")
+    monkeypatch.setattr(extras, "installed", lambda extra: False)  # as if botocore were absent
+    with pytest.raises(ClientError) as refused:
+        s3.create_bucket(Bucket="never-made")
+    error = airlock_error(refused.value)
+    assert error["Code"] == "AirlockUnavailable" and "`aws` extra" in error["Message"]
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+    buckets = {b["Name"] for b in direct(moto, "s3").list_buckets()["Buckets"]}
+    assert "never-made" not in buckets

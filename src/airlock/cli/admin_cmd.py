@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from importlib import resources
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import typer
 from rich.markup import escape
 
 from airlock.cli.app import app, config_app, err, out, state
+from airlock.config import Config
 from airlock.errors import InputError, StoreError
 from airlock.store.sqlstore import DAMAGED_HINT
 
@@ -27,7 +29,10 @@ def init(path: Path = typer.Argument(Path("airlock.toml"), help="Where to write 
         raise InputError(f"{path} already exists; not overwriting it",
                          hint="use --force to replace it, or give another path")
     path.write_text(starter_config(), encoding="utf-8")
-    out.print(f"wrote {path}; edit it, then check it with `airlock --config {path} config check`")
+    # Found without --config only where airlock looks by default: ./airlock.toml.
+    found = path.resolve() == (Path.cwd() / "airlock.toml").resolve()
+    flag = "" if found else f"--config {shlex.quote(str(path))} "
+    out.print(f"wrote {path}; edit it, then check it with `airlock {flag}config check`")
 
 
 @config_app.command("check")
@@ -58,6 +63,21 @@ def config_check(ctx: typer.Context) -> None:
     hooks = ", ".join(f"{w.format} (url from {w.url.source})" for w in approvals.webhooks)
     out.print(f"approvals: holds wait {approvals.ttl}, approved actions may be retried for "
               f"{approvals.use_window}; webhooks: {escape(hooks) or 'none'}")
+    _warn_missing_extras(config)
+
+
+def _warn_missing_extras(config: Config) -> None:
+    """Say now, not at the first AWS call, that AWS support is configured but not installed."""
+    from airlock import extras
+
+    uses = [f"resource {r.name} (AWS)" for r in config.resources.values() if r.provider == "aws"]
+    if config.vault.enabled and config.vault.s3_bucket is not None:
+        uses.append("the S3 vault")
+    if uses and not extras.installed(extras.AWS):
+        try:
+            extras.require(extras.AWS, ", ".join(uses))
+        except extras.MissingExtraError as exc:
+            err.print(f"[bold yellow]warning:[/] {escape(str(exc))}")
 
 
 @app.command()

@@ -15,6 +15,7 @@ environment of anything comes from the configuration, never from the agent).
 
 from __future__ import annotations
 
+import errno
 import json
 import socket
 import threading
@@ -42,6 +43,11 @@ from airlock.store import ApprovalRecord
 from airlock.tokens import authenticate
 
 MAX_BODY = 1024 * 1024
+# Why a shell command may land nowhere, and what the agent's operator can do about it.
+UNPLACED_SHELL = ("this command names no resource and the token reaches several environments, "
+                  "so airlock cannot tell where it runs (it counts as production): send "
+                  "`resource` naming what it acts on, or use a token issued for one environment "
+                  "(`airlock token create --env staging`) or for the local one (`--env local`)")
 MAX_WAIT_SECONDS = 120
 
 
@@ -100,15 +106,20 @@ def create_app(runtime: Runtime,
             if resource is not None and not isinstance(resource, str):
                 raise InputError(f"resource {resource!r} is not configured")
             cwd = obj.get("cwd") if isinstance(obj.get("cwd"), str) else None
-            # The agent may name a resource, never an environment (see fronts/context.py).
-            context = action_context(config, resource=resource, cwd=cwd)
+            # The agent may name a resource, never an environment: a shell command that names
+            # none is placed by the token's scope, as `check` places it (fronts/context.py).
+            context = action_context(config, resource=resource, cwd=cwd,
+                                     placed_by=caller if kind == "shell" else None)
         except json.JSONDecodeError as exc:
             return _error(400, f"the body is not JSON: {exc.msg}")
         except InputError as exc:
             return _error(400, exc.message)
         action = front_action(payload, caller, "api", context)
         outcome = await run_in_threadpool(gate.submit, action, caller)
-        return JSONResponse(outcome_json(outcome))
+        answer = outcome_json(outcome)
+        if kind == "shell" and context.environment is None and outcome.decision.rule == "scope":
+            answer["next_step"] = UNPLACED_SHELL
+        return JSONResponse(answer)
 
     async def approval_status(request: Request) -> JSONResponse:
         try:
@@ -174,8 +185,14 @@ class ApiService:
         try:
             sock = tcp_listener(self.host, self.port)
         except OSError as exc:
-            raise AirlockError(f"cannot listen on {self.host}:{self.port}: {exc}",
-                               hint="choose another --port, or stop what listens there") from None
+            if exc.errno == errno.EADDRINUSE:
+                raise AirlockError(
+                    f"cannot listen on {self.host}:{self.port}: port {self.port} is already in use",
+                    hint=f"another `airlock up` may be running there (curl "
+                         f"http://{self.host}:{self.port}/healthz); stop it, or start this one "
+                         "with --port and a free port") from None
+            raise AirlockError(f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}",
+                               hint="choose another --host or --port") from None
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
         self._server = server
         self._thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]},

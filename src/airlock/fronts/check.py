@@ -39,10 +39,11 @@ _REQUEST_KEYS = {"kind", "input", "env", "dialect", "principal", "cwd", "resourc
 def build_action(kind: str, payload: Payload, config: Config, *, env: str | None,
                  principal: str | None, cwd: str | None = None,
                  resource: str | None = None) -> tuple[Action, Caller]:
-    # `airlock check` runs on this machine, so a shell command is judged where it would run.
-    context = action_context(config, resource=resource, cwd=cwd, environment=env,
-                             runs_here=kind == "shell")
+    # A shell command is placed as the HTTP API places it (fronts/context.py), so that `check`
+    # predicts what the API answers the same principal.
     caller = local_caller(config, principal)
+    context = action_context(config, resource=resource, cwd=cwd, environment=env,
+                             placed_by=caller if kind == "shell" else None)
     return front_action(payload, caller, "check", context), caller
 
 

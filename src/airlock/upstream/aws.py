@@ -18,10 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from botocore.auth import S3SigV4Auth, SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
-
+from airlock import extras
 from airlock.config.resources import AwsKeys
 
 __all__ = ["AwsScope", "canonical_url", "payload_hash", "scope_of_url", "sign"]
@@ -56,34 +53,14 @@ def sign(keys: AwsKeys, scope: AwsScope, method: str, url: str,
          headers: Iterable[tuple[str, str]], payload_sha256: str) -> list[tuple[str, str]]:
     """The headers to send a body whose SHA-256 is `payload_sha256` to `url` with, signed with
     airlock's keys (SigV4; S3's variant for S3, which also sends the hash as
-    X-Amz-Content-SHA256). The body itself is not needed: it may be streaming from a spool."""
+    X-Amz-Content-SHA256). The body itself is not needed: it may be streaming from a spool.
+    Raises MissingExtraError when botocore (the `aws` extra) is not installed."""
+    extras.require(extras.AWS, "signing a call to AWS")
+    from airlock.upstream import aws_signer  # botocore: the optional `aws` extra
+
     kept = [(name, value) for name, value in headers if name.lower() not in _UNSIGNED]
-    request = AWSRequest(method=method, url=url, headers=dict(kept))
-    token = keys.session_token.reveal() if keys.session_token is not None else None
-    credentials = Credentials(keys.access_key_id.reveal(), keys.secret_access_key.reveal(), token)
-    signer = (_S3Signer if scope.service == "s3" else _Signer)(credentials, scope.service,
-                                                                scope.region, payload_sha256)
-    signer.add_auth(request)  # sets X-Amz-Date (and X-Amz-Security-Token with a session token)
-    return [(name, str(value)) for name, value in request.headers.items()]
+    return aws_signer.sign(keys, scope.service, scope.region, method, url, kept, payload_sha256)
 
 
 def payload_hash(body: bytes | None) -> str:
     return hashlib.sha256(body or b"").hexdigest()
-
-
-class _Signer(SigV4Auth):
-    def __init__(self, credentials: Credentials, service: str, region: str, payload: str) -> None:
-        super().__init__(credentials, service, region)
-        self._payload = payload
-
-    def payload(self, request: AWSRequest) -> str:
-        return self._payload
-
-
-class _S3Signer(S3SigV4Auth):
-    def __init__(self, credentials: Credentials, service: str, region: str, payload: str) -> None:
-        super().__init__(credentials, service, region)
-        self._payload = payload
-
-    def payload(self, request: AWSRequest) -> str:
-        return self._payload

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from airlock.config import Config, Resource
 from airlock.config.resources import RAILWAY_HOSTS
 from airlock.errors import AirlockError
+from airlock.extras import MissingExtraError
 from airlock.upstream import aws
 
 __all__ = ["BODY_NOT_KEPT", "DROPPED_HEADERS", "TIMEOUT_SECONDS", "UpstreamAnswer",
@@ -113,8 +114,11 @@ def upstream_headers(resource: Resource, method: str, canonical: str, forward: s
         if scope is None or resource.aws is None:
             raise UpstreamCallError(f"{canonical} is not an AWS API URL, or {resource.name} has "
                                     "no AWS keys to sign with")
-        return aws.sign(resource.aws, scope, method, forward, kept,
-                        payload_sha256 or aws.payload_hash(body))
+        try:
+            return aws.sign(resource.aws, scope, method, forward, kept,
+                            payload_sha256 or aws.payload_hash(body))
+        except MissingExtraError as exc:
+            raise UpstreamCallError(str(exc)) from None
     if resource.credential is None:
         raise UpstreamCallError(f"api resource {resource.name} has no credential to call it with")
     return [*kept, ("Authorization", f"Bearer {resource.credential.reveal()}")]

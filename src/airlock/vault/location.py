@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from airlock import extras
 from airlock.config import Config
 from airlock.store import Store
 from airlock.vault import identity
@@ -32,7 +33,8 @@ KEY_ENV = "AIRLOCK_VAULT_KEY"
 
 def s3_client(*, region: str | None = None, endpoint_url: str | None = None,
               access_key_id: str | None = None, secret_access_key: str | None = None) -> Any:
-    import boto3
+    extras.require(extras.AWS, "an S3 vault")
+    import boto3  # the optional `aws` extra
     from botocore.config import Config as BotoConfig
 
     kwargs: dict[str, Any] = {"config": BotoConfig(retries={"max_attempts": 5, "mode": "standard"},

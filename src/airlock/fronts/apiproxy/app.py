@@ -31,6 +31,7 @@ from airlock.classify import MAX_INPUT_BYTES
 from airlock.config import Resource
 from airlock.errors import AuthError
 from airlock.execute import Release
+from airlock.extras import MissingExtraError
 from airlock.fronts.apiproxy import sigv4, wire
 from airlock.fronts.apiproxy.keys import open_secret
 from airlock.fronts.apiproxy.placing import EndpointResolver
@@ -254,6 +255,10 @@ class ApiProxyApp:
             return
         except wire.BodyRefused as exc:
             await _send_answer(send, wire.error_answer(413, "AirlockBodyRefused", str(exc),
+                                                       style=style))
+            return
+        except MissingExtraError as exc:  # AWS support is not installed: nothing is forwarded
+            await _send_answer(send, wire.error_answer(503, "AirlockUnavailable", str(exc),
                                                        style=style))
             return
         if outcome.verdict is not Verdict.ALLOW:

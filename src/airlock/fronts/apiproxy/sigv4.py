@@ -21,14 +21,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from urllib.parse import quote
 
-from botocore.auth import UNSIGNED_PAYLOAD, SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.compat import HTTPHeaders
-from botocore.credentials import Credentials
-from botocore.utils import normalize_url_path
-
+from airlock import extras
 from airlock.errors import AuthError
 
 __all__ = ["MAX_SKEW", "SignatureError", "SignedBy", "parse_authorization", "verify"]
@@ -39,6 +33,7 @@ _AUTH = re.compile(
     r"(?P<service>[a-z0-9-]+)/aws4_request\s*,\s*SignedHeaders=(?P<headers>[a-z0-9;._-]+)\s*,"
     r"\s*Signature=(?P<signature>[0-9a-f]{64})\s*$")
 _AMZ_DATE = "%Y%m%dT%H%M%SZ"
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"  # botocore.auth's name for a body the signature leaves out
 
 
 class SignatureError(AuthError):
@@ -102,48 +97,20 @@ def verify(*, method: str, path: str, query: str, headers: Sequence[tuple[str, s
     missing = [h for h in signed.signed_headers if h not in present]
     if missing:
         raise SignatureError(f"signed headers missing from the request: {', '.join(missing)}")
-    request = AWSRequest(method=method, url=f"http://{_header(headers, 'host')}{path}"
-                                            + (f"?{query}" if query else ""))
-    for name, value in headers:
-        if name.lower() in signed.signed_headers:
-            request.headers.add_header(name, value)
-    request.context["timestamp"] = amz_date
-    checker = _Checker(Credentials(signed.access_key_id, secret), signed.service, signed.region,
-                       signed.signed_headers, payload_sha256)
-    expected = checker.signature(checker.string_to_sign(request, checker.canonical_request(request)),
-                                 request)
+    extras.require(extras.AWS, "checking an AWS signature")
+    from airlock.fronts.apiproxy import sigv4_checker  # botocore: the optional `aws` extra
+
+    url = f"http://{_header(headers, 'host')}{path}" + (f"?{query}" if query else "")
+    expected = sigv4_checker.expected_signature(
+        method=method, url=url, headers=[(k, v) for k, v in headers
+                                         if k.lower() in signed.signed_headers],
+        amz_date=amz_date, access_key_id=signed.access_key_id, secret=secret,
+        service=signed.service, region=signed.region, signed_headers=signed.signed_headers,
+        payload_sha256=payload_sha256)
     if not hmac.compare_digest(expected, signed.signature):
         raise SignatureError("the signature does not match: sign with the access key pair "
                              "airlock issued, for this endpoint URL")
     return signed
-
-
-class _Checker(SigV4Auth):
-    """botocore's SigV4 signer, told which headers were signed and what the body hashes to."""
-
-    def __init__(self, credentials: Credentials, service: str, region: str,
-                 signed_headers: tuple[str, ...], payload_sha256: str) -> None:
-        super().__init__(credentials, service, region)
-        self._signed = frozenset(signed_headers)
-        self._payload = payload_sha256
-        self._s3 = service == "s3"
-
-    def headers_to_sign(self, request: AWSRequest) -> HTTPHeaders:
-        chosen = HTTPHeaders()
-        for name, value in request.headers.items():
-            if name.lower() in self._signed:
-                chosen[name.lower()] = value
-        return chosen
-
-    def payload(self, request: AWSRequest) -> str:
-        return self._payload
-
-    def _normalize_url_path(self, path: str) -> str:
-        # S3 signs the path as sent; every other service signs it normalised and encoded once
-        # more (botocore's SigV4Auth and S3SigV4Auth).
-        if self._s3:
-            return path
-        return quote(normalize_url_path(path), safe="/~")
 
 
 def _header(headers: Sequence[tuple[str, str]], name: str) -> str | None:

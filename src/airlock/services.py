@@ -213,12 +213,14 @@ def planned(runtime: Runtime, *, host: str, port: int) -> Services:
     from airlock.fronts.api import ApiService
     from airlock.fronts.hooks.daemon import HookDaemon, socket_path
     from airlock.fronts.hooks.runner import HookRunner
+    from airlock.fronts.mcp.server import mount_mcp
     from airlock.notify import Dispatcher
 
     config = runtime.config
     services = Services()
     services.add(
-        ApiService(runtime, host=host, port=port, health=services.health),
+        ApiService(runtime, host=host, port=port, health=services.health,
+                   mounts=(mount_mcp,)),  # /mcp: the MCP server's streamable HTTP transport
         HookDaemon(HookRunner.from_runtime(runtime),
                    socket_path(config.state_dir, config.hooks.socket), config.hooks.socket_group),
         Dispatcher(runtime.store, config.approvals.webhooks, runtime.audit,

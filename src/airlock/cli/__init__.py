@@ -12,6 +12,7 @@ from airlock.cli import (  # noqa: F401  (registers commands)
     check_cmd,
     endpoints_cmd,
     hook_cmd,
+    mcp_cmd,
     sql_cmd,
     token_cmd,
     vault_cmd,

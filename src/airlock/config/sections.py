@@ -62,5 +62,6 @@ def front_sections() -> tuple[FrontSection[Any, Any], ...]:
     """Every front's section, in the order they are built. A new front adds its SECTION here
     (imported here, not at the top, so a front's module may import the configuration)."""
     from airlock.fronts.apiproxy.settings import SECTION as APIPROXY
+    from airlock.fronts.mcp.settings import SECTION as MCP
 
-    return (APIPROXY,)
+    return (APIPROXY, MCP)

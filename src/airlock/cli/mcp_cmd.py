@@ -26,6 +26,7 @@ from airlock.errors import InputError
 from airlock.fronts.mcp.wrap import TOKEN_ENV
 
 if TYPE_CHECKING:
+    from airlock.config import Config
     from airlock.model import Caller
     from airlock.runtime import Runtime
 
@@ -103,7 +104,10 @@ def wrap(ctx: typer.Context,
                                          "(mcp:NAME/tool) and [hooks] mcp_resources (default: "
                                          "the command's file name)."),
          server: str | None = ServerOpt, token_file: Path | None = TokenFileOpt,
-         state_dir: Path | None = StateDirOpt) -> None:
+         state_dir: Path | None = StateDirOpt,
+         args_key_absent: bool = typer.Option(False, "--args-key-absent", hidden=True,
+                                              help="Written by `airlock install`: the original "
+                                                   "entry had no `args` (for uninstall).")) -> None:
     """Guard a stdio MCP server: every tools/call goes through the gate first (held or denied
     calls are answered as tool errors, never forwarded); everything else passes."""
     from airlock.fronts.mcp.gatekeeper import CallGate, LocalCallGate, RemoteCallGate
@@ -129,3 +133,60 @@ def wrap(ctx: typer.Context,
         if runtime is not None:
             runtime.close()
     raise typer.Exit(code)
+
+
+# -------------------------------------------------------------- `airlock install|uninstall`
+
+
+def offer_to_wrap(harness: str, project: Path | None, wrap_choice: bool | None,
+                  config: Config) -> None:
+    """After installing the hooks: list the harness's MCP servers and, on `--wrap-mcp` or a yes
+    at the prompt, put the stdio ones behind `airlock mcp wrap`."""
+    from rich.markup import escape
+
+    from airlock.cli.app import out
+    from airlock.fronts.mcp import install as mcp_install
+
+    if harness in mcp_install.NOT_HANDLED:
+        out.print(f"MCP servers: {escape(mcp_install.NOT_HANDLED[harness])}")
+        return
+    path = mcp_install.mcp_settings_path(harness, project=project)
+    if path is None or not path.exists():
+        return
+    found = mcp_install.survey(path)
+    for name, why in found.skipped:
+        out.print(f"MCP server {escape(name)} is left alone: {escape(why)}")
+    if found.wrapped:
+        out.print(f"MCP servers already behind airlock in {escape(str(path))}: "
+                  f"{escape(', '.join(found.wrapped))}")
+    if not found.wrappable:
+        return
+    names = ", ".join(found.wrappable)
+    if wrap_choice is None:
+        if not sys.stdin.isatty():
+            out.print(f"MCP servers in {escape(str(path))} not behind airlock: {escape(names)} — "
+                      "run again with --wrap-mcp to put their tool calls through the gate")
+            return
+        wrap_choice = typer.confirm(f"Put the MCP servers {names} ({path}) behind airlock, so "
+                                    "their tool calls go through the gate?", default=True)
+    if not wrap_choice:
+        return
+    changed = mcp_install.wrap_servers(path, list(found.wrappable),
+                                       mcp_install.wrap_command(config))
+    out.print(f"wrapped MCP servers {escape(', '.join(changed))} in {escape(str(path))} "
+              "(`airlock uninstall` puts them back exactly)")
+
+
+def restore_wrapped(harness: str, project: Path | None) -> None:
+    from rich.markup import escape
+
+    from airlock.cli.app import out
+    from airlock.fronts.mcp import install as mcp_install
+
+    path = mcp_install.mcp_settings_path(harness, project=project)
+    if path is None:
+        return
+    restored = mcp_install.unwrap_all(path)
+    if restored:
+        out.print(f"restored MCP servers {escape(', '.join(restored))} in {escape(str(path))}")
+

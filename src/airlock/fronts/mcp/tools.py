@@ -203,7 +203,7 @@ class AirlockTools:
             assert isinstance(payload, HttpRequest)
             answer = upstream.call(config, payload.method, payload.url, payload.headers,
                                    payload.body)
-            return {"status": answer.status, "body": answer.body.decode("utf-8", "replace")}
+            return {"http_status": answer.status, "body": answer.body.decode("utf-8", "replace")}
 
         gate = self.runtime.gate(executor=FunctionExecutor(send))
         outcome = gate.submit(action, caller)

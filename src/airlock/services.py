@@ -1,6 +1,7 @@
 """What `airlock up` runs: one ordered list of services, each with start, stop and health.
 
-    api            the HTTP API for agents and the approval console   fronts/api.py, console/
+    api            the HTTP API for agents, the approval console and  fronts/api.py, console/,
+                   the MCP server's /mcp                              fronts/mcp/server.py
     hooks          the agent hooks' Unix socket                       fronts/hooks/daemon.py
     notifications  the webhook outbox dispatcher                      notify.py
     maintenance    due deferred calls and scheduled backups, each minute

@@ -31,6 +31,9 @@ def judge(tool: str, arguments: Any, annotations: dict[str, Any] | None = None) 
     ({"command": "rm", "args": ["-rf", "/srv/data"]}, Risk.DESTRUCTIVE),      # the whole argv
     ({"command": "rm", "args": "-rf /srv/data"}, Risk.DESTRUCTIVE),
     ({"note": "DROP TABLE users"}, Risk.DESTRUCTIVE),                         # SQL by its look
+    ({"command": "echo", "args": {"sql": "DROP TABLE x"}}, Risk.DESTRUCTIVE),  # odd argv: walked
+    ({"url": "https://db.example.com/run", "method": "GET",
+      "body": {"statement": "DROP TABLE users"}}, Risk.DESTRUCTIVE),        # SQL in a body
     ({"query": "/*!50000 DROP TABLE users */", "dialect": "mysql"}, Risk.UNKNOWN),  # hidden SQL
 ])
 def test_every_argument_counts_even_under_a_read_only_hint(arguments: Any, risk: Risk) -> None:

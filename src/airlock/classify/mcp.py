@@ -244,15 +244,17 @@ class _Walk:
 
 
 def _consumed(arguments: Mapping[str, Any]) -> frozenset[str]:
-    """Siblings that are part of another argument (a URL's method, headers and body; a
-    command's argument list; the SQL dialect), judged with it rather than on their own."""
+    """Siblings that are only part of another argument (a URL's method; a command's argument
+    list; the SQL dialect), judged with it rather than on their own. A URL's headers and body
+    are walked as well: whatever the HTTP classifier makes of them, SQL in a body still counts."""
     keys = {re.sub(r"[_\-\s]", "", str(k).lower()) for k, v in arguments.items()
             if isinstance(v, str)}
     consumed = {"dialect"}
     if keys & URL_ARGUMENTS:
-        consumed |= {"method", "headers", "body"}
-    if keys & SHELL_ARGUMENTS:
-        consumed |= set(SHELL_ARGV_SIBLINGS)
+        consumed.add("method")
+    if keys & SHELL_ARGUMENTS:  # an argv that is not a list or a string is walked like the rest
+        consumed |= {name for name in SHELL_ARGV_SIBLINGS
+                     if isinstance(arguments.get(name), (list, str))}
     return frozenset(consumed)
 
 

@@ -23,12 +23,15 @@ import typer
 from airlock.cli.app import app
 from airlock.cli.app import state as cli_state
 from airlock.errors import InputError
-from airlock.fronts.mcp.wrap import TOKEN_ENV
 
 if TYPE_CHECKING:
     from airlock.config import Config
     from airlock.model import Caller
     from airlock.runtime import Runtime
+
+# Nothing of the MCP front is imported here: every `airlock` command (a hook's fallback too)
+# loads this module, and only `airlock mcp …` needs the rest.
+TOKEN_ENV = "AIRLOCK_TOKEN"  # noqa: S105  (a variable's name; fronts/mcp/wrap.py strips it)
 
 mcp_app = typer.Typer(no_args_is_help=False, invoke_without_command=True,
                       help="airlock's MCP server (stdio), and `wrap` to guard another one.")

@@ -76,8 +76,11 @@ def running_cluster(bindir: Path) -> Iterator[Cluster]:
         subprocess.run(_as_server_user([str(bindir / "initdb"), "-D", str(datadir), "-U", user,
                                         "-A", "trust", "--no-sync", "-E", "UTF8"], user),
                        check=True, capture_output=True, timeout=120)
+        # autovacuum off: planner statistics change only when a test runs ANALYZE, so the
+        # live estimates airlock reads (reach.py) are the same in every run
         opts = (f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={base} "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+                "-c autovacuum=off")
         subprocess.run(_as_server_user([str(bindir / "pg_ctl"), "-D", str(datadir), "-o", opts,
                                         "-l", str(base / "server.log"), "-w", "-t", "60", "start"],
                                        user), check=True, capture_output=True, timeout=120)

@@ -170,3 +170,39 @@ def test_check_as_principal_outside_scope_is_denied(tmp_path: Path) -> None:
     result = airlock("check", "--kind", "sql", "--resource", "prod-db", "--principal", "agent",
                      "SELECT 1", cwd=tmp_path)
     assert result.returncode == 4 and result.stdout.startswith("DENY"), result.stdout
+
+
+@pytest.mark.parametrize(("args", "wider"), [
+    (["--env", "staging", "--max-risk", "catastrophic"],
+     "--max-risk catastrophic is above its max_risk (destructive); pass --max-risk destructive"),
+    (["--env", "*"], "--env * is outside its environments (staging, production)"),
+    (["--env", "staging", "--resource", "prod-db"],
+     "--resource prod-db is outside its resources (staging-*)"),
+    (["--env", "staging", "--resource", "*"], "--resource * is outside its resources"),
+])
+def test_a_token_wider_than_its_principal_is_refused(tmp_path: Path, args: list[str],
+                                                     wider: str) -> None:
+    (tmp_path / "airlock.toml").write_text(CONFIG.replace(
+        'max_risk = "destructive"', 'max_risk = "destructive"\nresources = ["staging-*"]'))
+    result = airlock("token", "create", "--principal", "agent", *args, cwd=tmp_path)
+    assert result.returncode == 2, result.stdout
+    assert "cannot reach further than agent itself" in result.stderr and wider in result.stderr
+    assert result.stdout == "" and "Traceback" not in result.stderr
+    fits = airlock("token", "create", "--principal", "agent", "--env", "staging", "--resource",
+                   "staging-api", cwd=tmp_path)
+    assert fits.returncode == 0, fits.stderr
+    default = airlock("token", "create", "--principal", "agent", "--env", "staging",
+                      cwd=tmp_path)
+    assert default.returncode == 0 and "resources:    staging-*" in default.stdout
+
+
+def test_airlock_sql_needs_a_token(project: Path) -> None:
+    """`airlock sql` acts with airlock's own credential: naming a principal proves nothing."""
+    bare = airlock("sql", "prod-db", "SELECT 1", cwd=project)
+    assert bare.returncode == 2 and "needs the token of whoever acts" in bare.stderr
+    assert "--token" in bare.stderr and "AIRLOCK_TOKEN" in bare.stderr
+    named = airlock("sql", "prod-db", "SELECT 1", "--principal", "agent", cwd=project)
+    assert named.returncode == 2 and "does not take --principal" in named.stderr
+    assert "`airlock check` and `airlock policy explain`" in named.stderr
+    forged = airlock("sql", "prod-db", "SELECT 1", "--token", "alk_tok_x_y", cwd=project)
+    assert forged.returncode == 2 and "not an airlock token" in forged.stderr

@@ -85,6 +85,10 @@ def test_good_config_is_typed_and_hides_secrets(in_tmp: Path) -> None:
      r"`resources.x.whatever`: unknown key"),
     ('[resources.x]\nkind = "volume"\n', r"`resources.x.environment`: required key is missing"),
     ('[[policy.rules]]\nname = "r"\nverdict = "maybe"\n', r"`policy.rules.0.verdict`"),
+    ('[policy]\nbroad_write_fraction = 0\n', r"`policy.broad_write_fraction`: .*greater than 0"),
+    ('[policy]\nbroad_write_fraction = 1.5\n', r"`policy.broad_write_fraction`: .*less than or"),
+    ('[policy]\nbroad_write_fraction = "half"\n', r"`policy.broad_write_fraction`: .*number"),
+    ('[policy]\nbroad_write_fraction = true\n', r"`policy.broad_write_fraction`: .*number"),
     ('this is not toml', r"not valid TOML"),
 ])
 def test_invalid_values_name_file_key_and_expectation(in_tmp: Path, text: str, expected: str) -> None:

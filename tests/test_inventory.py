@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from airlock.inventory import Inventory
 from airlock.model import ActionContext, Target
 from tests.factories import make_config
@@ -82,3 +84,24 @@ def test_an_object_in_a_named_database_is_placed_where_that_database_is() -> Non
     local_file = Target("path", "app.db", contextual=True)
     assert resolve(Target("table", "orders", within=local_file), local) == [
         (None, ("development",))]  # a SQLite file here: this machine's
+
+
+def test_paths_are_resolved_through_symlinks_and_dots(tmp_path: Path) -> None:
+    """A name means what the system will do with it: a link (under /tmp or anywhere) into a
+    resource's folder is that folder; so is a resource configured through a link."""
+    data = tmp_path / "srv" / "data"
+    data.mkdir(parents=True)
+    (tmp_path / "cache").symlink_to(data)
+    (tmp_path / "via").symlink_to(tmp_path / "srv")
+    extra = f"""
+    [resources.data]
+    kind = "path"
+    environment = "production"
+    path = "{tmp_path / 'via' / 'data'}"
+    """
+    ctx = ActionContext(environment="local", cwd=str(tmp_path / "work"))
+    for path in (str(tmp_path / "cache"), str(tmp_path / "cache" / "x"), "../cache/x",
+                 f"{tmp_path}/other/../srv/data"):
+        assert resolve(Target("path", path, contextual=True), ctx, extra)[0] == \
+            ("data", ("production",)), path
+    assert resolve(Target("path", "../elsewhere", contextual=True), ctx, extra)[0][0] is None

@@ -76,6 +76,13 @@ def test_scoped_token_never_allowed_outside_its_environments(data: st.DataObject
             assert config.resources[name].environment in scope_envs, (placed, scope_envs)
     if context.resource is not None:
         assert config.resources[context.resource].environment in scope_envs
+    if context.resource is None and context.environment is not None and \
+            config.environment(context.environment).production and \
+            any(target is None for _, target in effects):
+        # An effect that names nothing happens where the action was sent: in production, it
+        # reaches production (with a resource, the resource's own environment is where it
+        # runs; a named target resolves on its own).
+        assert context.environment in scope_envs
     assert all(e.risk.at_least(Risk.READ) and scope.max_risk.at_least(e.risk)
                for e in outcome.assessment.effects)
 

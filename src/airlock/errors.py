@@ -7,7 +7,8 @@
     ├── AuthError            a token is unknown, expired, revoked or out of scope
     ├── AuditError           the audit log could not be written or read
     ├── ApprovalError        an approval is unknown, expired, used, or not allowed for this person
-    └── InputError           an action or a command-line argument is malformed
+    ├── InputError           an action or a command-line argument is malformed
+    └── SetupError           `airlock setup` could not make (or undo) a change to this machine
 
 Foreign exceptions (sqlite3, psycopg, OSError, pydantic) are translated into this family at the
 boundary of the module that meets them, so callers handle one kind of error. Every message is a
@@ -57,3 +58,7 @@ class ApprovalError(AirlockError):
 
 class InputError(AirlockError):
     """An action or argument is malformed."""
+
+
+class SetupError(AirlockError):
+    """A change `airlock setup` makes to the machine (users, folders, the service) failed."""

@@ -3,7 +3,9 @@
 Read `submit` top to bottom; it is the whole of airlock's judgement:
 
     classify   what does the action do?                        (classifiers)
+    guard      does it reach credentials or airlock's own files? (guards: effects, tagged)
     resolve    which resources and environments does it reach?  (inventory)
+    guard rules  deny agents what the guards found, first         (policy.GUARD_RULES)
     scope      may this caller reach them at all?               (scope: deny if not)
     policy     allow, hold or deny, and what safety net?        (policy)
     approvals  for a hold: has a human approved exactly this?   (approvals)
@@ -36,6 +38,7 @@ from airlock.audit import AuditLog
 from airlock.classify import Classifier
 from airlock.config import Config
 from airlock.execute import Executor
+from airlock.guards import Guards
 from airlock.inventory import Resolver
 from airlock.model import (
     UNKNOWN_ENVIRONMENT,
@@ -43,9 +46,12 @@ from airlock.model import (
     Assessment,
     Caller,
     Decision,
+    Effect,
     Outcome,
     ResolvedTarget,
+    Risk,
     Status,
+    Verb,
     Verdict,
     utcnow,
 )
@@ -110,16 +116,18 @@ class Waited:
 
 
 class Judge:
-    """The side-effect-free half of the gate: classify → resolve → scope → policy.
-    `airlock check` and `airlock policy explain` use it alone; it needs no state."""
+    """The side-effect-free half of the gate: classify → guard → resolve → guard rules → scope
+    → policy. `airlock check` and `airlock policy explain` use it alone; it needs no state."""
 
     def __init__(self, *, config: Config, classifier: Classifier, resolver: Resolver,
-                 policy: Policy, clock: Callable[[], datetime] = utcnow) -> None:
+                 policy: Policy, clock: Callable[[], datetime] = utcnow,
+                 guards: Guards | None = None) -> None:
         self.config = config
         self.classifier = classifier
         self.resolver = resolver
         self.policy = policy
         self.clock = clock
+        self.guards = guards
 
     def evaluate(self, action: Action, caller: Caller) -> Evaluation:
         errors: list[str] = []
@@ -130,6 +138,15 @@ class Judge:
             errors.append(f"classify: {exc!r}")
             assessment = Assessment.unknown(f"the classifier failed ({type(exc).__name__}); "
                                             "treated as unknown", classifier="error")
+
+        if self.guards is not None:
+            try:
+                assessment = assessment.adding(self.guards.effects(action, assessment))
+            except Exception as exc:  # a guard that failed cannot have said "nothing here"
+                errors.append(f"guard: {exc!r}")
+                assessment = assessment.adding([Effect(
+                    Verb.UNKNOWN, Risk.UNKNOWN, f"airlock could not check what this action "
+                    f"reaches ({type(exc).__name__}); treated as unknown")])
 
         try:
             targets = self.resolver.resolve(assessment.targets, action.context)
@@ -147,7 +164,15 @@ class Judge:
             errors.append(f"scope: {exc!r}")
             decision = Decision(Verdict.DENY, "error:scope", "airlock could not check this "
                                 f"caller's scope ({type(exc).__name__}); denied to be safe")
-        if decision is None:
+        try:
+            # Guard rules come first: what they deny is theirs to explain, not scope's.
+            guarded = self.policy.guard(facts, action, caller)
+        except Exception as exc:  # policy.decide tries them again, and fails closed
+            errors.append(f"policy: {exc!r}")
+            guarded = None
+        if guarded is not None:
+            decision = guarded
+        elif decision is None:
             try:
                 decision = self.policy.decide(facts, action, caller)
             except Exception as exc:

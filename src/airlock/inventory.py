@@ -11,11 +11,11 @@ backups it holds, so those resources' environments join its own.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from fnmatch import fnmatchcase
 from typing import Protocol
 
+from airlock import pathnames
 from airlock.config import Config, Resource
 from airlock.model import UNKNOWN_ENVIRONMENT, ActionContext, ResolvedTarget, Target
 
@@ -26,8 +26,6 @@ DATABASE_OBJECT_KINDS = frozenset({
     "publication", "subscription", "policy", "rule", "domain", "collation", "tablespace",
     "large_object", "replication_slot", "owned", "object",
 })
-
-_GLOB_CHARS = "*?["
 
 
 class Resolver(Protocol):
@@ -100,8 +98,14 @@ class Inventory:
 
     def _claims(self, res: Resource, target: Target, context: ActionContext) -> bool:
         if target.kind == "path":
-            return any(_path_overlaps(root, _absolute(target.value, context.cwd))
-                       for root in res.paths)
+            # Both the path as written and where its symlinks lead (pathnames.names): a link
+            # under /tmp into a resource's folder is that folder, and so is the folder itself
+            # when the resource was configured through a link.
+            written = pathnames.names(target.value, context.cwd)
+            return any(_path_overlaps(root, path)
+                       for configured in res.paths
+                       for root in pathnames.names(configured, None)
+                       for path in written)
         return any(_selector_matches(selector, target) for selector in res.selectors)
 
 
@@ -136,21 +140,8 @@ def _split_database(value: str) -> tuple[str, str, str] | None:
     return host.lower(), port, db
 
 
-def _absolute(path: str, cwd: str | None) -> str:
-    expanded = os.path.expanduser(path)
-    if not os.path.isabs(expanded):
-        expanded = os.path.join(cwd or os.getcwd(), expanded)
-    return os.path.normpath(expanded)
-
-
 def _path_overlaps(root: str, path: str) -> bool:
     """True when acting on `path` can touch `root`: it is the root, inside it, or above it
     (`rm -rf /srv` destroys `/srv/data`). Globs count from their literal prefix."""
-    cut = min((path.find(c) for c in _GLOB_CHARS if c in path), default=-1)
-    if cut >= 0:
-        path = os.path.dirname(path[:cut] + "x")
-    return _within(path, root) or _within(root, path)
-
-
-def _within(inner: str, outer: str) -> bool:
-    return inner == outer or outer == "/" or inner.startswith(outer.rstrip("/") + "/")
+    path = pathnames.literal_prefix(path)
+    return pathnames.within(path, root) or pathnames.within(root, path)

@@ -196,11 +196,17 @@ class McpCall:
 
 @dataclass(frozen=True, slots=True)
 class FileAccess:
+    """A file read, written, or removed (`delete`: a write too, whatever `write` says)."""
+
     path: str
     write: bool = False
+    delete: bool = False
 
     def canonical(self) -> dict[str, Any]:
-        return {"path": self.path, "write": self.write}
+        canonical: dict[str, Any] = {"path": self.path, "write": self.write}
+        if self.delete:  # absent otherwise, so reads' and writes' digests stay as they were
+            canonical["delete"] = True
+        return canonical
 
 
 Payload = ShellCommand | SqlQuery | HttpRequest | McpCall | FileAccess
@@ -243,7 +249,8 @@ class Action:
     @property
     def kind(self) -> ActionKind:
         if isinstance(self.payload, FileAccess):
-            return ActionKind.FILE_WRITE if self.payload.write else ActionKind.FILE_READ
+            return ActionKind.FILE_WRITE if self.payload.write or self.payload.delete \
+                else ActionKind.FILE_READ
         return _KIND_OF_PAYLOAD[type(self.payload)]
 
     def content(self) -> dict[str, Any]:
@@ -262,7 +269,7 @@ class Action:
         elif isinstance(p, McpCall):
             text = f"{p.server}.{p.tool} {p.arguments_json}"
         else:
-            text = f"{'write' if p.write else 'read'} {p.path}"
+            text = f"{'delete' if p.delete else 'write' if p.write else 'read'} {p.path}"
         text = " ".join(text.split())
         return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -307,6 +314,15 @@ class Verb(StrEnum):
     UNKNOWN = "unknown"
 
 
+class Guard(StrEnum):
+    """Why an effect is one the guard rules deny to agents whatever else is configured
+    (`guards.py`, `policy.GUARD_RULES`)."""
+
+    CREDENTIAL = "credential"  # reads a credential: a file, a variable, the whole environment
+    AIRLOCK = "airlock"  # touches what airlock depends on: its state, keys, config, hooks, code
+    AIRLOCK_COMMAND = "airlock-command"  # runs an airlock command only a human may run
+
+
 @dataclass(frozen=True, slots=True)
 class Effect:
     """One consequence of an action on one target (or on nothing in particular)."""
@@ -317,11 +333,42 @@ class Effect:
     target: Target | None = None
     scope: str = ""  # rows, table, schema, database, file, directory, volume, bucket, ...
     reversible: bool = False
+    guard: Guard | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"verb": self.verb.value, "risk": self.risk.value, "reason": self.reason,
-                "target": self.target.key if self.target else None, "scope": self.scope,
-                "reversible": self.reversible}
+        out = {"verb": self.verb.value, "risk": self.risk.value, "reason": self.reason,
+               "target": self.target.key if self.target else None, "scope": self.scope,
+               "reversible": self.reversible}
+        if self.guard is not None:
+            out["guard"] = self.guard.value
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Touch:
+    """Something an action reaches that is not an effect of its own but that the guards judge:
+    a file a command reads, a variable it expands, the environment it prints. Classifiers name
+    them (the shell classifier: every program's file operands, `< file`, `$VAR`); `guards.py`
+    decides whether they reach a credential or airlock's own files.
+
+    kind  `path`: `value` is the path as written (made absolute by the guard against the
+                  action's working directory); `computed` means only its literal prefix is known
+          `variable`: `value` is a variable's name
+          `environment`: the whole environment is printed (`env`, `export -p`, `ps e`)
+          `cwd`: a folder the command changes into (`cd x && …`): relative paths may be
+                 relative to it
+    """
+
+    kind: str
+    value: str
+    verb: Verb = Verb.READ  # READ, WRITE, DELETE; UNKNOWN when it may be either
+    reason: str = ""  # "cat reads it", "runs as a script", …
+    recursive: bool = False  # a folder with everything below it
+    computed: bool = False
+    content: bool = True  # the program opens what is inside (not only the name)
+    hidden: bool = True  # a recursive touch reaches hidden files too (rg skips them)
+    certain: bool = True  # False: it may reach what lies below (an archive's unknown members)
+    exclude: tuple[str, ...] = ()  # folder names a recursive touch leaves out (--exclude-dir)
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,11 +385,13 @@ class Assessment:
     # Files the judgement read (a script the command runs): (absolute path, "sha256:…" or why
     # it could not be read). Part of what an approval binds to (approvals.action_digest).
     inputs: tuple[tuple[str, str], ...] = ()
+    touches: tuple[Touch, ...] = ()
 
     @classmethod
     def of(cls, effects: Iterable[Effect], *, classifier: str, complete: bool = True,
            reasons: Iterable[str] = (), fingerprint: str | None = None,
-           inputs: Iterable[tuple[str, str]] = ()) -> Assessment:
+           inputs: Iterable[tuple[str, str]] = (),
+           touches: Iterable[Touch] = ()) -> Assessment:
         """Build an assessment whose risk and reasons follow from its effects."""
         effects = tuple(effects)
         if not complete and not any(e.risk.at_least(Risk.UNKNOWN) for e in effects):
@@ -351,7 +400,19 @@ class Assessment:
         notable = (e.reason for e in effects if e.risk.at_least(Risk.WRITE))
         all_reasons = list(dict.fromkeys([*reasons, *notable]))
         return cls(risk, effects, tuple(all_reasons), complete, classifier, fingerprint,
-                   tuple(sorted(dict(inputs).items())))
+                   tuple(sorted(dict(inputs).items())), tuple(dict.fromkeys(touches)))
+
+    def adding(self, effects: Iterable[Effect]) -> Assessment:
+        """This assessment with more effects (what the guards found); an added unknown effect
+        makes it incomplete."""
+        extra = tuple(effects)
+        if not extra:
+            return self
+        complete = self.complete and not any(e.risk is Risk.UNKNOWN for e in extra)
+        return Assessment.of((*self.effects, *extra), classifier=self.classifier,
+                             complete=complete, reasons=self.reasons,
+                             fingerprint=self.fingerprint, inputs=self.inputs,
+                             touches=self.touches)
 
     @classmethod
     def unknown(cls, reason: str, *, classifier: str) -> Assessment:

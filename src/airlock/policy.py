@@ -19,11 +19,12 @@ from airlock.config import Config, Rule
 from airlock.model import (
     UNKNOWN_ENVIRONMENT,
     Action,
-    ActionKind,
     Assessment,
     Caller,
     Decision,
     Effect,
+    Guard,
+    PrincipalKind,
     ResolvedTarget,
     Risk,
     Verb,
@@ -49,14 +50,23 @@ BUILTIN_RULES: tuple[Rule, ...] = (
                 "verified backup"),
 )
 
-# Rules tried before any configured rule, so no configuration can loosen them.
+# Rules tried before any configured rule — and before scope — so no configuration can loosen
+# them. They judge what the guards (guards.py) found, for every action kind and every front,
+# and they bind agents only: a person asking `airlock check --principal alice 'cat .env'` is
+# judged by the ordinary rules.
 GUARD_RULES: tuple[Rule, ...] = (
-    # File classifiers rate credential files (and airlock's own files) catastrophic.
-    Rule("builtin:credential-files", Verdict.DENY, risk=(Risk.CATASTROPHIC,),
-         action=(ActionKind.FILE_READ, ActionKind.FILE_WRITE),
-         reason="agents may not read credential files or touch airlock's own files; to let agents "
-                "read a particular credential file, list it under [hooks] allow_credential_reads in "
-                "airlock.toml"),
+    Rule("builtin:credential-files", Verdict.DENY, guard=(Guard.CREDENTIAL,),
+         principal_kind=PrincipalKind.AGENT,
+         reason="agents may not read credentials (files, variables or the whole environment); "
+                "to let agents read a particular credential file, list it under [hooks] "
+                "allow_credential_reads in airlock.toml"),
+    Rule("builtin:airlock-files", Verdict.DENY, guard=(Guard.AIRLOCK,),
+         principal_kind=PrincipalKind.AGENT,
+         reason="agents may not read or change what airlock depends on; a human must do that"),
+    Rule("builtin:airlock-commands", Verdict.DENY, guard=(Guard.AIRLOCK_COMMAND,),
+         principal_kind=PrincipalKind.AGENT,
+         reason="agents may not decide, enrol, issue tokens, configure, install or act with "
+                "airlock's credentials; a human must run this command"),
 )
 
 NO_RULE = Rule("builtin:no-rule-matched", Verdict.HOLD, approvals=1, snapshot=True,
@@ -134,6 +144,20 @@ class Policy:
     def from_config(cls, config: Config) -> Policy:
         return cls(config.rules, builtin=config.builtin_rules)
 
+    def guard(self, facts: Sequence[Fact], action: Action, caller: Caller) -> Decision | None:
+        """The guard rules alone, tried before scope: a deny when one matches a fact (so its
+        reason, not a scope's, is what the agent reads), else None."""
+        for fact in facts:
+            if fact.effect.guard is None:
+                continue
+            for rule in GUARD_RULES:
+                if rule_mismatch(rule, fact, action, caller) is None:
+                    reason = f"{fact.effect.reason}: {rule.reason}"
+                    return Decision(rule.verdict, rule.name, reason,
+                                    trace=(f"guard: {fact.effect.reason}",
+                                           f"  rule {rule.name}: matches → {rule.verdict.value}"))
+        return None
+
     def decide(self, facts: Sequence[Fact], action: Action, caller: Caller) -> Decision:
         if not facts:
             return Decision(Verdict.HOLD, NO_RULE.name, "the action has no effects to judge, "
@@ -195,4 +219,6 @@ def rule_mismatch(rule: Rule, fact: Fact, action: Action, caller: Caller) -> str
         return f"front is {action.front}"
     if rule.action is not None and action.kind not in rule.action:
         return f"action is {action.kind.value}"
+    if rule.guard is not None and fact.effect.guard not in rule.guard:
+        return "nothing guarded" if fact.effect.guard is None else f"guard is {fact.effect.guard}"
     return None

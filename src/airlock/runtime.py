@@ -17,6 +17,7 @@ from airlock.classify.secrets_files import FileRules
 from airlock.config import Config
 from airlock.execute import Executor, Release
 from airlock.gate import Gate, Judge
+from airlock.guards import Guards
 from airlock.inventory import Inventory
 from airlock.policy import Policy
 from airlock.safety import NoVault, SafetyNet
@@ -36,9 +37,21 @@ class Runtime:
 
     @cached_property
     def judge(self) -> Judge:
-        return Judge(config=self.config, classifier=self.classifier,
+        return Judge(config=self.config, classifier=self.live_classifier(),
                      resolver=Inventory.from_config(self.config),
-                     policy=Policy.from_config(self.config))
+                     policy=Policy.from_config(self.config),
+                     guards=Guards.from_config(self.config))
+
+    def live_classifier(self) -> Classifier:
+        """The classifier, plus the live check of DELETE/UPDATE statements on the postgres
+        resources airlock holds credentials for (`reach.py`): the one place it is wired in.
+        Without such a resource nothing can be probed, and the classifier is used as it is."""
+        if not any(r.kind == "postgres" and r.url is not None
+                   for r in self.config.resources.values()):
+            return self.classifier
+        from airlock.reach import LiveReach, PostgresProbe
+
+        return LiveReach(self.classifier, PostgresProbe(self.config), self.config)
 
     @cached_property
     def store(self) -> Store:

@@ -6,7 +6,8 @@ deny, not a hold: no approval can stretch a token beyond what it was issued for.
 
 An environment nobody could determine is `(unknown)`: only a scope that reaches every
 environment (`*`) covers it. Facts without a target that only read are not scoped (there is
-nothing to reach) unless they happen inside a resource; every other fact is.
+nothing to reach) unless they happen inside a resource or in a production context: `SELECT 1`
+sent with `env=production` reaches production whatever it names. Every other fact is scoped.
 """
 
 from __future__ import annotations
@@ -25,8 +26,11 @@ def scope_violation(fact: Fact, scope: Scope, now: datetime) -> str | None:
     """Why `fact` lies outside `scope`, or None when it is inside."""
     if scope.expires_at is not None and now >= scope.expires_at:
         return f"the token expired at {scope.expires_at.isoformat(timespec='seconds')}"
-    if fact.effect.target is None and fact.resource is None and fact.risk is Risk.READ:
-        return None  # a read of nothing in particular reaches nothing
+    if fact.effect.target is None and fact.resource is None and fact.risk is Risk.READ \
+            and not (fact.production and fact.environment != UNKNOWN_ENVIRONMENT):
+        # A read of nothing in particular reaches nothing — unless the action's context put
+        # it in production (an unplaced one is not put anywhere by reading nothing).
+        return None
     if not _environment_allowed(scope.environments, fact.environment):
         shown = "an unknown environment (treated as production)" \
             if fact.environment == UNKNOWN_ENVIRONMENT else f"environment {fact.environment}"

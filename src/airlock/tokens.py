@@ -15,6 +15,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from fnmatch import fnmatchcase
 
 from airlock.config import Config
 from airlock.errors import AuthError, InputError
@@ -64,8 +65,15 @@ def issue_token(store: Store, config: Config, *, principal: str, environments: l
         if env != "*" and env not in known_envs:
             raise InputError(f"--env {env!r} is not a declared environment "
                              f"(declared: {', '.join(sorted(known_envs))})")
+    wider = _wider_than(pconf.scope, environments, resources, max_risk)
+    if wider:
+        raise InputError(f"a token for {principal} cannot reach further than {principal} itself, "
+                         f"and this one would: {'; '.join(wider)}",
+                         hint="ask only for what the principal may reach, or widen the "
+                              f"principal in {config.source} first (a wider token is useless: "
+                              "every action is checked against both)")
     now = now or utcnow()
-    scope = Scope(tuple(environments), tuple(resources or ["*"]),
+    scope = Scope(tuple(environments), tuple(resources or pconf.scope.resources),
                   max_risk or pconf.scope.max_risk, now + ttl)
     secret = secrets.token_urlsafe(32)
     record = TokenRecord(id=new_id("tok"), principal=principal, principal_kind=pconf.kind,
@@ -73,6 +81,44 @@ def issue_token(store: Store, config: Config, *, principal: str, environments: l
                          created_at=now.isoformat(), note=note)
     store.add_token(record)
     return IssuedToken(record, f"alk_{record.id}_{secret}")
+
+
+def _wider_than(principal: Scope, environments: list[str], resources: list[str] | None,
+                max_risk: Risk | None) -> list[str]:
+    """What a token asked for reaches beyond its principal's own scope (empty: nothing)."""
+    wider: list[str] = []
+    for env in environments:
+        if not _covered(env, principal.environments):
+            wider.append(f"--env {env} is outside its environments "
+                         f"({', '.join(principal.environments)}); pass one of those")
+    for resource in resources or ():
+        if not _covered(resource, principal.resources):
+            wider.append(f"--resource {resource} is outside its resources "
+                         f"({', '.join(principal.resources)}); pass one of those, or leave "
+                         "--resource out to get exactly its resources")
+    if max_risk is not None and max_risk.rank > principal.max_risk.rank:
+        wider.append(f"--max-risk {max_risk.value} is above its max_risk "
+                     f"({principal.max_risk.value}); pass --max-risk {principal.max_risk.value} "
+                     "or lower")
+    return wider
+
+
+_GLOB = re.compile(r"[*?\[]")
+
+
+def _covered(wanted: str, allowed: tuple[str, ...]) -> bool:
+    """Is every name the glob `wanted` matches also matched by one of `allowed`? Decided only
+    where it is plain to see (a name, an equal glob, a prefix glob inside a wider one);
+    anything else counts as not covered."""
+    for pattern in allowed:
+        if pattern == "*" or pattern == wanted:
+            return True
+        if not _GLOB.search(wanted) and fnmatchcase(wanted, pattern):
+            return True
+        if pattern.endswith("*") and not _GLOB.search(pattern[:-1]) and \
+                wanted.startswith(pattern[:-1]):
+            return True
+    return False
 
 
 def authenticate(store: Store, config: Config, token: str, *,

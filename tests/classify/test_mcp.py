@@ -55,7 +55,13 @@ def test_hints_raise_risk_above_what_the_arguments_show() -> None:
 
 def test_a_tool_whose_arguments_show_nothing_is_judged_by_name_and_hints() -> None:
     assert judge("list_volumes", {}, READ_ONLY).risk is Risk.READ
-    assert judge("search", {"query": "how do I drop a table?"}, READ_ONLY).risk is Risk.READ
+    # A `query` is read as SQL whatever it looks like (a server may run it; a search phrase does
+    # not parse), and a read-only hint cannot lower that; prose under another name is no evidence.
+    search = judge("search", {"query": "how do I drop a table?"}, READ_ONLY)
+    assert search.risk is Risk.UNKNOWN and not search.complete
+    assert any("argument query (read as SQL, as a query may be)" in e.reason
+               for e in search.effects), search.effects
+    assert judge("search", {"text": "how do I drop a table?"}, READ_ONLY).risk is Risk.READ
     assert judge("create_issue", {"title": "Update the docs"}, READ_ONLY).risk is Risk.WRITE
     assert judge("delete_volume", {"volume_id": "v1"}, READ_ONLY).risk is Risk.CATASTROPHIC
     assert judge("volumeDelete", {"id": "v1"}).risk is Risk.CATASTROPHIC  # no hints at all
@@ -101,3 +107,19 @@ def test_annotations_are_part_of_what_an_approval_binds() -> None:
     hinted = McpCall("db", "t", "{}", '{"readOnlyHint": true}')
     assert "annotations" not in plain.canonical()  # digests of hook calls did not change
     assert hinted.canonical()["annotations"] == {"readOnlyHint": True}
+
+
+def test_unreadable_arguments_stay_unknown_and_a_worse_name_still_counts() -> None:
+    twice = '{"sql": "SELECT 1", "sql": "DROP TABLE users"}'
+    for hints in ('{"readOnlyHint": true}', ""):
+        held = KindDispatch().classify(Action(McpCall("db", "list", twice, hints),
+                                              "agent", "test"))
+        assert held.risk is Risk.UNKNOWN and not held.complete
+    worse = KindDispatch().classify(Action(McpCall("db", "drop_database", twice), "agent", "test"))
+    assert worse.risk is Risk.CATASTROPHIC and not worse.complete
+
+
+def test_a_requests_headers_are_walked_too() -> None:
+    assessment = judge("fetch", {"url": "https://db.example.com/run",
+                                 "headers": {"X-Run": "DROP TABLE users"}}, READ_ONLY)
+    assert assessment.risk is Risk.DESTRUCTIVE, assessment.reasons

@@ -31,6 +31,21 @@ SIBLINGS = [
     ("postgres", "CREATE FUNCTION f() RETURNS int LANGUAGE 'c' AS 'x', 'f'",
      "CREATE FUNCTION f() RETURNS int LANGUAGE 'sql' AS 'x', 'f'"),
     ("mysql", "DELETE FROM t WHERE 1", "DELETE FROM t WHERE 0"),
+    # a range or a set of values covers every value, or not, by its literals
+    ("postgres", "DELETE FROM t WHERE id > -3000000000", "DELETE FROM t WHERE id > -2000000000.5"),
+    ("postgres", "DELETE FROM t WHERE x = 1 OR x <> 1", "DELETE FROM t WHERE x = 1 OR x <> 2"),
+    ("postgres", "DELETE FROM t WHERE x IN (1, 2) OR x NOT IN (1, 2)",
+     "DELETE FROM t WHERE x IN (1, 2) OR x NOT IN (1, 3)"),
+    ("postgres", "DELETE FROM t WHERE x < 'm' OR x >= 'm'", "DELETE FROM t WHERE x < 'm' OR x >= 'n'"),
+    ("postgres", "UPDATE t SET a = 1 WHERE id IN (SELECT id FROM t WHERE 1 = 1)",
+     "UPDATE t SET a = 1 WHERE id IN (SELECT id FROM t WHERE 1 = 2)"),
+    ("mysql", "DELETE FROM t WHERE id BETWEEN -3000000000 AND 3000000000",
+     "DELETE FROM t WHERE id BETWEEN -3 AND 3"),
+    ("sqlite", "DELETE FROM t WHERE x = 'a' OR x <> 'a'", "DELETE FROM t WHERE x = 'a' OR x <> 'b'"),
+    # all numbers but one cover every int4 unless that one is an int4 integer
+    ("postgres", "DELETE FROM t WHERE NOT (x = 2147483647.0)", "DELETE FROM t WHERE NOT (x = 1.5)"),
+    ("mysql", "DELETE FROM t WHERE x <> 5", "DELETE FROM t WHERE x <> 1.5"),
+    ("sqlite", "DELETE FROM t WHERE x NOT IN (5)", "DELETE FROM t WHERE x NOT IN (1.5)"),
     ("sqlite", "DELETE FROM t WHERE 1 = 1", "DELETE FROM t WHERE 1 = 2"),
 ]
 

@@ -68,8 +68,21 @@ def run(tmp_path: Path, *args: str, timeout: float = 120) -> subprocess.Complete
                    timeout=timeout)
 
 
+def agent_token(tmp_path: Path) -> str:
+    """The agent's token (`airlock sql` acts with airlock's credential, so it needs one),
+    issued once per test folder."""
+    cached = tmp_path / "agent.token"
+    if cached.exists():
+        return cached.read_text(encoding="utf-8")
+    issued = run(tmp_path, "token", "create", "--principal", "agent", "--env", "staging")
+    assert issued.returncode == 0, issued.stderr
+    token = issued.stdout.strip().splitlines()[-1]
+    cached.write_text(token, encoding="utf-8")
+    return token
+
+
 def sql_json(tmp_path: Path, statement: str) -> tuple[int, dict[str, Any]]:
-    result = run(tmp_path, "sql", "app", statement, "--principal", "agent", "--json")
+    result = run(tmp_path, "sql", "app", statement, "--token", agent_token(tmp_path), "--json")
     try:
         return result.returncode, json.loads(result.stdout)
     except json.JSONDecodeError:

@@ -16,7 +16,7 @@ import pytest
 
 from airlock.vault.stores.local import LocalStore
 from tests.pgcluster import Cluster
-from tests.vault.helpers import approve, run, sql_json, write_config
+from tests.vault.helpers import agent_token, approve, run, sql_json, write_config
 
 pytestmark = pytest.mark.postgres
 
@@ -33,8 +33,9 @@ def test_sigkill_during_a_snapshot_leaves_the_rows_and_a_consistent_vault(
     blocker.execute("SELECT * FROM ledger WHERE id = 40000 FOR UPDATE")
     watcher = psycopg.connect(pg_database, autocommit=True)  # sees pg_stat_activity live
     env = {**os.environ, "NO_COLOR": "1"}
+    token = agent_token(tmp_path)
     proc = subprocess.Popen([sys.executable, "-m", "airlock", "--config", str(config), "sql",
-                             "app", "DELETE FROM ledger WHERE id > 10", "--principal", "agent"],
+                             "app", "DELETE FROM ledger WHERE id > 10", "--token", token],
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60

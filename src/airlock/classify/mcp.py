@@ -1,18 +1,20 @@
-"""MCP tool calls: judged by every argument, the tool's name and its server's annotations.
+"""MCP tool calls: judged by every argument that could run, the tool's name and its server's
+annotations; the worst wins, and what cannot be read is unknown.
 
 An MCP tool is a name and a JSON object of arguments, implemented by a server airlock cannot see
 into. Three kinds of evidence, in order of trust:
 
-1. **Arguments** (the agent chose them; the server acts on them). The whole object is walked,
-   nested objects and lists too, and every argument that is a SQL text, a command line or a URL
-   is classified as such — all of them, not the first:
-   - `sql`, `statement`, `sql_query` (any case, `_`/`-` ignored): SQL, always;
-   - `query`, `queries`, and any other string that *looks like* SQL (its first word is a SQL
-     keyword, or it opens with a comment): SQL — under `query` whatever it parses to, elsewhere
-     only when it parses (so a note saying "Update the docs" is not held as broken SQL);
-   - `command`, `cmd`, `shell_command` (with a sibling `args`/`argv` list appended): shell;
-   - `url`, `uri`, `endpoint`, `href` (with sibling `method`, `headers`, `body`): HTTP.
-   A sibling `dialect` names the SQL dialect (default postgres).
+1. **Arguments** (the agent chose them; the server acts on them). Any string in them may be what
+   the server runs, so every string, however deep in objects and arrays, is judged if it could
+   be SQL, a command or a URL — all of them, not the first:
+   - by its name (wherever it sits): `sql`, `query`, `statement`, … are SQL (in the `dialect`
+     named beside them or above, else PostgreSQL); `command`, `cmd`, … a shell command (a list
+     of strings there is one argv, `command` + `args` too, a string `args` appended; each of
+     `commands` is a command line); `url`, `uri`, … an HTTP request, with `method`, `headers`
+     and `body` beside it (headers and body are walked as well: SQL in a body still counts);
+   - by its content, under any other name: text that parses as SQL (`Drop table users`, not
+     `Update the docs`), a command line whose command is a program the shell classifier knows
+     (`rm -rf /srv`), an `http(s)://` URL (a GET).
 2. **The tool's name**: a word that destroys (`delete`, `drop`, `purge`, …) makes the call
    destructive, catastrophic when it names a whole database, volume, bucket, backup, namespace
    or project (`delete_volume`); a word that writes (`create`, `update`, …) makes it a write.
@@ -22,17 +24,26 @@ into. Three kinds of evidence, in order of trust:
    never lower it below what the arguments show. With the MCP defaults: `readOnlyHint: true` is
    a read, `destructiveHint: false` a write, anything else annotated destructive.
 
-A call's risk is the worst of the three. When no argument shows anything, a call is a read only
-when its server declares the tool read-only and its name does not contradict it; with no
-evidence at all it is unknown — held, like anything airlock cannot read.
+Arguments that cannot be read — not JSON, not an object, a key given twice (parsers disagree on
+which one counts), nested or numerous beyond the budget — make the call unknown (the name and
+hints may only add to that). When no argument shows anything, a call is a read only when its
+server declares the tool read-only and its name does not contradict it; with no evidence at all
+it is unknown — held, like anything airlock cannot read. Every effect names the tool as a target
+`mcp:<server>/<tool>`, so a configured resource can claim a server's tools
+(`match = ["mcp:docs/*"]`) and a rule can let a known-harmless server through.
 
-Every effect names the tool as a target `mcp:<server>/<tool>`, so a configured resource can claim
-a server's tools (`match = ["mcp:docs/*"]`) and a rule can let a known-harmless server through.
+The names are a convention, not a contract: a `query` that is not SQL (a search phrase) fails to
+parse and is unknown, the safe direction — a read-only hint does not lower that, since the
+server's word is what is in doubt. Content is sniffed for the arguments a server might run
+although nothing names them so, at the price of holding, say, a file-writing tool whose content
+is SQL.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import posixpath
 import re
 import shlex
 from collections.abc import Callable, Iterator, Mapping
@@ -41,14 +52,22 @@ from typing import Any
 
 from airlock.model import Assessment, Effect, HttpRequest, McpCall, Risk, Target, Verb
 
-SQL_ARGUMENTS = frozenset({"sql", "statement", "statements", "sqlquery", "sqlstatement", "rawsql"})
-SNIFFED_SQL_ARGUMENTS = frozenset({"query", "queries"})  # often a search phrase, not SQL
-SHELL_ARGUMENTS = frozenset({"command", "cmd", "shellcommand", "commandline"})
-SHELL_ARGV_SIBLINGS = ("args", "argv", "arguments")
-URL_ARGUMENTS = frozenset({"url", "uri", "endpoint", "href"})
+SQL_ARGUMENTS = frozenset({"sql", "query", "statement", "sqlquery", "sqlstatement", "queries",
+                           "statements", "sqls", "rawsql"})
+SEARCHY_SQL_ARGUMENTS = frozenset({"query", "queries"})  # often a search phrase: said so when held
+ONE_COMMAND = frozenset({"command", "cmd", "cmdline", "commandline", "shellcommand", "argv"})
+MANY_COMMANDS = frozenset({"commands", "cmds"})
+SHELL_ARGUMENTS = ONE_COMMAND | MANY_COMMANDS
+PROGRAM_ARGUMENTS = frozenset({"command", "cmd", "program", "executable"})
+ARGV_SIBLINGS = frozenset({"args", "arguments", "argv"})
+URL_ARGUMENTS = frozenset({"url", "uri", "urls", "uris", "endpoint", "href"})
+MAX_DEPTH = 32
+MAX_PARTS = 64  # strings judged per call; beyond, the call is unknown
+MAX_NODES = 10_000  # values walked per call; beyond, the call is unknown
 _CLASSIFIER = "mcp"
-MAX_DEPTH = 32  # nesting beyond this is not walked: the call is unknown
-MAX_NODES = 10_000
+_SEPARATORS = re.compile(r"[;&|\n()`]|\$\(")
+_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+
 
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
@@ -82,56 +101,82 @@ WHOLE_NOUNS = _words("""
 _WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 
 
+class _Unreadable(Exception):
+    """The arguments cannot be judged as a whole."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Part:
+    where: str  # `argument options.sql`, `argument items[2] (reads as SQL)`
+    kind: str  # sql | shell | http
+    value: str | HttpRequest
+    dialect: str = "postgres"
+
+
 def classify_mcp(call: McpCall, *, classify_sql: Callable[[str, str], Assessment],
                  classify_shell: Callable[[str], Assessment],
                  classify_http: Callable[[HttpRequest], Assessment]) -> Assessment:
-    """Judge an MCP call by its arguments, name and annotations; never raises."""
+    """Judge an MCP call by every argument that could do something, its name and its
+    server's annotations; never raises."""
     tool = Target("mcp", f"{call.server}/{call.tool}")
-    try:
-        arguments = json.loads(call.arguments_json)
-    except (ValueError, RecursionError):
-        return _unknown(tool, "its arguments are not valid JSON")
-    if not isinstance(arguments, Mapping):
-        return _unknown(tool, "its arguments are not a JSON object")
-    walk = _Walk(classify_sql, classify_shell, classify_http)
-    walk.visit(arguments, "", 0)
-
+    label = f"{call.server}.{call.tool}"
     name_risk, name_reason = risk_of_name(call.tool)
     hint_risk, hint_reason = risk_of_annotations(call.annotations_json)
-    label = f"{call.server}.{call.tool}"
-
-    effects: list[Effect] = []
-    complete = walk.complete
-    for where, assessment in walk.parts:
-        complete = complete and assessment.complete
-        for effect in assessment.effects:
-            effects.append(Effect(effect.verb, effect.risk, f"{label} {where}: {effect.reason}",
-                                  effect.target or tool, effect.scope, effect.reversible))
-    if not walk.complete:
-        effects.append(Effect(Verb.UNKNOWN, Risk.UNKNOWN, f"MCP tool {label}: {walk.why}",
-                              tool, "tool"))
-
-    # The tool itself: what its name and its server say it does, on top of the arguments.
+    # What the tool itself is said to do, by its name and by its server.
     said = [(r, why) for r, why in ((name_risk, name_reason), (hint_risk, hint_reason))
             if r is not None]
-    if walk.parts:
-        # The arguments show what the call does; the name and hints may only add to it.
-        own = Risk.worst((r for r, _ in said), default=Risk.READ)
-        reasons = [why for r, why in said if r.rank >= Risk.WRITE.rank] or \
-            [f"calls MCP tool {label}"]
-    elif hint_risk is None and not (name_risk is not None and name_risk.rank >= Risk.UNKNOWN.rank):
-        return _unknown(tool, "airlock does not know what this tool does: none of its arguments "
-                              "is SQL, a command or a URL, and its server declares nothing about "
-                              "it" + (f" ({name_reason})" if name_reason else ""),
-                        extra=effects)
-    else:
-        own = Risk.worst((r for r, _ in said), default=Risk.UNKNOWN)
-        reasons = [why for r, why in said if r is own] or [why for _, why in said]
-        complete = complete and own is not Risk.UNKNOWN
-    verb = {Risk.READ: Verb.EXECUTE, Risk.WRITE: Verb.WRITE,
-            Risk.UNKNOWN: Verb.UNKNOWN}.get(own, Verb.DESTROY)
-    effects.append(Effect(verb, own, f"MCP tool {label}: {'; '.join(reasons)}", tool, "tool"))
+    try:
+        parts = _read(call.arguments_json)
+    except _Unreadable as exc:
+        # Unknown whatever the hints say; a name or hint that says worse still counts.
+        worse = [(r, why) for r, why in said if r.at_least(Risk.DESTRUCTIVE)]
+        return _unknown(tool, str(exc), extra=[_tool_effect(label, tool, worse)] if worse else [])
+    if not parts:
+        if hint_risk is None and not (name_risk is not None and name_risk.at_least(Risk.UNKNOWN)):
+            why = ("airlock does not know what this tool does: none of its arguments is SQL, a "
+                   "command or a URL, and its server declares nothing about it")
+            return _unknown(tool, why + (f" ({name_reason})" if name_reason else ""))
+        effect = _tool_effect(label, tool, said)
+        return Assessment.of([effect], classifier=_CLASSIFIER,
+                             complete=effect.risk is not Risk.UNKNOWN)
+    judges: dict[str, Callable[[_Part], Assessment]] = {
+        "sql": lambda p: classify_sql(str(p.value), p.dialect),
+        "shell": lambda p: classify_shell(str(p.value)),
+        "http": lambda p: classify_http(p.value) if isinstance(p.value, HttpRequest)
+        else classify_http(HttpRequest("GET", str(p.value))),
+    }
+    effects: list[Effect] = []
+    complete = True
+    for part in parts:
+        assessment = judges[part.kind](part)
+        complete = complete and assessment.complete
+        for effect in assessment.effects:
+            effects.append(Effect(effect.verb, effect.risk, f"{label} {part.where}: {effect.reason}",
+                                  effect.target or tool, effect.scope, effect.reversible,
+                                  effect.guard))
+    # The server itself does the work: whatever the arguments say, the tool also runs code
+    # airlock cannot see. That part is a read at worst when every argument was understood and
+    # neither its name nor its server says otherwise; they may only add to the arguments.
+    effects.append(_tool_effect(label, tool, said, at_least=Risk.READ))
     return Assessment.of(effects, classifier=_CLASSIFIER, complete=complete)
+
+
+def _tool_effect(label: str, tool: Target, said: list[tuple[Risk, str]],
+                 at_least: Risk | None = None) -> Effect:
+    """The tool's own effect: the worst of what its name and server say (at least `at_least`)."""
+    risk = Risk.worst([r for r, _ in said] + ([at_least] if at_least is not None else []))
+    # With arguments judged, name only what adds to them (a write or worse).
+    named = [why for r, why in said if r is risk and (at_least is None or r.at_least(Risk.WRITE))]
+    verb = {Risk.READ: Verb.EXECUTE, Risk.WRITE: Verb.WRITE,
+            Risk.UNKNOWN: Verb.UNKNOWN}.get(risk, Verb.DESTROY)
+    reason = f"MCP tool {label}: {'; '.join(named)}" if named else f"calls MCP tool {label}"
+    return Effect(verb, risk, reason, tool, "tool")
+
+
+def _unknown(tool: Target, why: str, extra: list[Effect] | None = None) -> Assessment:
+    return Assessment.of([*(extra or ()), Effect(Verb.UNKNOWN, Risk.UNKNOWN,
+                                                 f"MCP tool {tool.value}: {why}", tool, "tool")],
+                         classifier=_CLASSIFIER, complete=False)
 
 
 def risk_of_name(name: str) -> tuple[Risk | None, str]:
@@ -176,7 +221,8 @@ def risk_of_annotations(annotations_json: str) -> tuple[Risk | None, str]:
 
 def looks_like_sql(text: str) -> bool:
     """Its first word is a SQL keyword, or it opens with a comment (which can hide a MySQL
-    `/*! … */` statement). Statements cannot start any other way."""
+    `/*! … */` statement). Statements cannot start any other way — but a `;` can come first, so
+    this only words reasons; whether a string *is* SQL is the parser's call."""
     head = text.lstrip().lstrip("(").lstrip()
     if head.startswith(("--", "/*", "#")):
         return True
@@ -184,128 +230,183 @@ def looks_like_sql(text: str) -> bool:
     return match is not None and match.group(0).lower() in SQL_FIRST_WORDS
 
 
-@dataclass
-class _Walk:
-    """Every argument, at any depth, that is SQL, a command or a URL, classified."""
+def _read(arguments_json: str) -> list[_Part]:
+    """Everything in the arguments that could run; raises _Unreadable when they cannot be
+    judged as a whole."""
+    try:
+        arguments = json.loads(arguments_json, object_pairs_hook=_no_duplicates)
+    except (ValueError, RecursionError):
+        raise _Unreadable("its arguments are not valid JSON") from None
+    if not isinstance(arguments, Mapping):
+        raise _Unreadable("its arguments are not a JSON object")
+    try:
+        return list(_parts(arguments))
+    except _Unreadable:
+        raise
+    except Exception as exc:  # total by contract
+        raise _Unreadable(f"its arguments could not be read ({type(exc).__name__})") from None
 
-    classify_sql: Callable[[str, str], Assessment]
-    classify_shell: Callable[[str], Assessment]
-    classify_http: Callable[[HttpRequest], Assessment]
 
-    def __post_init__(self) -> None:
-        self.parts: list[tuple[str, Assessment]] = []
-        self.complete = True
-        self.why = ""
-        self.nodes = 0
-        self.dialect = "postgres"
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _Unreadable(f"its arguments name {key!r} twice, and readers disagree on which "
+                              "one counts")
+        seen[key] = value
+    return seen
 
-    def visit(self, value: Any, path: str, depth: int) -> None:
-        self.nodes += 1
-        if depth > MAX_DEPTH or self.nodes > MAX_NODES:
-            if self.complete:
-                self.complete = False
-                self.why = (f"its arguments nest deeper than {MAX_DEPTH} levels or hold more "
-                            f"than {MAX_NODES} values; not all were read")
-            return
+
+# --------------------------------------------------------------------------------------------
+# Finding what could run
+
+
+def _name(key: object) -> str:
+    return re.sub(r"[^a-z0-9]", "", str(key).lower())
+
+
+def _parts(arguments: Mapping[str, Any]) -> Iterator[_Part]:
+    count = 0
+    nodes = 0
+    # (value, path, key name it sits under, dialect in scope, depth)
+    stack: list[tuple[Any, str, str, str, int]] = [(arguments, "", "", "postgres", 0)]
+    while stack:
+        value, path, name, dialect, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise _Unreadable(f"its arguments are nested deeper than {MAX_DEPTH} levels")
+        nodes += 1
+        if nodes > MAX_NODES:
+            raise _Unreadable(f"its arguments hold more than {MAX_NODES} values")
+        found: list[_Part] = []
         if isinstance(value, Mapping):
-            dialect = _text(value, "dialect")
-            outer, self.dialect = self.dialect, dialect or self.dialect
-            consumed = _consumed(value)
-            for name, item in value.items():
-                if str(name).lower() not in consumed:
-                    self._argument(str(name), item, value, _join(path, str(name)), depth)
-            self.dialect = outer
+            own = value.get("dialect")
+            dialect = own.lower() if isinstance(own, str) and own.strip() else dialect
+            found.extend(_requests(value, path, dialect))
+            found.extend(_argv(value, path))
+            url_beside = _has_url(value)
+            for key in reversed(list(value)):
+                item = value[key]
+                if _name(key) == "method" and url_beside:
+                    continue  # read as part of the request (its headers and body are walked too)
+                if _name(key) in URL_ARGUMENTS and isinstance(item, str):
+                    continue  # a request already
+                stack.append((item, f"{path}.{key}" if path else str(key), _name(key), dialect,
+                              depth + 1))
         elif isinstance(value, list):
-            for index, item in enumerate(value):
-                self.visit(item, f"{path}[{index}]", depth + 1)
-        elif isinstance(value, str) and looks_like_sql(value):
-            self._sniff(value, path)
-
-    def _argument(self, name: str, value: Any, siblings: Mapping[str, Any], path: str,
-                  depth: int) -> None:
-        key = re.sub(r"[_\-\s]", "", name.lower())
-        where = f"argument {path}"
-        if key in SQL_ARGUMENTS or (key in SNIFFED_SQL_ARGUMENTS and _sql_strings(value)):
-            for text, at in _strings(value, path):
-                self.parts.append((f"argument {at}", self.classify_sql(text, self.dialect)))
-            return
-        if key in SHELL_ARGUMENTS and isinstance(value, str):
-            self.parts.append((where, self.classify_shell(_command_line(value, siblings))))
-            return
-        if key in URL_ARGUMENTS and isinstance(value, str):
-            self.parts.append((where, self.classify_http(_request(siblings, value))))
-            return
-        self.visit(value, path, depth + 1)
-
-    def _sniff(self, text: str, path: str) -> None:
-        assessment = self.classify_sql(text, self.dialect)
-        if assessment.complete:  # it parsed: a statement, whatever the argument is called
-            self.parts.append((f"argument {path}", assessment))
+            inner = name
+            if name in ONE_COMMAND and value and all(isinstance(v, str) for v in value):
+                # an argv (`["rm", "-rf", "/srv"]`); its words are read like any other string
+                found.append(_Part(f"argument {path} (as one command)", "shell",
+                                   shlex.join(value)))
+                inner = ""
+            for index in reversed(range(len(value))):
+                stack.append((value[index], f"{path}[{index}]", inner, dialect, depth + 1))
+        elif isinstance(value, str):
+            part = _judged(value, path, name, dialect)
+            if part is not None:
+                found.append(part)
+        for part in found:
+            count += 1
+            if count > MAX_PARTS:
+                raise _Unreadable(f"more than {MAX_PARTS} of its arguments would have to be "
+                                  "judged one by one")
+            yield part
 
 
-def _consumed(arguments: Mapping[str, Any]) -> frozenset[str]:
-    """Siblings that are only part of another argument (a URL's method; a command's argument
-    list; the SQL dialect), judged with it rather than on their own. A URL's headers and body
-    are walked as well: whatever the HTTP classifier makes of them, SQL in a body still counts."""
-    keys = {re.sub(r"[_\-\s]", "", str(k).lower()) for k, v in arguments.items()
-            if isinstance(v, str)}
-    consumed = {"dialect"}
-    if keys & URL_ARGUMENTS:
-        consumed.add("method")
-    if keys & SHELL_ARGUMENTS:  # an argv that is not a list or a string is walked like the rest
-        consumed |= {name for name in SHELL_ARGV_SIBLINGS
-                     if isinstance(arguments.get(name), (list, str))}
-    return frozenset(consumed)
+def _judged(value: str, path: str, name: str, dialect: str) -> _Part | None:
+    where = f"argument {path}"
+    if name in SQL_ARGUMENTS:
+        if name in SEARCHY_SQL_ARGUMENTS and not looks_like_sql(value):
+            # A search phrase, most likely; but a server may run it, so it is read as SQL
+            where += " (read as SQL, as a query may be)"
+        return _Part(where, "sql", value, dialect)
+    if name in SHELL_ARGUMENTS:
+        return _Part(where, "shell", value)
+    if name in URL_ARGUMENTS:
+        return _Part(where, "http", value)
+    if name == "dialect" or not value.strip():
+        return None
+    if value.lstrip().lower().startswith(("http://", "https://")):
+        return _Part(f"{where} (reads as a URL)", "http", value.strip())
+    if _looks_like_sql(value, dialect):
+        return _Part(f"{where} (reads as SQL)", "sql", value, dialect)
+    if _looks_like_command(value):
+        return _Part(f"{where} (reads as a command)", "shell", value)
+    return None
 
 
-def _sql_strings(value: Any) -> bool:
-    """A `query` argument is SQL when its text looks like SQL (else it is a search phrase)."""
-    return any(looks_like_sql(text) for text, _ in _strings(value, ""))
+def _has_url(value: Mapping[str, Any]) -> bool:
+    return any(_name(k) in URL_ARGUMENTS and isinstance(v, str) for k, v in value.items())
 
 
-def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
-    if isinstance(value, str):
-        yield value, path
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            if isinstance(item, str):
-                yield item, f"{path}[{index}]"
+def _requests(value: Mapping[str, Any], path: str, dialect: str) -> Iterator[_Part]:
+    for key, url in value.items():
+        if _name(key) in URL_ARGUMENTS and isinstance(url, str):
+            where = f"argument {path}.{key}" if path else f"argument {key}"
+            yield _Part(where, "http", _request(value, url), dialect)
 
 
-def _join(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name
-
-
-def _unknown(tool: Target, why: str, extra: list[Effect] | None = None) -> Assessment:
-    return Assessment.of([*(extra or ()), Effect(Verb.UNKNOWN, Risk.UNKNOWN,
-                                                 f"MCP tool {tool.value}: {why}", tool, "tool")],
-                         classifier=_CLASSIFIER, complete=False)
+def _argv(value: Mapping[str, Any], path: str) -> Iterator[_Part]:
+    """`{"command": "docker", "args": ["rm", "-f", "db"]}`: the command line they make (a
+    string `args` is appended as it is, as a server may do)."""
+    command: str | None = None
+    args: str | None = None
+    for key, item in value.items():
+        if _name(key) in PROGRAM_ARGUMENTS and isinstance(item, str):
+            command = item
+        elif _name(key) in ARGV_SIBLINGS:
+            if isinstance(item, list) and item and \
+                    all(isinstance(a, (str, int, float)) for a in item):
+                args = shlex.join(str(a) for a in item)
+            elif isinstance(item, str) and item.strip():
+                args = item
+    if command is not None and args is not None:
+        yield _Part(f"argument {path + '.' if path else ''}command with its args", "shell",
+                    f"{command} {args}")
 
 
 def _text(arguments: Mapping[str, Any], key: str) -> str | None:
-    value = arguments.get(key)
-    return value if isinstance(value, str) else None
-
-
-def _command_line(command: str, siblings: Mapping[str, Any]) -> str:
-    """`command` and its sibling argument list, as the shell line the server would run: a
-    `{"command": "rm", "args": ["-rf", "/"]}` is `rm -rf /`, not `rm`."""
-    for name in SHELL_ARGV_SIBLINGS:
-        argv = siblings.get(name)
-        if isinstance(argv, list):
-            return f"{command} {shlex.join(str(a) for a in argv)}" if argv else command
-        if isinstance(argv, str):  # a server may append it to the line as it is
-            return f"{command} {argv}"
-    return command
+    for k, value in arguments.items():
+        if _name(k) == key and isinstance(value, str):
+            return value
+    return None
 
 
 def _request(arguments: Mapping[str, Any], url: str) -> HttpRequest:
     method = (_text(arguments, "method") or "GET").upper()
-    raw_headers = arguments.get("headers")
+    raw_headers = next((v for k, v in arguments.items() if _name(k) == "headers"), None)
     headers: tuple[tuple[str, str], ...] = ()
     if isinstance(raw_headers, Mapping):
         headers = tuple((str(k), str(v)) for k, v in raw_headers.items())
-    body = arguments.get("body")
+    body = next((v for k, v in arguments.items() if _name(k) == "body"), None)
     if body is not None and not isinstance(body, str):
         body = json.dumps(body)
     return HttpRequest(method, url, headers, body)
+
+
+def _looks_like_sql(value: str, dialect: str) -> bool:
+    from airlock.classify.sql.dispatch import parses_as_sql
+
+    return parses_as_sql(value, dialect if dialect in ("postgres", "mysql", "sqlite")
+                         else "postgres")
+
+
+def _looks_like_command(value: str) -> bool:
+    """Some command position (the start, or after ; && || | ( $( `) names a program the shell
+    classifier knows, after any VAR=value assignments."""
+    known = _known_programs()
+    for segment in _SEPARATORS.split(value):
+        words = segment.split()
+        while words and _ASSIGNMENT.match(words[0]):
+            words.pop(0)
+        if words and posixpath.basename(words[0]) in known:
+            return True
+    return False
+
+
+@functools.cache
+def _known_programs() -> frozenset[str]:
+    from airlock.classify.shell.rules import registry
+    from airlock.classify.shell.wrappers import WRAPPERS
+
+    return frozenset(registry().programs) | frozenset(WRAPPERS) | {"eval", "exec", "source"}

@@ -45,6 +45,10 @@ class CliState:
 
     def runtime(self) -> Runtime:
         if self._runtime is None:
+            from airlock.config import find_config
+            from airlock.setup.system import refuse_foreign_state
+
+            refuse_foreign_state(find_config(self.config_path))  # airlock runs as another user
             self._runtime = Runtime(load_config(self.config_path))
         return self._runtime
 

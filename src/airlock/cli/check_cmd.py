@@ -134,7 +134,7 @@ def show(ctx: typer.Context) -> None:
     for index, rule in enumerate(policy.rules, start=1):
         when = []
         for name in ("principal", "principal_kind", "environment", "production", "resource",
-                     "risk", "front", "action"):
+                     "risk", "front", "action", "guard"):
             value = getattr(rule, name)
             if value is None:
                 continue

@@ -2,6 +2,11 @@
 
 Exit status: 0 executed, 1 the statement failed (rolled back), 3 held (an approval id is
 printed; run the same command again once it is approved), 4 denied, 2 error.
+
+The statement runs with airlock's credential for the resource, so the caller proves who it is
+with a token (`--token` or $AIRLOCK_TOKEN) and is bound by that token's scope; `--principal`
+is refused — anyone can type a name, and the agent would otherwise act as whoever it named
+with airlock's production credential.
 """
 
 from __future__ import annotations
@@ -15,10 +20,12 @@ from rich.markup import escape
 
 from airlock.cli.app import EXIT_DENY, EXIT_FAILED, EXIT_HOLD, EXIT_OK, app, out, state
 from airlock.cli.progress import progress_for_terminal
+from airlock.errors import InputError
 from airlock.fronts.jsonforms import outcome_json
 from airlock.fronts.sql import run_sql
 from airlock.model import Caller, Outcome, Status
-from airlock.tokens import authenticate, local_caller
+from airlock.runtime import Runtime
+from airlock.tokens import authenticate
 
 TOKEN_ENV = "AIRLOCK_TOKEN"  # noqa: S105  (a variable name, not a secret)
 _EXIT = {Status.EXECUTED: EXIT_OK, Status.ALLOWED: EXIT_OK, Status.HELD: EXIT_HOLD,
@@ -29,24 +36,40 @@ _EXIT = {Status.EXECUTED: EXIT_OK, Status.ALLOWED: EXIT_OK, Status.HELD: EXIT_HO
 def sql(ctx: typer.Context,
         resource: str = typer.Argument(..., help="A configured postgres resource."),
         statement: str = typer.Argument(..., help="The SQL to run."),
-        token: str | None = typer.Option(None, "--token", help=f"An airlock token (default: "
-                                         f"${TOKEN_ENV}); it decides who is acting."),
-        principal: str | None = typer.Option(None, "--principal", "-p",
-                                             help="Act as this configured principal (no token)."),
+        token: str | None = typer.Option(None, "--token", help=f"The airlock token of whoever "
+                                         f"acts, agent or human (default: ${TOKEN_ENV})."),
+        principal: str | None = typer.Option(None, "--principal", "-p", hidden=True,
+                                             help="Refused: `airlock sql` needs a token."),
         as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON.")) -> None:
-    """Run a statement on a resource through the gate; destructive statements are backed up
-    first, row before-images in the statement's own transaction."""
+    """Run a statement on a resource through the gate with airlock's credential for it
+    (needs your token); destructive statements are backed up first, row before-images in the
+    statement's own transaction."""
     runtime = state(ctx).runtime()
-    config = runtime.config
-    token = token or os.environ.get(TOKEN_ENV)
-    caller: Caller = (authenticate(runtime.store, config, token) if token
-                      else local_caller(config, principal))
+    caller = sql_caller(runtime, resource, token or os.environ.get(TOKEN_ENV), principal)
     outcome = run_sql(runtime, resource, statement, caller, progress_for_terminal())
     if as_json:
         out.print_json(json.dumps(outcome_json(outcome)))
     else:
         print_outcome(outcome)
     raise typer.Exit(_EXIT[outcome.status])
+
+
+def sql_caller(runtime: Runtime, resource: str, token: str | None,
+               principal: str | None) -> Caller:
+    """Who runs the statement. airlock's own credential for the resource does the work, so the
+    caller must prove who it is with a token; naming a principal proves nothing (an agent can
+    type any name)."""
+    hint = (f"pass --token (or set ${TOKEN_ENV}); a human issues tokens with `airlock token "
+            "create --principal NAME --env ENV`")
+    if principal is not None:
+        raise InputError(f"`airlock sql` does not take --principal: it runs the statement on "
+                         f"{resource} with airlock's own credential, so whoever acts must show "
+                         "their token. (--principal is for `airlock check` and `airlock policy "
+                         "explain`, which run nothing.)", hint=hint)
+    if not token:
+        raise InputError(f"`airlock sql` runs the statement on {resource} with airlock's own "
+                         "credential, so it needs the token of whoever acts", hint=hint)
+    return authenticate(runtime.store, runtime.config, token)
 
 
 def print_outcome(outcome: Outcome) -> None:

@@ -160,6 +160,7 @@ def _build(parsed: ConfigFile, path: Path) -> Config:
     return Config(
         path=path, state_dir=state_dir.resolve(), local_environment=parsed.local_environment,
         environments=ctx.environments, resources=ctx.resources, principals=ctx.principals,
-        rules=rules, builtin_rules=parsed.policy.builtin, store_url=store_url,
+        rules=rules, builtin_rules=parsed.policy.builtin,
+        broad_write_fraction=parsed.policy.broad_write_fraction, store_url=store_url,
         audit_key=audit_key, approvals=approval_settings, hooks=hook_settings,
         vault=vault_settings, fronts=fronts)

@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import Field
 
 from airlock.config.base import NAME_PATTERN, BuildContext, Strict, as_tuple
-from airlock.model import ActionKind, PrincipalKind, Risk, Scope, Verdict
+from airlock.model import ActionKind, Guard, PrincipalKind, Risk, Scope, Verdict
 
 # Enum fields accept their string values; strict mode still refuses `"yes"` for a bool elsewhere.
 LaxRisk = Annotated[Risk, Field(strict=False)]
@@ -46,6 +46,8 @@ class RuleFile(Strict):
 class PolicyFile(Strict):
     builtin: bool = True  # append the built-in rules after the configured ones
     rules: list[RuleFile] = Field(default_factory=list)
+    # a DELETE/UPDATE the planner expects to reach this share of its table is destructive
+    broad_write_fraction: Annotated[float, Field(gt=0, le=1)] = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,7 @@ class Rule:
     risk: tuple[Risk, ...] | None = None
     front: tuple[str, ...] | None = None
     action: tuple[ActionKind, ...] | None = None
+    guard: tuple[Guard, ...] | None = None  # built-in guard rules only (policy.GUARD_RULES)
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ class Config:
     principals: Mapping[str, PrincipalConfig] = field(default_factory=dict)
     rules: tuple[Rule, ...] = ()
     builtin_rules: bool = True
+    broad_write_fraction: float = 0.5  # see airlock.reach
     store_url: Secret | None = None
     audit_key: Secret | None = None
     approvals: ApprovalSettings = field(default_factory=ApprovalSettings)

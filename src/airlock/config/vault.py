@@ -31,6 +31,8 @@ class VaultFile(Strict):
     retention: str = "30d"  # how long snapshots are kept (Object Lock retain-until on S3)
     grace: str = "48h"  # deferred deletes and soft-dropped tables wait this long
     pg_bin: str | None = None  # folder with pg_dump and psql (default: PATH, then Debian's)
+    rpo: str | None = None  # `airlock doctor`: a resource's newest backup may be this old
+    drill_every: str | None = None  # `airlock doctor`: a drill must have passed this recently
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,8 @@ class VaultSettings:
     grace: timedelta = timedelta(hours=48)
     pg_bin: Path | None = None
     resources: Mapping[str, ResourceVault] = field(default_factory=dict)
+    rpo: timedelta | None = None  # None: doctor does not judge backups' age
+    drill_every: timedelta | None = None  # None: doctor does not judge drills' age
 
     def for_resource(self, name: str) -> ResourceVault:
         return self.resources.get(name, ResourceVault())
@@ -71,6 +75,12 @@ def build_vault(v: VaultFile, resources: Mapping[str, ResourceFile],
                              most=timedelta(days=3650), default=defaults.retention)
     grace = ctx.duration(v.grace, "vault.grace", least=timedelta(minutes=1),
                          most=timedelta(days=90), default=defaults.grace)
+    rpo = None if v.rpo is None else ctx.duration(
+        v.rpo, "vault.rpo", least=timedelta(minutes=5), most=timedelta(days=365),
+        default=timedelta(days=1))
+    drill_every = None if v.drill_every is None else ctx.duration(
+        v.drill_every, "vault.drill_every", least=timedelta(hours=1), most=timedelta(days=365),
+        default=timedelta(days=30))
     if v.path is not None and v.s3 is not None:
         ctx.fail("vault", "give either `path` (a local folder) or `s3` (a bucket), not both")
     path = ctx.local_path(v.path) if v.path is not None else None
@@ -102,4 +112,5 @@ def build_vault(v: VaultFile, resources: Mapping[str, ResourceFile],
         s3_secret_access_key=ctx.secret(s3.secret_access_key, "vault.s3.secret_access_key")
         if s3 else None,
         key=ctx.secret(v.key, "vault.key"), retention=retention, grace=grace,
-        pg_bin=Path(v.pg_bin) if v.pg_bin else None, resources=per_resource)
+        pg_bin=Path(v.pg_bin) if v.pg_bin else None, resources=per_resource, rpo=rpo,
+        drill_every=drill_every)

@@ -76,7 +76,7 @@ def content_html(content: Mapping[str, Any]) -> Markup:
         args = json.dumps(content.get("arguments"), indent=2, ensure_ascii=False)
         return head + _lex(args, JsonLexer())
     if kind in ("file_read", "file_write"):
-        verb = "write" if kind == "file_write" else "read"
+        verb = "delete" if content.get("delete") else "write" if kind == "file_write" else "read"
         return Markup('<span class="t-method">{}</span> {}').format(verb,
                                                                     str(content.get("path", "")))
     return _lex(json.dumps(dict(content), indent=2, ensure_ascii=False), JsonLexer())

@@ -29,6 +29,9 @@ Module map (read in this order):
     rules.py       the rule packs (src/airlock/data/rules/*.toml): model, loading, matching
     paths.py       path classes: temp, root, device, precious
     targets.py     what an effect touches, in the shapes the gate resolves
+    touches.py     what each command reads and writes, for the guards (guards.py)
+    operands.py    words as the paths they name; inline code's paths and environment reads
+    airlock_cli.py airlock's own commands, however started, and which only a human may run
 
 Unknown, unparseable or failing anything is unknown, which the gate holds: a program name
 computed at run time, eval of computed text, code piped in from curl or base64, options hidden in
@@ -106,7 +109,7 @@ def _classify(command: object, cwd: str | None, reader: ScriptReader | None) -> 
         effects = [Effect(Verb.READ, Risk.READ, "the command does nothing")]
     complete = not any(e.risk is Risk.UNKNOWN for e in effects)
     return Assessment.of(effects, classifier=_CLASSIFIER, complete=complete,
-                         inputs=analysis.inputs.items())
+                         inputs=analysis.inputs.items(), touches=analysis.touches)
 
 
 def _too_large(size: int) -> Assessment:

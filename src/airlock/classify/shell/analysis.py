@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
+from airlock.classify.shell import airlock_cli, touches
 from airlock.classify.shell.base import (
     CodeFile,
     Env,
@@ -36,7 +37,7 @@ from airlock.classify.shell.places import Places
 from airlock.classify.shell.rules import Program, Registry, decide
 from airlock.classify.shell.syntax import budget_clock, parse, uncovered_text
 from airlock.classify.shell.words import COMPUTED, Word, evaluate, fixed_output, settle
-from airlock.model import Effect, Risk, Target, Verb
+from airlock.model import Effect, Risk, Target, Touch, Verb
 
 # Nesting of texts run again as code (bash -c inside eval inside ssh …) and of wrappers
 # around one command (sudo env nice …), counted together; past it the answer is unknown.
@@ -121,6 +122,8 @@ class Analysis:
         self.code_env_changed = False
         # Words tree-sitter dropped and _repair_dash put back, by command span.
         self.extra_words: dict[tuple[int, int], list[Word]] = {}
+        # What the commands read and write, for the guards (touches.py).
+        self.touches: list[Touch] = []
 
     # ----------------------------------------------------------------------------------------
     # Entry points (also used by handlers)
@@ -158,9 +161,15 @@ class Analysis:
             return [unknown(f"the program name {name_word.text!r} is a file-name pattern")]
         if not name_word.value:
             return [unknown("the program name is empty")]
+        # The guards' view first: airlock's own commands, by any path (`.venv/bin/airlock`),
+        # and what this command reads and writes (touches.py).
+        name = program_name(name_word)
+        own = airlock_cli.airlock_command(name, words, stdin)
+        if own is not None:
+            return own
+        self.touches.extend(touches.of_command(name, words, stdin, self.handlers.wrappers))
         if "/" in name_word.value and not _system_program(name_word.value):
             return self.handlers.local_program(self, list(words), env, stdin, depth)
-        name = program_name(name_word)
         if name in ("ln", "link", "mount", "bindfs"):
             self.temp_voided = True  # a link can make /tmp/x lead anywhere
         wrapper = self.handlers.wrappers.get(name)
@@ -331,6 +340,9 @@ class Analysis:
                     effects.append(unknown(f"part of the command is not understood: {gap!r}"))
             kind = node.type
             children: list[tuple[Node, Stdin | None]]
+            if kind in ("simple_expansion", "expansion", "declaration_command"):
+                self.touches.extend(touches.expansion(node, src) if kind != "declaration_command"
+                                    else touches.declaration(node, src))
             if kind == "command":
                 effects.extend(self._command(node, src, depth, node_stdin))
                 # Prefix assignments belong to this command alone (judged above); only their
@@ -507,6 +519,8 @@ class Analysis:
         words = evaluate(destination, src)
         word = words[0] if len(words) == 1 else Word.opaque(
             src[destination.start_byte : destination.end_byte].decode("utf-8", "replace"))
+        if operator in ("<", "<>"):
+            self.touches.extend(touches.redirected(word, operator))
         if operator == "<":
             return Stdin(None, f"file {word.display}"), []
         if operator in (">&", "<&", ">&-", "<&-") and (word.value or "").rstrip("-").isdigit():

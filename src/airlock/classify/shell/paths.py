@@ -1,8 +1,10 @@
 """What a path argument names, as far as it can be told without touching the filesystem.
 
 Rules refer to these classes by name (`class:temp`, `class:root`, ...). They are judged on the
-text of the word (its value, or its template for `$TMPDIR/x`), never on the live filesystem:
-the guard runs before the command, possibly on another machine.
+text of the word (its value, or its template for `$TMPDIR/x`), with one exception: the scratch
+exemption (`class:temp`) also asks where a path on this machine really leads, because a symlink
+under /tmp into a production folder is that folder (`pathnames.resolve`). Looking can only take
+the exemption away, never grant it, so a command meant for another machine is judged no milder.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import fnmatch
 import posixpath
 from collections.abc import Callable
 
+from airlock import pathnames
 from airlock.classify.shell.words import Word
 
 # Roots of scratch space: files there are expected to vanish (tmpfs, cleaned at boot).
@@ -84,7 +87,18 @@ def is_temp(word: Word) -> bool:
         # `.*` and `.?` can match `..` in older shells.
         if part.startswith(".") and any(c in part for c in "*?["):
             return False
-    return True
+    return word.value is None or _really_temp(text)
+
+
+def _really_temp(text: str) -> bool:
+    """A scratch path is scratch only if it still is once its symlinks are followed (each
+    existing part of it, and of a glob's literal prefix)."""
+    prefix = pathnames.literal_prefix(text)
+    real = pathnames.resolve(prefix, None)
+    # A glob may match inside the root itself (`/tmp/*`); a plain path must lie below it.
+    strictly = prefix == posixpath.normpath(text)
+    return any(pathnames.within(real, root.rstrip("/")) and not (strictly and real == root.rstrip("/"))
+               for root in _TEMP_ROOTS if root.startswith("/"))
 
 
 def is_device(word: Word) -> bool:

@@ -10,6 +10,7 @@ SQLite by sqlglot. Modules:
 
     verdict.py        the effect collector (Judgement), target naming, Lexed
     truth.py          three-valued logic for "does this WHERE reach every row?"
+    coverage.py       …decided over the sets of values each part of the row can take
     functions.py      what calling a function does; pg_builtins.py (generated) the safe built-ins
     libpg.py          the only importer of postgast: typed parse/scan/split
     pg_lex.py         PostgreSQL fingerprint and lexical traps
@@ -19,6 +20,7 @@ SQLite by sqlglot. Modules:
     pg_where.py       PostgreSQL: WHERE reach
     lite.py           MySQL and SQLite through sqlglot
     lite_where.py     MySQL and SQLite: WHERE reach
+    rows.py           the one DELETE/UPDATE of a text and its reach (for airlock.reach)
     dispatch.py       checks every input passes first, then the dialect's lexer and judge
     cache.py          the fingerprint cache
     psql.py           splitting psql scripts (meta-commands, COPY data) for corpora and fronts

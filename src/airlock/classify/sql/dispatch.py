@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from airlock.classify import MAX_INPUT_BYTES
-from airlock.classify.sql import lite, pg_ddl, pg_statements  # noqa: F401  (handlers register)
+from airlock.classify.sql import libpg, lite, pg_ddl, pg_statements  # noqa: F401  (handlers register)
 from airlock.classify.sql.libpg import PgSyntaxError
 from airlock.classify.sql.pg_lex import lex_postgres
 from airlock.classify.sql.postgres import judge_postgres
@@ -47,6 +47,21 @@ def fingerprint_sql(text: str, dialect: str = "postgres") -> str | None:
     except Exception:
         return None
     return None if isinstance(early, Assessment) else early.fingerprint
+
+
+def parses_as_sql(text: str, dialect: str = "postgres") -> bool:
+    """Whether `text` reads as SQL in `dialect` at all: at least one statement, parsed whole.
+    For telling SQL from prose in values that are not labelled as SQL (`Update the docs` is
+    not SQL; `Drop table users` is). Never raises."""
+    try:
+        early = prepare(text, dialect)
+        if isinstance(early, Assessment):
+            return False
+        if dialect == "postgres":
+            return bool(libpg.parse(text))
+        return lite.parses(text, dialect, early)
+    except Exception:
+        return False
 
 
 def prepare(text: str, dialect: str) -> Assessment | Lexed:

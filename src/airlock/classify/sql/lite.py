@@ -27,7 +27,7 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import SqlglotError
 from sqlglot.tokenizer_core import Token, TokenType
 
-from airlock.classify.sql.lite_shapes import LITERAL_TOKENS, judge_statement
+from airlock.classify.sql.lite_shapes import LITERAL_TOKENS, agrees, judge_statement
 from airlock.classify.sql.verdict import Judgement, Lexed
 from airlock.model import Risk, Verb
 
@@ -109,6 +109,24 @@ def judge(text: str, dialect: str, lexed: Lexed, j: Judgement) -> None:
             judge_statement(dialect, chunk, expressions[0], j)
         except RecursionError:  # sqlglot's trees are binary: a long OR chain is deep
             j.unknown("the statement is nested too deeply to read")
+
+
+def parses(text: str, dialect: str, lexed: Lexed) -> bool:
+    """Every statement of the text parses as exactly one statement of the kind its first word
+    says (the checks `judge` makes before trusting sqlglot)."""
+    tokens = lexed.tokens if isinstance(lexed.tokens, list) else []
+    statements = [s for s in _statements(tokens) if s]
+    if not statements:
+        return False
+    parser = Dialect.get_or_raise(dialect).parser()
+    for chunk in statements:
+        try:
+            parsed = [e for e in parser.parse(chunk, text) if e is not None]
+        except (SqlglotError, RecursionError):
+            return False
+        if len(parsed) != 1 or not agrees(chunk, parsed[0]):
+            return False
+    return True
 
 
 def _statements(tokens: list[Token]) -> list[list[Token]]:

@@ -13,7 +13,7 @@ from sqlglot import exp
 from sqlglot.tokenizer_core import Token, TokenType
 
 from airlock.classify.sql.functions import lite_function
-from airlock.classify.sql.lite_where import LiteWhereReader, table_names
+from airlock.classify.sql.lite_where import SQLITE_SYSTEM_COLUMNS, LiteWhereReader, table_names
 from airlock.classify.sql.truth import Reach
 from airlock.classify.sql.verdict import Judgement, dotted, table, thing, words
 from airlock.model import Risk, Verb
@@ -64,6 +64,13 @@ def judge_statement(dialect: str, chunk: list[Token], node: exp.Expr, j: Judgeme
                   f"{type(node).__name__}, which is not what it says it is")
         return
     _Shapes(dialect, j).judge(node)
+
+
+def agrees(chunk: list[Token], node: exp.Expr) -> bool:
+    """sqlglot made of the statement what its first word says it is."""
+    lead = chunk[0].text.upper() if chunk and chunk[0].token_type not in LITERAL_TOKENS else ""
+    expected = _EXPECTED.get(lead)
+    return expected is not None and isinstance(node, expected)
 
 
 class _Shapes:
@@ -168,7 +175,9 @@ class _Shapes:
             name = self.target(target)
             if isinstance(node.this, exp.Table) and target is not node.this:
                 self.targets.add(id(node.this))
-            reach, why = LiteWhereReader(self.j, names, others).reach(predicate)
+            system = SQLITE_SYSTEM_COLUMNS if self.dialect == "sqlite" else frozenset()
+            found = LiteWhereReader(self.j, names, others, target, system).reach(predicate)
+            reach, why = found.reach, found.why
             if reach is Reach.ALL:
                 does = "removes every row of" if deleting else "overwrites every row of"
                 self.j.add(verb, Risk.DESTRUCTIVE, f"{word} {why} {does} {name}", table(name),

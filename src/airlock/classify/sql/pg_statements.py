@@ -37,8 +37,8 @@ from airlock.classify.sql.postgres import (
     setting,
     svals,
 )
-from airlock.classify.sql.truth import Reach
-from airlock.classify.sql.verdict import dotted, ident, table, thing
+from airlock.classify.sql.truth import Reach, RowReach
+from airlock.classify.sql.verdict import Judgement, dotted, ident, table, thing
 from airlock.model import Risk, Verb
 
 JsonNode = dict[str, Any]
@@ -196,12 +196,18 @@ def _update(w: Walk, f: JsonNode) -> None:
     _rows(w, f, deleting=False)
 
 
-def _rows(w: Walk, f: JsonNode, *, deleting: bool) -> None:
+def row_reach(j: Judgement, f: JsonNode, *, deleting: bool) -> RowReach:
+    """Which rows of its target a DeleteStmt or UpdateStmt reaches, read from its text."""
     relation = f.get("relation", {})
-    name = relation_name(relation)
     joined = "usingClause" if deleting else "fromClause"
-    reader = WhereReader(w.j, relation_names(relation), names_in(f.get(joined, [])))
-    reach, why = reader.reach(f.get("whereClause"))
+    reader = WhereReader(j, relation_names(relation), names_in(f.get(joined, [])), relation)
+    return reader.reach(f.get("whereClause"))
+
+
+def _rows(w: Walk, f: JsonNode, *, deleting: bool) -> None:
+    name = relation_name(f.get("relation", {}))
+    found = row_reach(w.j, f, deleting=deleting)
+    reach, why = found.reach, found.why
     verb = Verb.DELETE if deleting else Verb.WRITE
     word = "DELETE" if deleting else "UPDATE"
     if reach is Reach.ALL:
@@ -220,8 +226,9 @@ def _rows(w: Walk, f: JsonNode, *, deleting: bool) -> None:
 def _merge(w: Walk, f: JsonNode) -> None:
     relation = f.get("relation", {})
     name = relation_name(relation)
-    reader = WhereReader(w.j, relation_names(relation), names_in(f.get("sourceRelation", {})))
-    reach, _ = reader.reach(f.get("joinCondition") or {"A_Const": {"isnull": False}})
+    reader = WhereReader(w.j, relation_names(relation), names_in(f.get("sourceRelation", {})),
+                         relation)
+    reach = reader.reach(f.get("joinCondition") or {"A_Const": {"isnull": False}}).reach
     for clause in f.get("mergeWhenClauses", []):
         c = clause.get("MergeWhenClause", {}) if isinstance(clause, dict) else {}
         command, match = c.get("commandType"), c.get("matchKind")

@@ -6,15 +6,18 @@ without knowing the data:
 - A WHERE that names no column of the target is the same for every row: it matches all rows or
   none. Unless its value is proven false (`1 = 2`), it is treated as matching all of them —
   `WHERE $1`, `WHERE now() > '2020-01-01'` and `WHERE 1 = 1` alike.
-- A WHERE that does name a column is selective unless it is a recognised tautology: a disjunct
-  that is row-independent and not proven false (`id = 5 OR 1 = 1`), a column compared with
-  itself (`id = id`), `LIKE '%'`.
+- A WHERE that does name a column is selective unless it is true for every row: `coverage.py`
+  reasons over the values each part can take (`id = id`, `x IS NOT TRUE OR x`, `LIKE '%'`,
+  `ctid IS NOT NULL`, `id IN (SELECT id FROM same_table)`, `id > -2147483649`). Where that
+  holds only if a column is never NULL — which the text cannot show — it counts as every row,
+  and `RowReach` keeps the assumption for a live check against the catalog.
 
 Constant values are three-valued, as in SQL: a NULL comparison is not true, so it matches no row.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from enum import Enum
 
 
@@ -39,6 +42,33 @@ class Reach(Enum):
 WITHOUT_WHERE = "without WHERE"
 ALWAYS_TRUE = "with a WHERE that is always true"
 ROW_INDEPENDENT = "with a WHERE that does not depend on the row"
+
+
+@dataclass(frozen=True, slots=True)
+class RowReach:
+    """Which rows a DELETE or UPDATE reaches. An ALL with `columns` or `integer` holds on an
+    assumption the text cannot prove: that those columns are never NULL (a primary key, a NOT
+    NULL column), or that the tested expression is an integer (int4 or narrower)."""
+
+    reach: Reach
+    why: str = ""
+    columns: frozenset[str] = field(default_factory=frozenset)
+    integer: bool = False
+
+    @property
+    def assumed(self) -> bool:
+        return self.reach is Reach.ALL and (bool(self.columns) or self.integer)
+
+
+def assuming(columns: frozenset[str], integer: bool) -> str:
+    """The why of an ALL that rests on an assumption."""
+    text = "with a WHERE that is true for every row"
+    if columns:
+        names = ", ".join(sorted(columns))
+        text += f" where {names} {'is' if len(columns) == 1 else 'are'} not NULL"
+    if integer:
+        text += ", if the value it tests is an integer (int4 or narrower)"
+    return text
 
 
 def conjunction(values: list[Truth]) -> Truth:

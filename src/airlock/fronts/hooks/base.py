@@ -136,14 +136,29 @@ def arguments_json(arguments: Any) -> str:
     order). Harnesses send an object, or sometimes JSON text of one."""
     if isinstance(arguments, str):
         try:
-            arguments = json.loads(arguments)
-        except ValueError:
-            raise InputError("the MCP tool's arguments are not valid JSON") from None
+            arguments = json.loads(arguments, object_pairs_hook=_once_each)
+        except ValueError as exc:
+            raise InputError(str(exc) if isinstance(exc, _Repeated) else
+                             "the MCP tool's arguments are not valid JSON") from None
     if arguments is None:
         arguments = {}
     if not isinstance(arguments, Mapping):
         raise InputError(f"the MCP tool's arguments must be a JSON object (got {_shown(arguments)})")
     return json.dumps(arguments, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+class _Repeated(ValueError):
+    pass
+
+
+def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A key given twice: the harness's JSON reader and the server's may each keep another."""
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        twice = next(k for k in keys if keys.count(k) > 1)
+        raise _Repeated(f"the MCP tool's arguments name {twice!r} twice, and JSON readers "
+                        "disagree on which one counts")
+    return dict(pairs)
 
 
 def dumps(value: Any) -> str:

@@ -14,7 +14,7 @@ stderr when the exit code is 2.
 
 from __future__ import annotations
 
-import re
+import posixpath
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,18 +30,14 @@ from airlock.fronts.hooks.base import (
     mapping,
     mcp_call,
     optional_text,
-    resolve,
     text,
 )
+from airlock.fronts.hooks.codex_patch import PatchError, parse_patch
 from airlock.model import FileAccess, Payload
 
 NAME = "codex"
 EVENTS = ("PreToolUse",)
 MATCHER = "Bash|apply_patch|mcp__.*"
-
-# apply_patch's envelope: every file it touches is named on one of these lines.
-_PATCH_FILE = re.compile(r"^\*\*\* (?:Add File|Update File|Delete File|Move to): (.+?)\s*$",
-                         re.MULTILINE)
 
 
 def parse(data: Mapping[str, Any]) -> ToolCall:
@@ -64,13 +60,40 @@ def translate(tool: str, tool_input: Mapping[str, Any], cwd: str | None) -> tupl
 
 
 def patch_writes(patch: str, cwd: str | None) -> tuple[Payload, ...]:
-    """The files a patch writes, in order, each once. Deleting a file is judged as writing it
-    (airlock's file actions have no separate delete)."""
-    paths = list(dict.fromkeys(resolve(p, cwd) for p in _PATCH_FILE.findall(patch)))
-    if not paths:
+    """The file actions of a patch, in order, each once, read as Codex reads it
+    (`codex_patch.py`): a file added or updated is a write; deleted — or moved away — a delete
+    of that path; a move also writes its destination. A patch Codex would refuse is refused."""
+    try:
+        operations = parse_patch(patch)
+    except PatchError as exc:
+        raise InputError(f"airlock cannot read this patch as Codex would ({exc}), so it cannot "
+                         "tell what the patch changes") from None
+    if not operations:
         raise InputError("airlock found no file in this patch (no '*** Add/Update/Delete File:' "
                          "line), so it cannot tell what the patch changes")
-    return tuple(FileAccess(p, write=True) for p in paths)
+    payloads: list[Payload] = []
+    for op in operations:
+        if op.kind in ("add", "update"):
+            payloads.append(FileAccess(_where(op.path, cwd), write=True))
+        elif op.kind == "delete":
+            payloads.append(FileAccess(_where(op.path, cwd), write=True, delete=True))
+        else:
+            payloads.append(FileAccess(_where(op.path, cwd), write=True, delete=True))
+            payloads.append(FileAccess(_where(op.destination or "", cwd), write=True))
+    return tuple(dict.fromkeys(payloads))
+
+
+def _where(path: str, cwd: str | None) -> str:
+    """A patch path as Codex resolves it: against the working directory, `~` included (Codex
+    does not expand it)."""
+    if not path:
+        raise InputError("the patch names an empty path, so airlock cannot tell which file it is")
+    if posixpath.isabs(path):
+        return posixpath.normpath(path)
+    if cwd is None or not posixpath.isabs(cwd):
+        raise InputError(f"the patch names the relative path {path!r} and the hook gave no "
+                         "absolute working directory, so airlock cannot tell which file it is")
+    return posixpath.normpath(posixpath.join(cwd, path))
 
 
 def answer(call: ToolCall, reply: Reply, message: str) -> Answer:

@@ -115,8 +115,11 @@ def test_check_action_and_list_resources(tools: AirlockTools) -> None:
     listed = tools.call("list_resources", None, caller)
     assert listed.data == {"resources": [{"name": "things", "kind": "api",
                                           "environment": "staging", "description": ""}]}
-    checked = tools.call("check_action", {"kind": "shell", "input": "rm -rf /"}, caller)
+    checked = tools.call("check_action", {"kind": "shell", "input": "rm -rf /srv/data"}, caller)
     assert not checked.is_error and checked.data["verdict"] == "hold"
+    # `/` holds airlock's own files: the guards deny that to agents outright
+    checked = tools.call("check_action", {"kind": "shell", "input": "rm -rf /"}, caller)
+    assert not checked.is_error and checked.data["verdict"] == "deny"
     assert tools.max_rows == 5
 
 

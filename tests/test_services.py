@@ -141,7 +141,7 @@ def test_airlock_up_reports_every_service_and_cleans_up_on_a_signal(
             assert proc.poll() is None and time.monotonic() < deadline, "airlock up did not start"
             time.sleep(0.1)
         services = health.json()["services"]
-        assert list(services) == ["api", "hooks", "notifications", "maintenance"]
+        assert list(services) == ["api", "hooks", "notifications", "maintenance", "anchors"]
         assert all(s["ok"] for s in services.values())
         socket_file = tmp_path / ".airlock" / "hooks.sock"
         assert socket_file.is_socket()

@@ -9,7 +9,7 @@ import pytest
 from airlock.errors import AuthError, InputError
 from airlock.model import Risk
 from airlock.store.memory import MemoryStore
-from airlock.tokens import authenticate, issue_token, parse_ttl
+from airlock.tokens import authenticate, issue_token, parse_ttl, token_census
 from tests.factories import make_config
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -58,3 +58,16 @@ def test_ttl(text: str, expected: int) -> None:
 def test_bad_ttl(text: str) -> None:
     with pytest.raises(InputError):
         parse_ttl(text)
+
+
+def test_census_lists_live_verifiers_and_revoked_ids() -> None:
+    store, config = MemoryStore(), make_config()
+    live, _expired, gone = (issue_token(store, config, principal="agent", environments=["staging"],
+                                     ttl=ttl, now=NOW) for ttl in (timedelta(hours=2),
+                                                                    timedelta(hours=1),
+                                                                    timedelta(hours=2)))
+    store.revoke_token(gone.record.id, NOW.isoformat())
+    census = token_census(store, NOW + timedelta(hours=1))  # the second has just expired
+    assert [token_id for token_id, _ in census.verifiers] == [live.record.id]
+    assert census.verifiers[0][1] == live.record.scram
+    assert census.revoked == {gone.record.id}

@@ -30,3 +30,10 @@ airlock_ensure_system() {
     useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
   fi
 }
+
+# Sourced by bin/bench: what the benchmarks compare against. The PostgreSQL wire proxy's
+# benchmark measures PgBouncer (Debian's package) beside airlock; the tests never need it.
+airlock_ensure_bench_system() {
+  airlock_ensure_system
+  command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] || airlock_apt_install pgbouncer
+}

@@ -133,13 +133,14 @@ def effective_status(approval: ApprovalRecord, now: datetime) -> ApprovalStatus:
 def decide(store: Store, approval_id: str, approver: Principal, *, approve: bool,
            reason: str = "", now: datetime | None = None,
            use_window: timedelta = DEFAULT_TTL, audit: AuditLog | None = None,
-           via: str = "") -> ApprovalRecord:
+           via: str = "", without_backup: bool = False) -> ApprovalRecord:
     """Record one human's approval or denial. Returns the approval as stored afterwards.
 
     Authentication of the approver (credential + TOTP) happens before this is called; this
     function enforces what no authentication can make right: kind, self-approval, duplicates,
-    expiry and state. With `audit`, the decision or the refusal is recorded (`via` names the
-    path: console, cli, api).
+    expiry and state — and that approving an action part of which no backup can protect says
+    so by name (`without_backup`: `--without-backup`, the console's checkbox). With `audit`,
+    the decision or the refusal is recorded (`via` names the path: console, cli, api).
     """
     now = now or utcnow()
     decision = "approve" if approve else "deny"
@@ -177,7 +178,11 @@ def decide(store: Store, approval_id: str, approver: Principal, *, approve: bool
             raise refuse("already_decided", approval,
                          f"{approver.name} already decided on {approval_id}; "
                          f"another person must give the next approval")
-        grant = Grant(approver.name, now.isoformat(), "approve" if approve else "deny", reason)
+        if approve and approval.unprotected and not without_backup:
+            raise refuse("backup_not_accepted", approval, without_backup_message(approval),
+                         hint=WITHOUT_BACKUP_HINT)
+        grant = Grant(approver.name, now.isoformat(), "approve" if approve else "deny", reason,
+                      without_backup=bool(approve and approval.unprotected and without_backup))
         grants = (*approval.grants, grant)
         if not approve:
             updated = approval.next_version(status=ApprovalStatus.DENIED, grants=grants,
@@ -195,9 +200,21 @@ def decide(store: Store, approval_id: str, approver: Principal, *, approve: bool
                              approval.action_id,
                              {"approval_id": approval_id, "approver": approver.name,
                               "reason": reason, "via": via, "status": updated.status.value,
+                              "without_backup": grant.without_backup,
                               "approvals": sum(g.decision == "approve" for g in grants),
                               "approvals_required": updated.approvals_required,
                               "digest": updated.digest})
             return updated
     raise refuse("busy", None, f"approval {approval_id} kept changing while recording the "
                  "decision; try again")
+
+
+WITHOUT_BACKUP_HINT = ("if you accept that nothing can undo it, approve with --without-backup "
+                       "(in the console: tick \"Run without a backup\")")
+
+
+def without_backup_message(approval: ApprovalRecord) -> str:
+    gaps = "; ".join(f"{u.get('target')}: {u.get('why')}" for u in approval.unprotected[:3])
+    return (f"approval {approval.id} would let the action run without a backup of what it "
+            f"destroys ({gaps})")
+

@@ -8,8 +8,10 @@ spaces), so an export can be verified without airlock's database.
     hash = sha256(canonical_json({seq, at, kind, action_id, data, prev}))
     mac  = hmac_sha256(key, hash)
 
-What the chain alone cannot show: records cut off the *end* of a log. `verify` prints the head
-(count and last hash); keep it somewhere else (a ticket, a chat message) to compare later.
+What the chain alone cannot show: records cut off the *end* of a log — and, since the key lives
+beside the log, a log rewritten and sealed again by someone who read the key. `airlock up`
+therefore anchors the head in the vault, out of the agent's reach (anchors.py), and
+`airlock audit verify` reads the log against those anchors.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import os
 import secrets
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -207,11 +210,19 @@ class _Appender(Protocol):
 
 
 class StoreAuditLog:
-    """The audit log kept in the state store."""
+    """The audit log kept in the state store. `on_record` (set by `airlock up`) hears of every
+    record written, after it is written: it asks for the head to be anchored (anchors.py)."""
 
     def __init__(self, store: _Appender, key: bytes) -> None:
         self.store = store
         self.key = key
+        self.on_record: Callable[[AuditRecord], object] | None = None
 
     def record(self, kind: str, action_id: str | None, data: Mapping[str, Any]) -> AuditRecord:
-        return self.store.append_audit(lambda prev: seal(prev, kind, action_id, data, self.key))
+        written = self.store.append_audit(lambda prev: seal(prev, kind, action_id, data, self.key))
+        if self.on_record is not None:
+            try:
+                self.on_record(written)
+            except Exception:  # a listener must never undo a record that was written
+                logging.getLogger("airlock.audit").exception("audit listener failed")
+        return written

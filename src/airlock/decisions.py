@@ -14,11 +14,11 @@ from datetime import datetime
 from typing import Any
 
 from airlock import approvers
-from airlock.approvals import decide
+from airlock.approvals import WITHOUT_BACKUP_HINT, decide, without_backup_message
 from airlock.approvers import ApproverAuthError
 from airlock.audit import AuditLog
 from airlock.config import Config
-from airlock.errors import InputError
+from airlock.errors import ApprovalError, InputError
 from airlock.model import Principal, utcnow
 from airlock.store import ApprovalRecord, Store
 from airlock.tokens import TOKEN_RE
@@ -79,19 +79,31 @@ class ApprovalDesk:
     # ---- deciding ---------------------------------------------------------------------------
 
     def decide(self, approval_id: str, approver: Principal, *, approve: bool, reason: str,
-               via: str) -> ApprovalRecord:
+               via: str, without_backup: bool = False) -> ApprovalRecord:
+        """`without_backup`: the approver accepted by name that part of the action runs with
+        no backup (required when the stored plan says none can be taken; recorded)."""
         reason = clean_reason(reason, approve=approve)
         return decide(self.store, approval_id, approver, approve=approve, reason=reason,
                       now=self.clock(), use_window=self.config.approvals.use_window,
-                      audit=self.audit, via=via)
+                      audit=self.audit, via=via, without_backup=without_backup)
 
     def decide_with_code(self, approval_id: str, credential: str, code: str, *, approve: bool,
-                         reason: str, via: str, client: str | None = None) -> ApprovalRecord:
+                         reason: str, via: str, client: str | None = None,
+                         without_backup: bool = False) -> ApprovalRecord:
         """What scripts and the CLI do: authenticate and decide in one step."""
         clean_reason(reason, approve=approve)  # before a code is spent on a doomed request
+        if approve and not without_backup and not TOKEN_RE.match(credential.strip()):
+            self.require_backup_accepted(approval_id)  # (an agent token is refused by name)
         approver = self.authenticate(credential, code, via=via, client=client,
                                      approval_id=approval_id)
-        return self.decide(approval_id, approver, approve=approve, reason=reason, via=via)
+        return self.decide(approval_id, approver, approve=approve, reason=reason, via=via,
+                           without_backup=without_backup)
+
+    def require_backup_accepted(self, approval_id: str) -> None:
+        """Before a code is spent: approving this needs `without_backup`, and it was not given."""
+        approval = self.store.get_approval(approval_id)
+        if approval is not None and approval.unprotected:
+            raise ApprovalError(without_backup_message(approval), hint=WITHOUT_BACKUP_HINT)
 
 
 def clean_reason(reason: str, *, approve: bool) -> str:

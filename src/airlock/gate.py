@@ -306,14 +306,25 @@ class Gate:
             now = self.clock()
             digest = action_digest(action, ev.targets, ev.assessment.inputs)
             grant = self.approvals.redeemable(digest, now)
+            reason = decision.reason
+            if grant is not None and plan.unprotected and not grant.accepted_without_backup:
+                # Approved while a backup looked possible, or before anyone had to say so: no
+                # backup can be taken now, and running without one needs a human to accept
+                # exactly that. The approval is not used; a new one is asked for.
+                self.audit.record("approval_not_used", action.id, {
+                    "approval_id": grant.id, "why": "no_backup_possible",
+                    "unprotected": plan.to_json()["unprotected"]})
+                reason = (f"approval {grant.id} expected a backup, and none can be taken now "
+                          f"({plan.unprotected[0][0]}: {plan.unprotected[0][1]}); a human must "
+                          "approve again, accepting that it runs without a backup")
+                grant = None
             if grant is None:
                 pending = self.approvals.request(action, digest, ev.assessment, ev.targets,
                                                  decision, _approval_details(ev, plan), now)
                 self.audit.record("held", action.id, {"approval_id": pending.id, "digest": digest,
                                                       "approvals_required": pending.approvals_required,
                                                       "expires_at": pending.expires_at})
-                return self._finish(ev, Status.HELD, decision.reason, decision,
-                                    approval_id=pending.id)
+                return self._finish(ev, Status.HELD, reason, decision, approval_id=pending.id)
 
         protection = Protection()
         if plan.steps and not plan.defers:
@@ -349,8 +360,12 @@ class Gate:
                                 approval_id=grant.id if grant else None, snapshots=snapshots)
         status = Status.EXECUTED if self.executor.performs else Status.ALLOWED
         reason = decision.reason if grant is None else f"approved ({grant.id}): {decision.reason}"
+        backup = _backup_note(plan, snapshots, grant)
+        if plan.unprotected:  # the rule's own words may promise a backup: say what happened
+            reason = f"approved ({grant.id})" if grant else "allowed"
+            reason = f"{reason}; {backup}"
         return self._finish(ev, status, reason, decision, approval_id=grant.id if grant else None,
-                            snapshots=snapshots, result=result)
+                            snapshots=snapshots, result=result, backup=backup)
 
     def _defer(self, ev: Evaluation, plan: SafetyPlan, decision: Decision,
                approval_id: str | None) -> Outcome:
@@ -373,13 +388,29 @@ class Gate:
 
     def _finish(self, ev: Evaluation, status: Status, reason: str, decision: Decision, *,
                 approval_id: str | None = None, snapshots: tuple[str, ...] = (),
-                result: Mapping[str, Any] | None = None) -> Outcome:
+                result: Mapping[str, Any] | None = None, backup: str | None = None) -> Outcome:
         outcome = Outcome(ev.action.id, status, reason, ev.assessment, ev.targets, decision,
                           approval_id, snapshots, result)
-        self.audit.record("outcome", ev.action.id, {"status": status.value, "reason": reason,
-                                                    "approval_id": approval_id,
-                                                    "snapshots": list(snapshots)})
+        data: dict[str, Any] = {"status": status.value, "reason": reason,
+                                "approval_id": approval_id, "snapshots": list(snapshots)}
+        if backup is not None:
+            data["backup"] = backup
+        self.audit.record("outcome", ev.action.id, data)
         return outcome
+
+
+def _backup_note(plan: SafetyPlan, snapshots: tuple[str, ...],
+                 grant: ApprovalRecord | None) -> str:
+    """What protected the action, in words the outcome and the audit log keep: a verified
+    backup is only ever claimed when one was taken and checked."""
+    if not plan.unprotected:
+        return "verified backup taken first" if snapshots else "no backup needed"
+    who = ", ".join(g.approver for g in grant.grants if g.without_backup) if grant else ""
+    accepted = f" (accepted by {who})" if who else ""
+    gaps = ", ".join(target for target, _why in plan.unprotected)
+    if snapshots:
+        return f"verified backup of part of it; ran without a backup of {gaps}{accepted}"
+    return f"ran without a backup of {gaps}{accepted}"
 
 
 def _action_record(action: Action, caller: Caller) -> dict[str, Any]:

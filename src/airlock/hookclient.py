@@ -15,13 +15,14 @@ fallback that crashed — becomes the harness's *blocking* answer with a reason.
 
 Speed is the point of this file, and it is spent on imports: `-I -S` skips site-packages, and
 only modules the interpreter has already loaded at start are used (`posix` rather than `os`,
-`_socket` rather than `socket`, no `json`): together ~7 ms from spawn to exit on a warm machine
-instead of ~35 ms. `subprocess` is imported only on the fallback path. It runs on any Python
-3.8+ and needs nothing but the standard library.
+`_socket` rather than `socket`, `_signal` for the deadline, no `json`): together ~7 ms from spawn
+to exit on a warm machine instead of ~35 ms. `subprocess` is imported only on the fallback path.
+It runs on any Python 3.8+ and needs nothing but the standard library.
 """
 
 from __future__ import annotations
 
+import _signal
 import _socket
 import posix
 import sys
@@ -40,32 +41,39 @@ class Failure(Exception):
 def main(argv: list[str]) -> int:
     harness = argv[1] if len(argv) > 1 else ""
     try:
-        socket_path, timeout, fallback = parse_args(argv[2:])
-    except Failure as exc:
-        return block(harness, str(exc))
+        return relay(harness, argv[2:])
+    except BaseException as exc:  # never a traceback and exit 1: that lets the call run
+        _signal.setitimer(_signal.ITIMER_REAL, 0)
+        why = str(exc) if isinstance(exc, Failure) else f"{type(exc).__name__}: {exc!r}"
+        return block(harness, why)
+
+
+def relay(harness: str, args: list[str]) -> int:
+    socket_path, timeout, fallback = parse_args(args)
     deadline = time.monotonic() + timeout
-    try:
-        payload = read_input()
-    except Failure as exc:
-        return block(harness, str(exc))
+    # A hard stop for everything below, reading stdin included: past the deadline the alarm
+    # raises Failure wherever the client is waiting, and the call is blocked.
+    _signal.signal(_signal.SIGALRM, _out_of_time)
+    _signal.setitimer(_signal.ITIMER_REAL, timeout)
+    payload = read_input()
     try:
         conn = connect(socket_path) if socket_path else None
     except OSError:
         conn = None  # no daemon: the in-process path answers instead
-    try:
-        if conn is None:
-            if not fallback:
-                raise Failure("airlock's daemon is not running and no fallback command is set")
-            code, out, err = run_fallback(fallback, payload, deadline)
-        else:
-            code, out, err = ask_daemon(conn, harness, payload, deadline)
-    except Failure as exc:
-        return block(harness, str(exc))
-    except Exception as exc:  # never a traceback and exit 1: that would let the call through
-        return block(harness, f"{type(exc).__name__}: {exc}")
+    if conn is None:
+        if not fallback:
+            raise Failure("airlock's daemon is not running and no fallback command is set")
+        code, out, err = run_fallback(fallback, payload, deadline)
+    else:
+        code, out, err = ask_daemon(conn, harness, payload, deadline)
+    _signal.setitimer(_signal.ITIMER_REAL, 0)
     write(1, out)
     write(2, err)
     return code
+
+
+def _out_of_time(signum: int, frame: object) -> None:
+    raise Failure("airlock did not answer in time")
 
 
 def parse_args(args: list[str]) -> tuple[str | None, float, list[str]]:
@@ -86,6 +94,8 @@ def parse_args(args: list[str]) -> tuple[str | None, float, list[str]]:
                     timeout = float(args[i + 1])
                 except ValueError:
                     raise Failure(f"--timeout {args[i + 1]!r} is not a number of seconds") from None
+                if not 0 < timeout <= 3600:  # also NaN; 0 would switch the deadline off
+                    raise Failure(f"--timeout {args[i + 1]!r} is not between 0 and 3600 seconds")
             i += 2
             continue
         raise Failure(f"unknown argument {arg!r}")
@@ -183,14 +193,14 @@ def run_fallback(command: list[str], payload: bytes,
 def block(harness: str, why: str) -> int:
     """The harness's blocking answer. Cursor reads a JSON decision (and blocks on failure only
     when failClosed is set); the others block on exit code 2 and show stderr to the model."""
-    message = (f"airlock could not judge this tool call ({why}), so it is blocked to be safe. "
-               "Retry it once; if it keeps failing, ask a human to look at airlock.")
+    message = (f"airlock could not judge this tool call ({why[:500]}), so it is blocked to be "
+               "safe. Retry it once; if it keeps failing, ask a human to look at airlock.")
     if harness == "cursor":
         text = json_string(message)
         write(1, f'{{"permission": "deny", "user_message": {text}, "agent_message": {text}}}'
-              .encode())
+              .encode("utf-8", "backslashreplace"))
         return 0
-    write(2, message.encode())
+    write(2, message.encode("utf-8", "backslashreplace"))
     return 2
 
 
@@ -199,7 +209,7 @@ def json_string(text: str) -> str:
     for ch in text:
         if ch in '"\\':
             out.append("\\" + ch)
-        elif ch < " ":
+        elif ch < " " or "\ud800" <= ch <= "\udfff":  # control characters; lone surrogates
             out.append(f"\\u{ord(ch):04x}")
         else:
             out.append(ch)

@@ -201,12 +201,17 @@ class FileAccess:
     path: str
     write: bool = False
     delete: bool = False
+    # For a write: sha256 of what would be written (the tool's whole input — content, edits,
+    # patch), so an approval lets exactly that content through, not any write to the path.
+    content_sha256: str | None = None
 
     def canonical(self) -> dict[str, Any]:
-        canonical: dict[str, Any] = {"path": self.path, "write": self.write}
+        bound: dict[str, Any] = {"path": self.path, "write": self.write}
         if self.delete:  # absent otherwise, so reads' and writes' digests stay as they were
-            canonical["delete"] = True
-        return canonical
+            bound["delete"] = True
+        if self.content_sha256 is not None:
+            bound["content_sha256"] = self.content_sha256
+        return bound
 
 
 Payload = ShellCommand | SqlQuery | HttpRequest | McpCall | FileAccess
@@ -270,7 +275,8 @@ class Action:
             text = f"{p.server}.{p.tool} {p.arguments_json}"
         else:
             text = f"{'delete' if p.delete else 'write' if p.write else 'read'} {p.path}"
-        text = " ".join(text.split())
+        # Only the head is looked at: a summary of a megabyte command costs what a short one does.
+        text = " ".join(text[: limit * 8].split())
         return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

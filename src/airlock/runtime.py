@@ -127,17 +127,19 @@ class Runtime:
                     safety_net=safety_net or self.safety_net, executor=executor or Release(),
                     audit=self.audit)
 
-    def protected_gate(self, txn: ProtectedTransaction,
-                       progress: Progress | None = None) -> Gate:
+    def protected_gate(self, txn: ProtectedTransaction, progress: Progress | None = None, *,
+                       executor: Executor | None = None) -> Gate:
         """The gate for a front that executes statements itself: backups are taken inside `txn`
-        (exact row before-images), and the statement runs there, held to what was captured."""
+        (exact row before-images), and the statement runs there, held to what was captured.
+        `executor`: a front that runs the statement in `txn` by other means (the wire proxy
+        forwards the client's own messages) gets the `Protection` to hold it to instead."""
         from airlock.upstream.transaction import StatementExecutor
         from airlock.vault.net import VaultNet
 
         net = self.safety_net
         if isinstance(net, VaultNet):
             net = net.within(txn, progress)
-        return self.gate(executor=StatementExecutor(txn), safety_net=net)
+        return self.gate(executor=executor or StatementExecutor(txn), safety_net=net)
 
     def close(self) -> None:
         if "store" in self.__dict__:

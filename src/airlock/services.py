@@ -4,7 +4,9 @@
                    the MCP server's /mcp                              fronts/mcp/server.py
     hooks          the agent hooks' Unix socket                       fronts/hooks/daemon.py
     notifications  the webhook outbox dispatcher                      notify.py
-    maintenance    due deferred calls and scheduled backups, each minute
+    maintenance    state damage checks, due deferred calls and scheduled backups, each minute
+    anchors        the audit log's head written to the vault (when it is enabled)  anchors.py
+    pgwire:NAME    the PostgreSQL wire proxy, one per resource it serves   fronts/pgwire/
     …              then each further front (a proxy listening for its resource), in order
 
 `planned(runtime, …)` builds that list from the configuration; `Services.run` starts them in
@@ -194,14 +196,17 @@ class PeriodicService:
 
 
 def maintenance(runtime: Runtime) -> Callable[[], None]:
-    """One round of upkeep: carry out deferred calls whose grace period has ended, and take the
-    scheduled backups that are due."""
+    """One round of upkeep: check the state store for damage, carry out deferred calls whose
+    grace period has ended, and take the scheduled backups that are due."""
     from airlock.vault.backup import take_due
     from airlock.vault.runners import run_due_and_record
 
     config = runtime.config
 
     def run() -> None:
+        # Damage inside the state file shows here within a minute; from then on the store
+        # refuses every call, so every action is denied until a human repairs it.
+        runtime.store.check()
         run_due_and_record(runtime.store, config, runtime.audit)
         if config.vault.enabled and any(r.backup_schedule for r in config.vault.resources.values()):
             take_due(runtime.vault, config, runtime.store, runtime.audit)
@@ -215,6 +220,7 @@ def planned(runtime: Runtime, *, host: str, port: int) -> Services:
     from airlock.fronts.hooks.daemon import HookDaemon, socket_path
     from airlock.fronts.hooks.runner import HookRunner
     from airlock.fronts.mcp.server import mount_mcp
+    from airlock.fronts.pgwire.service import services as pgwire_services
     from airlock.notify import Dispatcher
 
     config = runtime.config
@@ -227,13 +233,22 @@ def planned(runtime: Runtime, *, host: str, port: int) -> Services:
         Dispatcher(runtime.store, config.approvals.webhooks, runtime.audit,
                    console_url(runtime, host, port)),
         PeriodicService("maintenance", maintenance(runtime), MAINTENANCE_SECONDS),
-        # each further front's services go here, in the order they should start
     )
+    if config.vault.enabled:  # the audit head, out of the agent's reach (anchors.py)
+        from airlock.anchors import anchor_service
+
+        services.add(anchor_service(runtime))
+    else:
+        log.warning("the vault is disabled, so the audit log is not anchored: a log rewritten "
+                    "with its key would still verify; keep `airlock audit verify`'s head "
+                    "elsewhere")
+    # then each further front's services, in the order they should start
     from airlock.fronts.apiproxy.service import proxy_service
 
     proxy = proxy_service(runtime, console_url=console_url(runtime, host, port))
     if proxy is not None:
         services.add(proxy)
+    services.add(*pgwire_services(runtime))
     return services
 
 

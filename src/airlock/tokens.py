@@ -75,12 +75,17 @@ def issue_token(store: Store, config: Config, *, principal: str, environments: l
     now = now or utcnow()
     scope = Scope(tuple(environments), tuple(resources or pconf.scope.resources),
                   max_risk or pconf.scope.max_risk, now + ttl)
+    from airlock.fronts.pgwire.auth import token_verifier
+
     secret = secrets.token_urlsafe(32)
-    record = TokenRecord(id=new_id("tok"), principal=principal, principal_kind=pconf.kind,
+    token_id = new_id("tok")
+    token = f"alk_{token_id}_{secret}"
+    record = TokenRecord(id=token_id, principal=principal, principal_kind=pconf.kind,
                          scope=scope, secret_hash=sha256_hex(secret),
-                         created_at=now.isoformat(), note=note)
+                         created_at=now.isoformat(), note=note,
+                         scram=token_verifier(token))  # the wire proxy's SCRAM needs it
     store.add_token(record)
-    return IssuedToken(record, f"alk_{record.id}_{secret}")
+    return IssuedToken(record, token)
 
 
 def _wider_than(principal: Scope, environments: list[str], resources: list[str] | None,
@@ -136,7 +141,8 @@ def authenticate(store: Store, config: Config, token: str, *,
 def caller_of_token(record: TokenRecord, config: Config, *,
                     now: datetime | None = None) -> Caller:
     """The caller an issued token speaks for, once its holder proved it holds it (its secret,
-    or a signature with a key bound to it): refused when revoked, expired or orphaned."""
+    a SCRAM proof in the wire proxy, or a signature with a key bound to it): refused when
+    revoked, expired or orphaned."""
     if record.revoked_at is not None:
         raise AuthError(f"token {record.id} was revoked at {record.revoked_at}")
     now = now or utcnow()
@@ -152,6 +158,29 @@ def caller_of_token(record: TokenRecord, config: Config, *,
                         "was issued; issue a new token")
     principal = Principal(pconf.name, pconf.kind, pconf.scope)
     return Caller(principal, (pconf.scope, record.scope), token_id=record.id)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenCensus:
+    """Every token as a long-running front must know it between connections: the SCRAM
+    verifiers of the live ones (who may connect) and the ids of the revoked ones (whose open
+    sessions must stop)."""
+
+    verifiers: tuple[tuple[str, str], ...]
+    revoked: frozenset[str]
+
+
+def token_census(store: Store, now: datetime | None = None) -> TokenCensus:
+    now = now or utcnow()
+    verifiers: list[tuple[str, str]] = []
+    revoked: set[str] = set()
+    for record in store.list_tokens():
+        if record.revoked_at is not None:
+            revoked.add(record.id)
+        elif record.scram is not None and (record.scope.expires_at is None
+                                           or now < record.scope.expires_at):
+            verifiers.append((record.id, record.scram))
+    return TokenCensus(tuple(verifiers), frozenset(revoked))
 
 
 def local_caller(config: Config, name: str | None = None,

@@ -124,11 +124,11 @@ class Proxy:
         return issue_token(self.runtime.store, self.runtime.config, principal="agent",
                            environments=list(envs), resources=resources).token
 
-    def approve(self, approval_id: str) -> None:
+    def approve(self, approval_id: str, *, without_backup: bool = False) -> None:
         """As many humans as it takes (a catastrophic action in production takes two)."""
         for name in ("alice", "bob"):
             record = decide(self.runtime.store, approval_id, Principal(name, PrincipalKind.HUMAN),
-                            approve=True)
+                            approve=True, without_backup=without_backup)
             if record.status.value != "pending":
                 return
 

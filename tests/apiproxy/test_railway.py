@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from airlock.errors import ApprovalError
 from airlock.store import DeferredStatus
 from tests.apiproxy.conftest import REAL_SECRET, StartProxy, Upstream
 from tests.conftest import require
@@ -87,7 +88,9 @@ def test_production_token_is_held_with_blast_radius_then_forwarded_once(
     assert held["risk"] == "catastrophic"
     assert upstream.seen == []
 
-    proxy.approve(held["approval_id"])
+    with pytest.raises(ApprovalError, match="without a backup"):  # the vault is off here
+        proxy.approve(held["approval_id"])
+    proxy.approve(held["approval_id"], without_backup=True)
     status, answer = curl(url, token)
     assert (status, answer) == (200, {"data": {"volumeDelete": True}})
     (seen,) = upstream.seen

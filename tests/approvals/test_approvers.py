@@ -207,4 +207,6 @@ def test_credentials_are_masked_wherever_they_are_written() -> None:
 
     _store, credential, _seed = enrolled()
     masked = redact_text(f"curl -d 'credential={credential}' https://airlock.example")
-    assert credential[-43:] not in masked and "alk_apv_***" in masked
+    assert credential[-43:] not in masked and "credential=***" in masked
+    alone = redact_text(f"echo {credential} | airlock approve apr_1")
+    assert credential[-43:] not in alone and "alk_apv_***" in alone

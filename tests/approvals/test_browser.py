@@ -103,8 +103,17 @@ def test_approve_and_deny_in_a_real_browser(browser: Any, server: Server) -> Non
     assert "prod-db" in page.locator("table").first.inner_text()
     assert "This reaches production" in page.inner_text(".hero")
     shot(page, "3-action")
-    page.fill(".decide-approve input[name=code]", alice.code())
+    # No vault here: nothing can back the table up, and approving must say so, by name.
+    assert "No backup of" in page.inner_text(".panel:has(h2:text('Safety net'))")
+    checkbox = page.locator(".decide-approve input[name=without_backup]")
+    assert "Run without a backup" in page.inner_text(".decide-approve label.without-backup")
     page.fill(".decide-approve input[name=reason]", "checked: the table is unused")
+    page.fill(".decide-approve input[name=code]", alice.code())
+    page.click("button.button-approve")  # unticked: the browser refuses to send the form
+    assert checkbox.evaluate("e => e.validity.valueMissing")
+    assert page.url.endswith(f"/console/approvals/{held['approval_id']}")
+    checkbox.check()
+    shot(page, "3b-without-backup-ticked")
     page.click("button.button-approve")
     page.wait_for_url("**?done=approved")
     assert "Your approval is recorded" in page.inner_text(".flash-ok")
@@ -113,7 +122,9 @@ def test_approve_and_deny_in_a_real_browser(browser: Any, server: Server) -> Non
     # The waiting agent proceeds, once.
     waiter.join(timeout=15)
     assert waiter.answer["status"] == "approved" and waiter.answer["decided_by"] == ["alice"]
-    assert agent.submit("DROP TABLE users")["verdict"] == "allow"
+    ran = agent.submit("DROP TABLE users")
+    assert ran["verdict"] == "allow", ran
+    assert "ran without a backup of" in str(ran) and "accepted by alice" in str(ran)
 
     # A second one arrives while the list is open: it appears without a reload…
     page.goto(f"{server.base}/console/")

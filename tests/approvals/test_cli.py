@@ -57,14 +57,16 @@ def test_replace_voids_the_old_credential(project: Path) -> None:
     replaced = airlock("approver", "add", "alice", "--replace", cwd=project)
     assert replaced.returncode == 0 and "re-enrolled" in replaced.stdout
     apr = hold(project, "rm -rf /srv/data")
-    result = airlock("approve", apr, "--token", old.credential, "--code", old.code(), cwd=project)
+    result = airlock("approve", apr, "--token", old.credential, "--code", old.code(),
+                     "--without-backup", cwd=project)
     assert result.returncode == 2 and "wrong credential" in result.stderr
 
 
 def test_approve_prompts_for_credential_and_code(project: Path) -> None:
     alice = enrol_by_cli(project, "alice")
     apr = hold(project, "rm -rf /srv/data")
-    result = airlock("approve", apr, cwd=project, input=f"{alice.credential}\n{alice.code()}\n")
+    result = airlock("approve", apr, "--without-backup", cwd=project,
+                     input=f"{alice.credential}\n{alice.code()}\n")
     assert result.returncode == 0, result.stderr
     assert "rm -rf /srv/data" in result.stdout and "no backup" in result.stdout  # shown first
     assert alice.credential not in result.stdout  # typed hidden, never echoed
@@ -74,8 +76,8 @@ def test_approve_prompts_for_credential_and_code(project: Path) -> None:
 def test_wrong_code_is_a_clear_error_and_recorded(project: Path) -> None:
     alice = enrol_by_cli(project, "alice")
     apr = hold(project, "rm -rf /srv/data")
-    result = airlock("approve", apr, "--token", alice.credential, "--code", alice.wrong_code(),
-                     cwd=project)
+    result = airlock("approve", apr, "--without-backup", "--token", alice.credential, "--code",
+                     alice.wrong_code(), cwd=project)
     assert result.returncode == 2
     assert "wrong TOTP code" in result.stderr and "current 6-digit code" in result.stderr
     assert '"why": "bad_code"' in airlock("audit", "export", cwd=project).stdout
@@ -128,8 +130,8 @@ def test_removed_approver_cannot_approve(project: Path) -> None:
     alice = enrol_by_cli(project, "alice")
     assert airlock("approver", "remove", "alice", cwd=project).returncode == 0
     apr = hold(project, "rm -rf /srv/data")
-    result = airlock("approve", apr, "--token", alice.credential, "--code", alice.code(),
-                     cwd=project)
+    result = airlock("approve", apr, "--without-backup", "--token", alice.credential, "--code",
+                     alice.code(), cwd=project)
     assert result.returncode == 2 and "unknown approver or wrong credential" in result.stderr
     again = airlock("approver", "remove", "alice", cwd=project)
     assert again.returncode == 2 and "is not an approver" in again.stderr
@@ -149,3 +151,35 @@ def test_up_warns_when_the_state_folder_is_open_to_other_users(project: Path) ->
     assert "warning:" in log and f"{state} is open to other users (mode 755)" in log
     assert f"chmod 700 {state}" in log
     assert "approval console: http://127.0.0.1:" in log
+
+
+def test_approving_what_no_backup_protects_needs_without_backup(project: Path) -> None:
+    """No vault here, so `rm -rf /srv/data` cannot be backed up: approving says so by name,
+    the refusal comes before any code is asked for or spent, and the outcome says it ran
+    without a backup — never that one was taken."""
+    alice = enrol_by_cli(project, "alice")
+    apr = hold(project, "rm -rf /srv/data")
+    code = alice.code()
+    refused = airlock("approve", apr, "--token", alice.credential, "--code", code, cwd=project)
+    assert refused.returncode == 2
+    assert "without a backup" in refused.stderr and "--without-backup" in refused.stderr
+    prompted = airlock("approve", apr, cwd=project, input="")  # refused before any prompt
+    assert prompted.returncode == 2 and "credential" not in prompted.stdout
+    approved = airlock("approve", apr, "--without-backup", "--token", alice.credential, "--code",
+                       code, cwd=project)  # the same code: it was not spent above
+    assert approved.returncode == 0, approved.stderr
+    assert "runs without a backup" in approved.stdout
+    runtime = runtime_for(project)
+    try:
+        outcome = runtime.gate().submit(Action(ShellCommand("rm -rf /srv/data"), "agent", "hook"),
+                                        caller())
+        assert outcome.status is Status.ALLOWED
+        assert "ran without a backup of" in outcome.reason and "accepted by alice" in outcome.reason
+        assert "verified" not in outcome.reason
+        [record] = [r for r in runtime.store.audit_records() if r.kind == "outcome"
+                    and r.action_id == outcome.action_id]
+        assert record.data["backup"].startswith("ran without a backup of")
+        [given] = [r for r in runtime.store.audit_records() if r.kind == "approval_given"]
+        assert given.data["without_backup"] is True
+    finally:
+        runtime.close()

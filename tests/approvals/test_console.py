@@ -192,16 +192,41 @@ def test_approve_needs_a_fresh_code_and_records_it(world: World) -> None:
     csrf = csrf_in(page)
     for code, why in (("", "bad_code"), (login_code, "reused_code")):
         refused = world.client.post(f"/console/approvals/{apr}/approve",
-                                    data={"csrf": csrf, "code": code})
+                                    data={"csrf": csrf, "code": code, "without_backup": "yes"})
         assert refused.status_code == 401 and "Not approved" in refused.text
         assert world.audit("approval_refused")[-1]["why"] == why
     done = world.client.post(f"/console/approvals/{apr}/approve",
-                             data={"csrf": csrf, "code": world.alice.code(), "reason": "ok"})
+                             data={"csrf": csrf, "code": world.alice.code(), "reason": "ok",
+                                   "without_backup": "yes"})
     assert done.status_code == 303 and done.headers["location"].endswith("?done=approved")
     assert world.runtime.store.get_approval(apr).status is ApprovalStatus.APPROVED  # type: ignore[union-attr]
     [given] = world.audit("approval_given")
     assert given["approver"] == "alice" and given["via"] == "console"
+    assert given["without_backup"] is True  # no vault here: the plan has no backup to offer
     assert "Your approval is recorded" in world.client.get(done.headers["location"]).text
+
+
+def test_approving_without_a_possible_backup_needs_the_named_checkbox(world: World) -> None:
+    apr = world.hold()
+    login(world.client, world.alice)
+    page = world.client.get(f"/console/approvals/{apr}")
+    assert 'name="without_backup" value="yes" required' in page.text
+    assert "Run without a backup" in page.text and "No backup of" in page.text
+    csrf = csrf_in(page)
+    code = world.alice.code()
+    for unticked in ({}, {"without_backup": "on"}, {"without_backup": ""}):
+        refused = world.client.post(f"/console/approvals/{apr}/approve",
+                                    data={"csrf": csrf, "code": code, **unticked})
+        assert refused.status_code == 409 and "without a backup" in refused.text
+    record = world.runtime.store.get_approval(apr)
+    assert record is not None and record.status is ApprovalStatus.PENDING and not record.grants
+    # the code was not spent on the refused forms: it still approves
+    done = world.client.post(f"/console/approvals/{apr}/approve",
+                             data={"csrf": csrf, "code": code, "without_backup": "yes"})
+    assert done.status_code == 303
+    record = world.runtime.store.get_approval(apr)
+    assert record is not None and record.grants[0].without_backup
+    assert "accepted running without a backup" in world.client.get(done.headers["location"]).text
 
 
 def test_deny_needs_a_reason(world: World) -> None:
@@ -288,11 +313,20 @@ def test_json_decision_endpoint_for_scripts(world: World) -> None:
     bad = world.client.post(url, json={"credential": world.alice.credential, "code": 5,
                                        "decision": "approve"})
     assert bad.status_code == 400 and "must be strings" in bad.json()["error"]
+    unaccepted = world.client.post(url, json={"credential": world.alice.credential,
+                                              "code": "000000", "decision": "approve"})
+    assert unaccepted.status_code == 409 and "without a backup" in unaccepted.json()["error"]
+    assert "--without-backup" in unaccepted.json()["error"]
+    not_bool = world.client.post(url, json={"credential": world.alice.credential, "code": "1",
+                                            "decision": "approve", "without_backup": "yes"})
+    assert not_bool.status_code == 400 and "true or false" in not_bool.json()["error"]
     done = world.client.post(url, json={"credential": world.alice.credential,
-                                        "code": world.alice.code(), "decision": "approve"})
+                                        "code": world.alice.code(), "decision": "approve",
+                                        "without_backup": True})
     assert done.status_code == 200 and done.json()["status"] == "approved"
     again = world.client.post(url, json={"credential": world.bob.credential,
-                                         "code": world.bob.code(), "decision": "approve"})
+                                         "code": world.bob.code(), "decision": "approve",
+                                         "without_backup": True})
     assert again.status_code == 409 and "not pending" in again.json()["error"]
 
 

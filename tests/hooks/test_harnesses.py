@@ -10,12 +10,17 @@ import pytest
 
 from airlock.errors import InputError
 from airlock.fronts.hooks import HARNESSES, claude, codex, cursor, gemini
-from airlock.fronts.hooks.base import Reply, ToolCall
+from airlock.fronts.hooks.base import Reply, ToolCall, content_digest
 from airlock.model import FileAccess, McpCall, ShellCommand
 from tests.hooks.conftest import fixture
 
 # --------------------------------------------------------------------------------------------
 # Translation
+
+
+def _written(harness: str, name: str) -> str:
+    """What a write in that fixture is bound to: the whole tool input."""
+    return content_digest(fixture(harness, name)["tool_input"])
 
 
 @pytest.mark.parametrize(("harness", "name", "event", "payloads", "cwd"), [
@@ -24,9 +29,11 @@ from tests.hooks.conftest import fixture
     ("claude", "pretooluse_read", "PreToolUse",
      [FileAccess("/home/user/my-project/src/app.py")], "/home/user/my-project"),
     ("claude", "pretooluse_write", "PreToolUse",
-     [FileAccess("/home/user/my-project/notes.txt", write=True)], "/home/user/my-project"),
+     [FileAccess("/home/user/my-project/notes.txt", write=True,
+                 content_sha256=_written("claude", "pretooluse_write"))], "/home/user/my-project"),
     ("claude", "pretooluse_edit", "PreToolUse",
-     [FileAccess("/home/user/my-project/src/app.py", write=True)], "/home/user/my-project"),
+     [FileAccess("/home/user/my-project/src/app.py", write=True,
+                 content_sha256=_written("claude", "pretooluse_edit"))], "/home/user/my-project"),
     ("claude", "pretooluse_grep", "PreToolUse",
      [FileAccess("/home/user/my-project/src")], "/home/user/my-project"),
     ("claude", "pretooluse_mcp", "PreToolUse",
@@ -46,10 +53,9 @@ from tests.hooks.conftest import fixture
     ("codex", "pretooluse_bash", "PreToolUse", [ShellCommand("cargo test")],
      "/home/user/my-project"),
     ("codex", "pretooluse_apply_patch", "PreToolUse",
-     [FileAccess("/home/user/my-project/docs/notes.md", write=True),
-      FileAccess("/home/user/my-project/src/lib.rs", write=True),
-      FileAccess("/home/user/my-project/old.txt", write=True, delete=True)],
-     "/home/user/my-project"),
+     [FileAccess(f"/home/user/my-project/{name}", write=True, delete=name == "old.txt",
+                 content_sha256=_written("codex", "pretooluse_apply_patch"))
+      for name in ("docs/notes.md", "src/lib.rs", "old.txt")], "/home/user/my-project"),
     ("codex", "pretooluse_mcp", "PreToolUse",
      [McpCall("postgres", "query", '{"sql":"SELECT count(*) FROM orders"}')],
      "/home/user/my-project"),
@@ -57,7 +63,8 @@ from tests.hooks.conftest import fixture
      "/home/user/my-project/scripts"),
     ("gemini", "beforetool_read_file", "BeforeTool",
      [FileAccess("/home/user/my-project/README.md")], "/home/user/my-project"),
-    ("gemini", "beforetool_write_file", "BeforeTool", [FileAccess("/path/to/file.ts", write=True)],
+    ("gemini", "beforetool_write_file", "BeforeTool", [FileAccess("/path/to/file.ts", write=True,
+                                                 content_sha256=_written("gemini", "beforetool_write_file"))],
      "/home/user/my-project"),
     ("gemini", "beforetool_mcp", "BeforeTool",
      [McpCall("github", "create_issue", '{"owner":"acme","repo":"app","title":"Flaky test"}')],

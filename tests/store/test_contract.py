@@ -28,6 +28,7 @@ from airlock.store import (
     open_store,
 )
 from airlock.store.memory import MemoryStore
+from airlock.store.sqlstore import SCHEMA_VERSION
 from tests.pgcluster import Cluster
 
 KEY = b"k" * 32
@@ -70,6 +71,15 @@ def test_token_round_trip(store: Store) -> None:
     store.add_token(t)
     assert store.get_token(t.id) == t
     assert store.get_token("tok_missing") is None
+
+
+def test_token_keeps_its_scram_verifier(store: Store) -> None:
+    from dataclasses import replace
+
+    with_verifier = replace(token(7), scram="SCRAM-SHA-256$4096:c2FsdA==$a2V5:a2V5")
+    store.add_token(with_verifier)
+    assert store.get_token(with_verifier.id) == with_verifier
+    assert store.list_tokens() == [with_verifier]
 
 
 def test_token_ids_are_unique(store: Store) -> None:
@@ -425,3 +435,51 @@ def test_unreachable_postgres_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="cannot connect") as info:
         open_store("postgresql://airlock:s3cret@127.0.0.1:1/airlock", tmp_path)
     assert "s3cret" not in str(info.value)
+
+
+def test_schema_1_deferred_calls_lose_their_credentials_on_upgrade(
+        request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """Rows stored before schema 2 kept the agent's headers (masked or whole): opening the
+    state rewrites them, on SQLite and PostgreSQL alike."""
+    for backend in ("sqlite", "postgres"):
+        if backend == "sqlite":
+            url = f"sqlite:{tmp_path / 'old.db'}"
+        else:
+            url = request.getfixturevalue("pg_database")
+        store = open_store(url, tmp_path)
+        old = deferred(7, content={"kind": "http", "method": "DELETE", "url": "https://x/a",
+                                   "headers": [["authorization", "Bearer agent-secret-7"],
+                                               ["x-api-key", "***"], ["accept", "json"]]},
+                       summary="DELETE https://u:pw-7@x/a")
+        store.add_deferred(old)
+        assert store.put_meta("schema_version", "1", expected=str(SCHEMA_VERSION))
+        store.close()
+        upgraded = open_store(url, tmp_path)
+        try:
+            record = upgraded.get_deferred(old.id)
+            assert record is not None
+            assert record.content["headers"] == [["accept", "json"]]
+            assert "pw-7" not in record.summary
+            assert upgraded.get_meta("schema_version") == str(SCHEMA_VERSION)
+        finally:
+            upgraded.close()
+
+
+def test_meta_is_compare_and_set(store: Store) -> None:
+    assert store.get_meta("vault_identity") is None
+    assert store.put_meta("vault_identity", "a", expected=None)
+    assert not store.put_meta("vault_identity", "b", expected=None)  # someone set it first
+    assert not store.put_meta("vault_identity", "b", expected="x")
+    assert store.put_meta("vault_identity", "b", expected="a")
+    assert store.get_meta("vault_identity") == "b"
+
+
+def test_audit_head_is_the_newest_record(store: Store) -> None:
+    assert store.audit_head() is None
+    append(store, "one", {})
+    second = append(store, "two", {})
+    assert store.audit_head() == second
+
+
+def test_a_healthy_store_checks_clean(store: Store) -> None:
+    assert store.check() == []

@@ -156,3 +156,73 @@ def test_only_urls_a_configured_api_owns_are_called(runtime: Runtime, upstream: 
     with pytest.raises(UpstreamCallError, match="0 configured api resources"):
         http_runner(runtime.config)(record)
     assert upstream.seen == []
+
+
+AGENT_SECRETS = {"Authorization": f"Bearer {AGENT_TOKEN}", "Cookie": "session=agent-cookie-1",
+                 "X-Api-Key": "agent-api-key-2", "X-Amz-Security-Token": "agent-sts-3",
+                 "X-Amz-Date": "20250101T000000Z", "X-Railway-Token": "agent-railway-4",
+                 "Proxy-Authorization": "Basic YWdlbnQ6NQ"}
+
+
+def test_no_credential_the_agent_sent_is_stored_anywhere_or_replayed(
+        runtime: Runtime, upstream: Upstream, tmp_path: Path) -> None:
+    url = f"{upstream.url}/api/things/9"
+    headers = (*AGENT_SECRETS.items(), ("Accept", "application/json"), ("X-Request-Id", "r-1"))
+    action = Action(HttpRequest("DELETE", url, headers), "agent", "test")
+    caller = local_caller(runtime.config, "agent")
+    held = runtime.gate().submit(action, caller)
+    assert held.approval_id
+    decide(runtime.store, held.approval_id, Principal("alice", PrincipalKind.HUMAN), approve=True)
+    again = runtime.gate().submit(Action(HttpRequest("DELETE", url, headers), "agent", "test"),
+                                  caller)
+    assert again.reason.startswith("deferred, not run now"), again.reason
+    (pending,) = runtime.store.list_deferred(status=DeferredStatus.PENDING)
+    stored = {name.lower() for name, _ in pending.content["headers"]}
+    assert stored == {"accept", "x-request-id"}
+    # Nowhere in the state: deferred calls, approvals, the audit log (the whole database dumped)
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "state" / "state.db") as conn:
+        dump = "\n".join(conn.iterdump())
+    for name, value in AGENT_SECRETS.items():
+        secret = value.split()[-1].split("=")[-1]
+        assert secret not in dump, f"{name} was stored"
+    run_due_and_record(runtime.store, runtime.config, runtime.audit,
+                       now=utcnow() + timedelta(hours=49))
+    ((_method, _path, sent, _body),) = upstream.seen
+    assert sent["Authorization"] == "Bearer real-upstream-secret"
+    assert sent["Accept"] == "application/json" and sent["X-Request-Id"] == "r-1"
+    for name in AGENT_SECRETS:
+        if name != "Authorization":
+            assert name not in sent, f"{name} was replayed"
+
+
+@pytest.mark.parametrize(("body", "why"), [
+    ('{"confirm": true, "password": "agent-pass-9"}', "it held a credential"),
+    ("x" * 200_000, "too large"),
+])
+def test_a_body_redaction_had_to_change_is_not_kept_and_never_sent(
+        runtime: Runtime, upstream: Upstream, body: str, why: str) -> None:
+    """Replaying a masked or cut body would send what nobody approved: such a call waits for a
+    human to run it by hand or cancel it."""
+    record = deferred.defer(runtime.store, Action(HttpRequest("DELETE", f"{upstream.url}/api/x",
+                                                              body=body), "agent", "test"),
+                            target="url:x", resource="things-api", grace=timedelta(minutes=1))
+    stored = runtime.store.get_deferred(record.id)
+    assert stored is not None and "agent-pass-9" not in str(stored.content)
+    assert why in stored.content["body"] and len(stored.content["body"]) < 300
+    (done,) = run_due_and_record(runtime.store, runtime.config, runtime.audit,
+                                 now=utcnow() + timedelta(hours=1))
+    assert done.status is DeferredStatus.FAILED and "too large to keep" in done.result
+    assert upstream.seen == []
+
+
+def test_a_plain_body_is_kept_and_sent(runtime: Runtime, upstream: Upstream) -> None:
+    body = '{"reason": "cleanup"}'
+    deferred.defer(runtime.store, Action(HttpRequest("DELETE", f"{upstream.url}/api/y",
+                                                     body=body), "agent", "test"),
+                   target="url:y", resource="things-api", grace=timedelta(minutes=1))
+    run_due_and_record(runtime.store, runtime.config, runtime.audit,
+                       now=utcnow() + timedelta(hours=1))
+    ((_method, _path, _headers, sent),) = upstream.seen
+    assert sent == body.encode()

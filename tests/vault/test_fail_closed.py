@@ -60,7 +60,7 @@ def test_sigkill_during_a_snapshot_leaves_the_rows_and_a_consistent_vault(
         watcher.close()
 
     assert pg_cluster.psql("SELECT count(*) FROM ledger", dbname).strip() == "50000"
-    assert list(LocalStore(vault_dir).list()) == []  # the partial object is not listed
+    assert list(LocalStore(vault_dir).list("snapshots/")) == []  # the partial is not listed
     listed = run(tmp_path, "snapshots", "--json")
     assert listed.returncode == 0 and listed.stdout.strip() == "[]"
     verify = run(tmp_path, "vault", "verify", "--json")
@@ -92,7 +92,7 @@ def test_a_failing_snapshot_holds_the_action_and_says_why(
     assert "backup taken before this action failed" in second["reason"]
     assert "disk quota exceeded" in second["reason"] and "did not run" in second["reason"]
     assert pg_cluster.psql("SELECT count(*) FROM accounts", dbname).strip() == "1"
-    assert list(LocalStore(vault_dir).list()) == []
+    assert list(LocalStore(vault_dir).list("snapshots/")) == []
     # the approval was not spent on a failed backup: fixing the tools lets the retry through
     write_config(tmp_path, pg_database, vault_dir, vault_extra=f'pg_bin = "{pg_cluster.bindir}"')
     code, third = sql_json(tmp_path, "DROP TABLE accounts")

@@ -9,7 +9,8 @@ import typer
 from rich.markup import escape
 
 from airlock.cli.app import app, config_app, err, out, state
-from airlock.errors import InputError
+from airlock.errors import InputError, StoreError
+from airlock.store.sqlstore import DAMAGED_HINT
 
 DEFAULT_PORT = 8377
 
@@ -68,7 +69,11 @@ def up(ctx: typer.Context,
     from airlock.services import console_url, planned
 
     runtime = state(ctx).runtime()
-    runtime.store  # open (and migrate) the store now: a broken store must stop start-up  # noqa: B018
+    # Open (and migrate) the store now, and check it whole: a broken store must stop start-up.
+    problems = runtime.store.check()
+    if problems:
+        raise StoreError(f"the state database is damaged: {'; '.join(problems[:5])}",
+                         hint=DAMAGED_HINT)
     runtime.audit_key  # noqa: B018
     runtime.approvals_key  # noqa: B018
     runtime.audit.record("service_started", None, {"host": host, "port": port,

@@ -28,6 +28,7 @@ from airlock.errors import ApprovalError, AuthError, InputError
 from airlock.model import utcnow
 from airlock.redact import redact_text
 from airlock.store import ApprovalRecord, ApprovalStatus
+from airlock.tokens import TOKEN_RE
 
 approver_app = typer.Typer(no_args_is_help=True,
                            help="Enrol, list and remove the humans who approve held actions.")
@@ -115,7 +116,7 @@ def _show(approval: ApprovalRecord, config: Config) -> None:
         out.print(f"  [yellow]no backup[/] of {escape(gap['target'])}: {escape(gap['why'])}")
 
 
-def _over_http(server: str, approval_id: str, body: dict[str, str]) -> dict[str, Any]:
+def _over_http(server: str, approval_id: str, body: dict[str, Any]) -> dict[str, Any]:
     parts = urlsplit(server)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InputError(f"--server {server!r} is not an http(s) URL (e.g. http://127.0.0.1:8377)")
@@ -139,7 +140,8 @@ def _over_http(server: str, approval_id: str, body: dict[str, str]) -> dict[str,
 
 
 def _decide(st: CliState, approval_id: str, *, approve: bool, token: str | None,
-            code: str | None, reason: str, server: str | None) -> None:
+            code: str | None, reason: str, server: str | None,
+            without_backup: bool = False) -> None:
     from airlock.decisions import clean_reason
 
     clean_reason(reason, approve=approve)
@@ -150,22 +152,31 @@ def _decide(st: CliState, approval_id: str, *, approve: bool, token: str | None,
             raise ApprovalError(f"no approval {approval_id}",
                                 hint="list pending approvals with `airlock approvals`")
         _show(approval, runtime.config)
+        if approve and not without_backup and not (token and TOKEN_RE.match(token.strip())):
+            runtime.desk.require_backup_accepted(approval_id)  # say so before asking for a code
     credential = token or typer.prompt("approver credential", hide_input=True)
     code = code or typer.prompt("authenticator code")
     if server is not None:
-        answer = _over_http(server, approval_id, {
-            "credential": credential, "code": code, "reason": reason,
-            "decision": "approve" if approve else "deny"})
+        body: dict[str, Any] = {"credential": credential, "code": code, "reason": reason,
+                                "decision": "approve" if approve else "deny"}
+        if without_backup:
+            body["without_backup"] = True
+        answer = _over_http(server, approval_id, body)
         status, approvals, needed = answer["status"], answer["approvals"], \
             answer["approvals_required"]
     else:
         record = runtime.desk.decide_with_code(approval_id, credential, code, approve=approve,
-                                               reason=reason, via="cli")
+                                               reason=reason, via="cli",
+                                               without_backup=without_backup)
         status, approvals, needed = record.status.value, \
             sum(g.decision == "approve" for g in record.grants), record.approvals_required
     if not approve:
         out.print(f"denied {approval_id}; the agent is told: {escape(reason)}")
-    elif status == ApprovalStatus.APPROVED.value:
+        return
+    if without_backup:
+        out.print("you accepted that it runs without a backup of what no backup can protect; "
+                  "this is recorded with your approval")
+    if status == ApprovalStatus.APPROVED.value:
         out.print(f"approved {approval_id} ({approvals} of {needed}): the identical action "
                   "may now pass once")
     else:
@@ -185,10 +196,14 @@ _SERVER = typer.Option(None, "--server", metavar="URL",
 def approve(ctx: typer.Context, approval_id: str = typer.Argument(..., help="apr_…"),
             token: str | None = _TOKEN, code: str | None = _CODE,
             reason: str = typer.Option("", "--reason", help="A note kept with the approval."),
-            server: str | None = _SERVER) -> None:
+            server: str | None = _SERVER,
+            without_backup: bool = typer.Option(
+                False, "--without-backup",
+                help="Accept that the action runs with no backup of what airlock cannot back "
+                     "up (required when its safety plan lists such a target).")) -> None:
     """Approve a held action (asks for your credential and a TOTP code)."""
     _decide(state(ctx), approval_id.strip(), approve=True, token=token, code=code,
-            reason=reason, server=server)
+            reason=reason, server=server, without_backup=without_backup)
 
 
 @app.command()

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterable
+from datetime import timedelta
 from pathlib import Path
 
 import typer
 from rich.markup import escape
 
-from airlock.audit import read_export, verify_records
+from airlock.anchors import AnchorReport, anchored_seq, read_anchors, verify_anchors
+from airlock.audit import AuditRecord, read_export, verify_records
 from airlock.cli.app import EXIT_FAILED, audit_app, err, out, state
-from airlock.errors import AuditError
+from airlock.errors import AirlockError, AuditError
+from airlock.model import utcnow
+from airlock.runtime import Runtime
 
 
 @audit_app.command("export")
@@ -38,26 +43,80 @@ def export(ctx: typer.Context,
 def verify(ctx: typer.Context,
            file: Path | None = typer.Option(None, "--file", "-f",
                                             help="Verify an export instead of the live log.")) -> None:
-    """Check the hash chain and HMACs. Exit 0 when intact, 1 naming the first bad record."""
+    """Check the hash chain and HMACs, then the log against the anchors `airlock up` wrote to
+    the vault. Exit 0 when intact, 1 naming the first bad record."""
     runtime = state(ctx).runtime()
     key = runtime.existing_audit_key()
+    records: Callable[[], Iterable[AuditRecord]]
     if file is not None:
         source = str(file)
-        try:
-            report = verify_records(read_export(file), key)
-        except AuditError as exc:
-            out.print(f"[bold red]FAILED[/] {escape(exc.message)}")
-            raise typer.Exit(EXIT_FAILED) from None
+        records = lambda: read_export(file)  # noqa: E731
     else:
         source = f"the live log in {runtime.config.state_dir}"
-        report = verify_records(runtime.store.audit_records(), key)
-    if report.ok:
-        mac = "hashes and HMACs" if report.mac_checked else \
-            "hashes only (no audit key here, HMACs not checked)"
-        out.print(f"[bold green]OK[/] {report.count} records in {escape(source)} verify ({mac})")
-        out.print(f"head: {report.head}  (keep this elsewhere: a log cut short at its end still verifies)")
-        return
-    where = f" (line {report.bad_position})" if file is not None else ""
-    out.print(f"[bold red]FAILED[/] at record {report.bad_seq}{where}: {escape(report.problem)}")
-    out.print(f"{report.count} records before it verify")
-    raise typer.Exit(EXIT_FAILED)
+        records = runtime.store.audit_records
+    try:
+        report = verify_records(records(), key)
+    except AuditError as exc:
+        out.print(f"[bold red]FAILED[/] {escape(exc.message)}")
+        raise typer.Exit(EXIT_FAILED) from None
+    if not report.ok:
+        where = f" (line {report.bad_position})" if file is not None else ""
+        out.print(f"[bold red]FAILED[/] at record {report.bad_seq}{where}: "
+                  f"{escape(report.problem)}")
+        out.print(f"{report.count} records before it verify")
+        raise typer.Exit(EXIT_FAILED)
+    mac = "hashes and HMACs" if report.mac_checked else \
+        "hashes only (no audit key here, HMACs not checked)"
+    out.print(f"[bold green]OK[/] {report.count} records in {escape(source)} verify ({mac})")
+    out.print(f"head: {report.head}")
+    if not _anchors_hold(runtime, records, key, report.count):
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _anchors_hold(runtime: Runtime, records: Callable[[], Iterable[AuditRecord]],
+                  key: bytes | None, count: int) -> bool:
+    """Read the log against the vault's anchors and say so; False when they contradict it."""
+    if not runtime.config.vault.enabled:
+        out.print("anchors: none — the vault is disabled, so a log rewritten with the key would "
+                  "still verify; keep the head above somewhere else")
+        return True
+    try:
+        objects = runtime.vault.store
+        anchors, unreadable = read_anchors(objects)
+        state_says = anchored_seq(runtime.store)
+    except AirlockError as exc:
+        out.print(f"[bold red]FAILED[/] the anchors in the vault cannot be read: "
+                  f"{escape(exc.message)}")
+        return False
+    checked = verify_anchors(records(), anchors, key, anchored_seq=state_says)
+    checked.problems[:0] = unreadable
+    where = escape(objects.location)
+    if not checked.ok:
+        at = f" at record {checked.bad_seq}" if checked.bad_seq is not None else ""
+        out.print(f"[bold red]FAILED[/]{at}: {escape(checked.problems[0])}")
+        for problem in checked.problems[1:]:
+            out.print(f"  also: {escape(problem)}")
+        return False
+    if checked.newest is None:
+        out.print(f"anchors: none yet in {where} (`airlock up` writes one every minute while "
+                  "the log grows)")
+        return True
+    newest = checked.newest
+    out.print(f"anchors: {checked.anchors} in {where}; every anchored record matches "
+              f"({checked.checked} compared)")
+    out.print(f"newest anchor: record {newest.seq}, written {_age(checked)} ago")
+    if count > newest.seq:
+        out.print(f"records {newest.seq + 1}–{count} are newer than the newest anchor")
+    return True
+
+
+def _age(report: AnchorReport) -> str:
+    age = report.age(utcnow()) or timedelta(0)
+    seconds = max(0, int(age.total_seconds()))
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    if seconds < 172800:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} days"

@@ -13,11 +13,13 @@ Without either it runs on the built-in policy, with its state in `--state-dir`.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 import typer
 from rich.markup import escape
@@ -39,13 +41,35 @@ def hook(ctx: typer.Context, harness: str = HarnessArg,
          state_dir: Path | None = typer.Option(
              None, "--state-dir", help="State folder (default: the configuration's).")) -> None:
     """Answer one agent hook call: the harness's JSON on stdin, its answer on stdout."""
-    raw = sys.stdin.buffer.read(MAX_PAYLOAD_BYTES + 1)
-    answer = hook_answer(state(ctx).config_path, harness, raw, state_dir)
-    sys.stdout.write(answer.stdout)
-    sys.stderr.write(answer.stderr)
-    sys.stdout.flush()
-    sys.stderr.flush()
+    # stderr is what the harness shows the model: the answer's reason, never a log traceback
+    # (failures are recorded in the audit log where it can be written).
+    logging.getLogger("airlock").addHandler(logging.NullHandler())
+    answer = guarded_answer(harness, lambda: hook_answer(
+        state(ctx).config_path, harness, sys.stdin.buffer.read(MAX_PAYLOAD_BYTES + 1), state_dir))
+    out, err = answer.encoded()
+    _write(sys.stdout, out)
+    _write(sys.stderr, err)
     raise typer.Exit(answer.exit_code)
+
+
+def guarded_answer(harness_name: str, work: Callable[[], Answer]) -> Answer:
+    """`work()`, or the harness's blocking answer whatever it raised. A hook that crashes exits
+    1, which every harness reads as "not a block" and lets the call run."""
+    try:
+        return work()
+    except Exception as exc:
+        harness = HARNESSES.get(harness_name)
+        message = failed(f"{type(exc).__name__}: {exc!r}"[:500])
+        return harness.refuse(message) if harness else Answer(2, "", message)
+
+
+def _write(stream: TextIO, data: bytes) -> None:
+    try:
+        stream.flush()
+        stream.buffer.write(data)
+        stream.buffer.flush()
+    except OSError:
+        pass  # the harness stopped reading; the exit code still speaks
 
 
 def hook_answer(config_path: str | None, harness_name: str, raw: bytes,

@@ -25,10 +25,11 @@ from airlock.store import DeferredStatus, Store
 from airlock.upstream.postgres import PgConn, postgres_of
 from airlock.vault import backup as backups
 from airlock.vault import deferred as deferrals
-from airlock.vault import quarantine
+from airlock.vault import identity, quarantine
 from airlock.vault.catalog import Catalog
 from airlock.vault.core import Vault
 from airlock.vault.drill import DrillReport, drill
+from airlock.vault.errors import IntegrityError
 from airlock.vault.location import key_from, store_at
 from airlock.vault.manifest import Manifest
 from airlock.vault.progress import human_size
@@ -71,7 +72,8 @@ class _Context:
             self.vault = runtime.vault
             if key_file is not None:
                 self.vault = Vault(self.vault.store, key_from(key_file),
-                                   catalog=self.vault.catalog, retention=self.vault.retention)
+                                   catalog=self.vault.catalog, retention=self.vault.retention,
+                                   guard=self.vault.guard)
 
     def _optional_config(self) -> Config | None:
         # A bare --vault restore may still name configured resources as --into targets.
@@ -306,6 +308,10 @@ def verify(ctx: typer.Context, vault: str | None = VaultOpt, key_file: Path | No
     c = _Context(ctx, vault, key_file)
     catalog = Catalog(c.store) if c.store is not None else None
     report = verify_vault(c.vault, catalog, progress_for_terminal())
+    if c.store is not None:  # the state knows which vault it should be
+        gone = identity.problem(c.vault, c.store)
+        if gone:
+            report.problems.insert(0, ("identity", f"{gone}; {identity.REPAIR}"))
     c.record("vault_verified", {"ok": report.ok, "checked": report.checked,
                                 "problems": [f"{s}: {p}" for s, p in report.problems]})
     if as_json:
@@ -323,6 +329,68 @@ def verify(ctx: typer.Context, vault: str | None = VaultOpt, key_file: Path | No
             out.print(f"  added to the catalog: {', '.join(report.reconciled.added)}")
     if not report.ok:
         raise typer.Exit(EXIT_FAILED)
+
+
+@vault_app.command("adopt")
+def adopt(ctx: typer.Context,
+          force: bool = typer.Option(False, "--force",
+                                     help="Accept it although the state knew another vault (or "
+                                          "none is there: start a new one in its place).")
+          ) -> None:
+    """Accept the vault at the configured location as this state's (after it was moved,
+    replaced or the state was recreated): records its identity, or gives it a new one."""
+    runtime = state(ctx).runtime()
+    vault = runtime.vault
+    expected = identity.recorded_identity(runtime.store)
+    try:
+        found = identity.read_identity(vault)
+    except IntegrityError as exc:
+        if not force:
+            raise InputError(f"the vault at {vault.location} has a damaged identity: "
+                             f"{exc.message}", hint="repair or replace it, or give it a new "
+                             "identity with --force") from None
+        found = None
+    if found is not None and found.id == expected:
+        out.print(f"the vault at {escape(vault.location)} is already this state's "
+                  f"({found.id}); nothing changed")
+        return
+    if expected is not None and not force:
+        what = (f"it holds another vault ({found.id})" if found is not None else
+                "it has no identity: the vault the state knew is not there")
+        raise InputError(f"this state knows vault {expected}, and at {vault.location} {what}",
+                         hint="put the right vault back, or accept this one with `airlock vault "
+                              "adopt --force` (snapshots catalogued for the old one that are not "
+                              "here are lost)")
+    created = found is None
+    if found is not None:
+        adopted = found
+    elif vault.store.exists(identity.IDENTITY_KEY):  # damaged, and --force: a new one
+        adopted = _replace_identity(vault)
+    else:
+        adopted = identity.write_identity(vault)
+    if not identity.record(runtime.store, vault, adopted, expected=_meta_now(runtime.store)):
+        raise InputError("the state's record of its vault changed while adopting; try again")
+    runtime.audit.record("vault_adopted", None, {
+        "location": vault.location, "identity": adopted.id, "previous": expected,
+        "created": created, "forced": force})
+    out.print(f"the vault at {escape(vault.location)} is now this state's ({adopted.id}"
+              f"{', a new identity' if created else ''})")
+    missing = [r.id for r in runtime.store.list_snapshots(limit=100_000)
+               if r.location == vault.location
+               and not vault.store.exists(f"snapshots/{r.id}/manifest.json")]
+    if missing:
+        out.print(f"[yellow]{len(missing)} catalogued snapshot(s) are not in this vault[/] "
+                  f"(e.g. {missing[0]}); `airlock vault verify` lists them")
+
+
+def _meta_now(store: Store) -> str | None:
+    return store.get_meta(identity.META_KEY)
+
+
+def _replace_identity(vault: Vault) -> identity.Identity:
+    """A damaged identity object (only with --force): a new one in its place."""
+    vault.store.delete(identity.IDENTITY_KEY)
+    return identity.write_identity(vault)
 
 
 @vault_app.command("purge")

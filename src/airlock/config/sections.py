@@ -63,5 +63,6 @@ def front_sections() -> tuple[FrontSection[Any, Any], ...]:
     (imported here, not at the top, so a front's module may import the configuration)."""
     from airlock.fronts.apiproxy.settings import SECTION as APIPROXY
     from airlock.fronts.mcp.settings import SECTION as MCP
+    from airlock.fronts.pgwire.settings import SECTION as PGWIRE
 
-    return (APIPROXY, MCP)
+    return (APIPROXY, MCP, PGWIRE)

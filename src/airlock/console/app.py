@@ -290,6 +290,8 @@ class Console:
         reason = str(form.get("reason") or "")
         try:
             if approve:
+                if form.get("without_backup") != "yes":  # before a code is spent on it
+                    await self.sync(self.desk.require_backup_accepted, approval_id)
                 # A session proves a sign-in; approving also proves the device is at hand now.
                 approver = await self.sync(self.desk.confirm, session.approver,
                                            str(form.get("code") or ""), via="console",
@@ -297,7 +299,8 @@ class Console:
             else:
                 approver = self.signed_in_human(session)
             await self.sync(self.desk.decide, approval_id, approver, approve=approve,
-                            reason=reason, via="console")
+                            reason=reason, via="console",
+                            without_backup=approve and form.get("without_backup") == "yes")
         except ApproverAuthError as exc:
             hint = f" {exc.hint[0].upper()}{exc.hint[1:]}." if exc.hint else ""
             return await self.approval(request, session=session, status=401,
@@ -366,6 +369,8 @@ class Console:
             fields = {k: obj.get(k, "") for k in ("credential", "code", "reason")}
             if not all(isinstance(v, str) for v in fields.values()):
                 raise InputError("credential, code and reason must be strings")
+            if not isinstance(obj.get("without_backup", False), bool):
+                raise InputError("without_backup must be true or false")
         except (ValueError, InputError) as exc:
             message = exc.message if isinstance(exc, InputError) else "the body is not JSON"
             return JSONResponse({"error": message}, status_code=400)
@@ -374,7 +379,7 @@ class Console:
             record = await self.sync(
                 self.desk.decide_with_code, approval_id, fields["credential"], fields["code"],
                 approve=obj["decision"] == "approve", reason=fields["reason"], via="api",
-                client=client)
+                client=client, without_backup=bool(obj.get("without_backup", False)))
         except ApproverAuthError as exc:
             self.limiter.failed(client)
             return JSONResponse({"error": str(exc), "why": exc.why}, status_code=401)

@@ -32,6 +32,7 @@ class MemoryStore:
         self.snapshots: dict[str, SnapshotRecord] = {}
         self.deferred: dict[str, DeferredRecord] = {}
         self.aws_keys: dict[str, AwsKeyRecord] = {}
+        self.meta: dict[str, str] = {}
 
     def add_aws_key(self, key: AwsKeyRecord) -> None:
         with self._lock:
@@ -138,6 +139,22 @@ class MemoryStore:
 
     def audit_records(self, after: int = 0) -> Iterator[AuditRecord]:
         return iter([r for r in self.audit if r.seq > after])
+
+    def audit_head(self) -> AuditRecord | None:
+        return self.audit[-1] if self.audit else None
+
+    def get_meta(self, key: str) -> str | None:
+        return self.meta.get(key)
+
+    def put_meta(self, key: str, value: str, *, expected: str | None) -> bool:
+        with self._lock:
+            if self.meta.get(key) != expected:
+                return False
+            self.meta[key] = value
+            return True
+
+    def check(self) -> list[str]:
+        return []
 
     def add_snapshot(self, snapshot: SnapshotRecord) -> None:
         with self._lock:

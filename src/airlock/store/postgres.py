@@ -17,7 +17,7 @@ import psycopg
 
 from airlock.errors import StoreError
 from airlock.secrets import redact_url
-from airlock.store.sqlstore import SCHEMA, SCHEMA_VERSION, Cursor, SqlStore
+from airlock.store.sqlstore import Cursor, SqlStore
 
 # An arbitrary constant: the advisory lock every replica takes to append to the audit log.
 AUDIT_LOCK_ID = 0x6169726C6F636B  # "airlock"
@@ -54,17 +54,29 @@ class _QmarkCursor:
 
 
 class PostgresStore(SqlStore):
+    """A database with no tables is a first start (the schema is created); one that has some of
+    airlock's tables but not all, or not its schema version, is damage and is refused."""
+
     def __init__(self, url: str) -> None:
         self._url = url
         self._lock = threading.Lock()
         self._conn: psycopg.Connection[Any] | None = None
-        with self._transaction(lock_audit=True) as cur:
-            for statement in SCHEMA:
-                cur.execute(statement)
-            for statement in _APPEND_ONLY:
-                cur.execute(statement)
-            cur.execute("INSERT INTO airlock_meta (key, value) VALUES (?, ?) "
-                        "ON CONFLICT (key) DO NOTHING", ("schema_version", str(SCHEMA_VERSION)))
+        try:
+            self._open_schema(may_create=True)
+            with self._transaction(lock_audit=True) as cur:
+                for statement in _APPEND_ONLY:
+                    cur.execute(statement)
+        except BaseException:
+            self.close()
+            raise
+
+    def _where(self) -> str:
+        return redact_url(self._url)
+
+    def _tables(self, cur: Cursor) -> set[str]:
+        cur.execute("SELECT table_name FROM information_schema.tables "
+                    "WHERE table_schema = current_schema()")
+        return {str(row[0]) for row in cur.fetchall()}
 
     def _connection(self) -> psycopg.Connection[Any]:
         if self._conn is None or self._conn.closed or self._conn.broken:
@@ -75,13 +87,15 @@ class PostgresStore(SqlStore):
                 raise StoreError(
                     f"cannot connect to the state database {redact_url(self._url)}: "
                     f"{str(exc).strip()}",
-                    hint="check store.url and that the server is reachable") from None
+                    hint="check store.url and that the server is reachable; until it is, "
+                         "airlock denies every action") from None
         return self._conn
 
     @contextmanager
     def _transaction(self, *, lock_audit: bool = False, read: bool = False) -> Iterator[Cursor]:
         # `read` changes nothing here: PostgreSQL's readers never wait for writers.
         with self._lock:
+            self._refuse_if_broken()
             conn = self._connection()
             try:
                 with conn.transaction(), conn.cursor() as raw:
@@ -89,9 +103,13 @@ class PostgresStore(SqlStore):
                     if lock_audit:
                         raw.execute("SELECT pg_advisory_xact_lock(%s)", (AUDIT_LOCK_ID,))
                     yield cur
+            except psycopg.errors.UndefinedTable as exc:  # a table dropped under a live store
+                raise self._damaged(self._where(), str(exc).strip()) from None
             except psycopg.Error as exc:
                 raise StoreError(f"state database {redact_url(self._url)} failed: "
-                                 f"{str(exc).strip()}") from None
+                                 f"{str(exc).strip()}",
+                                 hint="check that the database server is up and reachable; "
+                                      "until it is, airlock denies every action") from None
 
     def close(self) -> None:
         with self._lock:

@@ -23,6 +23,7 @@ class TokenRecord:
     created_at: str
     revoked_at: str | None = None
     note: str = ""
+    scram: str | None = None  # SCRAM-SHA-256 verifier for the wire proxy (None: older tokens)
 
     def scope_json(self) -> str:
         return json.dumps(self.scope.to_json(), sort_keys=True)
@@ -50,6 +51,9 @@ class Grant:
     at: str
     decision: str = "approve"  # approve | deny
     reason: str = ""
+    # The approver accepted, by name, that part of the action runs with no backup (the plan
+    # stored with the approval said which part and why).
+    without_backup: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +85,8 @@ class ApprovalRecord:
             "approvals_required": self.approvals_required, "requested_at": self.requested_at,
             "expires_at": self.expires_at, "status": self.status.value,
             "grants": [{"approver": g.approver, "at": g.at, "decision": g.decision,
-                        "reason": g.reason} for g in self.grants],
+                        "reason": g.reason, "without_backup": g.without_backup}
+                       for g in self.grants],
             "details": self.details, "decided_at": self.decided_at, "used_at": self.used_at,
             "used_by_action": self.used_by_action, "reason": self.reason, "version": self.version,
         }
@@ -99,6 +104,18 @@ class ApprovalRecord:
 
     def next_version(self, **changes: Any) -> ApprovalRecord:
         return replace(self, version=self.version + 1, **changes)
+
+    @property
+    def unprotected(self) -> list[dict[str, Any]]:
+        """The targets its stored safety plan could not back up ({"target", "why"})."""
+        plan = self.details.get("safety_plan") or {}
+        return [u for u in plan.get("unprotected") or [] if isinstance(u, dict)]
+
+    @property
+    def accepted_without_backup(self) -> bool:
+        """Every approval it holds accepted running without a backup."""
+        approving = [g for g in self.grants if g.decision == "approve"]
+        return bool(approving) and all(g.without_backup for g in approving)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,9 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from airlock.audit import AuditRecord
-from airlock.model import PrincipalKind
+from airlock.errors import StoreError
+from airlock.model import PrincipalKind, utcnow
+from airlock.redact import redact_text
 from airlock.store.records import (
     ApprovalRecord,
     ApprovalStatus,
@@ -28,7 +30,29 @@ from airlock.store.records import (
     TokenRecord,
 )
 
-SCHEMA_VERSION = 1
+# 2: deferred calls keep no credential headers (rows stored by version 1 are rewritten)
+# 3: aws_keys (the API proxy's key pairs) is part of every database from here on
+# 4: token_verifiers (the wire proxy's SCRAM verifiers) is part of every database from here on
+SCHEMA_VERSION = 4
+# The tables a database of at least that schema version has. One of them missing means the
+# database was damaged or tampered with — it is never quietly created again, which would start
+# an empty audit log or approval list as if nothing had happened.
+TABLES_SINCE: dict[int, tuple[str, ...]] = {
+    1: ("airlock_meta", "tokens", "approvals", "approvers", "outbox", "snapshots", "deferred",
+        "audit"),
+    3: ("aws_keys",),
+    4: ("token_verifiers",),
+}
+REQUIRED_TABLES = tuple(t for names in TABLES_SINCE.values() for t in names)
+
+
+def required_tables(version: int) -> list[str]:
+    return [t for since, names in TABLES_SINCE.items() if version >= since for t in names]
+
+
+DAMAGED_HINT = ("airlock denies every action until this is repaired: restore the state database "
+                "from a backup (then check it with `airlock audit verify`), or move it away to "
+                "start a new one")
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS airlock_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -36,6 +60,11 @@ SCHEMA = (
         id TEXT PRIMARY KEY, principal TEXT NOT NULL, principal_kind TEXT NOT NULL,
         scope TEXT NOT NULL, secret_hash TEXT NOT NULL, created_at TEXT NOT NULL,
         revoked_at TEXT, note TEXT NOT NULL)""",
+    # A token's SCRAM verifier for the PostgreSQL wire proxy (fronts/pgwire/auth.py). Its own
+    # table so that stores created before it need no migration: tokens without a row here
+    # simply have no verifier.
+    """CREATE TABLE IF NOT EXISTS token_verifiers (
+        id TEXT PRIMARY KEY, verifier TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS approvals (
         id TEXT PRIMARY KEY, action_id TEXT NOT NULL, digest TEXT NOT NULL,
         status TEXT NOT NULL, requested_at TEXT NOT NULL, version INTEGER NOT NULL,
@@ -79,13 +108,112 @@ class Cursor(Protocol):
 
 
 class SqlStore(ABC):
-    """A Store over any SQL backend that provides `_transaction()`."""
+    """A Store over any SQL backend that provides `_transaction()`.
+
+    Damage latches: once the database showed it is corrupt or missing tables (a backend calls
+    `_damaged`), every later call raises StoreError with the same reason — a store that is known
+    to be broken never answers a read as if nothing had happened. `check()` looks for damage on
+    purpose (`airlock up` runs it at start and every minute)."""
+
+    _broken: str | None = None
 
     @abstractmethod
     def _transaction(self, *, lock_audit: bool = False,
                      read: bool = False) -> AbstractContextManager[Cursor]:
         """A cursor inside one transaction; `lock_audit` serialises audit appends; `read` says
         the transaction only reads (a backend may then skip taking the write lock)."""
+
+    # ---- health, schema and meta ------------------------------------------------------------
+
+    def _refuse_if_broken(self) -> None:
+        if self._broken is not None:
+            raise StoreError(self._broken, hint=DAMAGED_HINT)
+
+    def _damaged(self, where: str, problem: str) -> StoreError:
+        """Latch the store as broken; the error to raise now."""
+        self._broken = f"the state database {where} is damaged: {problem}"
+        return StoreError(self._broken, hint=DAMAGED_HINT)
+
+    @abstractmethod
+    def _where(self) -> str:
+        """The database, for people (a path, a URL without its password)."""
+
+    @abstractmethod
+    def _tables(self, cur: Cursor) -> set[str]:
+        """The names of the tables in the database."""
+
+    def _open_schema(self, *, may_create: bool) -> None:
+        """Create the schema in an empty database (when `may_create`); in an existing one,
+        insist that it is airlock's and whole, then bring it up to SCHEMA_VERSION."""
+        with self._transaction(lock_audit=True) as cur:
+            tables = self._tables(cur)
+            if not tables and not may_create:
+                raise self._damaged(self._where(), "it holds no tables at all (it was emptied "
+                                    "or replaced)")
+            if not tables:
+                for statement in SCHEMA:
+                    cur.execute(statement)
+                cur.execute("INSERT INTO airlock_meta (key, value) VALUES (?, ?)",
+                            ("schema_version", str(SCHEMA_VERSION)))
+                cur.execute("INSERT INTO airlock_meta (key, value) VALUES (?, ?)",
+                            ("created_at", utcnow().isoformat()))
+                return
+            version = 0
+            if "airlock_meta" in tables:
+                cur.execute("SELECT value FROM airlock_meta WHERE key = ?", ("schema_version",))
+                row = cur.fetchone()
+                version = int(row[0]) if row and str(row[0]).isdigit() else 0
+            missing = [t for t in required_tables(max(version, 1)) if t not in tables]
+            if missing:
+                raise self._damaged(self._where(), "it is not an airlock state database, or "
+                                    f"tables were removed from it ({', '.join(missing)} missing)")
+            if version < 1:
+                raise self._damaged(self._where(), "its schema version is missing")
+            if version > SCHEMA_VERSION:
+                raise StoreError(f"the state database {self._where()} was written by a newer "
+                                 f"airlock (schema {version}; this one knows {SCHEMA_VERSION})",
+                                 hint="upgrade airlock, or point it at its own state")
+            for statement in SCHEMA:  # tables and indexes added since: none removed
+                cur.execute(statement)
+            if version < 2:
+                _neutralise_deferred(cur)
+            if version < SCHEMA_VERSION:
+                cur.execute("UPDATE airlock_meta SET value = ? WHERE key = ?",
+                            (str(SCHEMA_VERSION), "schema_version"))
+
+    def check(self) -> list[str]:
+        """What is wrong with the database ([] when nothing): missing tables, and whatever the
+        backend's own integrity check finds. A problem latches the store as broken."""
+        with self._transaction(read=True) as cur:
+            tables = self._tables(cur)
+            problems = [f"table {t} is missing" for t in required_tables(SCHEMA_VERSION)
+                        if t not in tables]
+            problems += self._integrity(cur)
+        if problems:
+            self._damaged(self._where(), "; ".join(problems[:5]))
+        return problems
+
+    def _integrity(self, cur: Cursor) -> list[str]:
+        return []
+
+    def get_meta(self, key: str) -> str | None:
+        with self._transaction(read=True) as cur:
+            cur.execute("SELECT value FROM airlock_meta WHERE key = ?", (key,))
+            row = cur.fetchone()
+        return str(row[0]) if row else None
+
+    def put_meta(self, key: str, value: str, *, expected: str | None) -> bool:
+        """Set `key` to `value` if it is `expected` now (None: absent); compare-and-set."""
+        with self._transaction(lock_audit=True) as cur:
+            cur.execute("SELECT value FROM airlock_meta WHERE key = ?", (key,))
+            row = cur.fetchone()
+            if (str(row[0]) if row else None) != expected:
+                return False
+            if row:
+                cur.execute("UPDATE airlock_meta SET value = ? WHERE key = ?", (value, key))
+            else:
+                cur.execute("INSERT INTO airlock_meta (key, value) VALUES (?, ?)", (key, value))
+            return True
 
     # ---- tokens -----------------------------------------------------------------------------
 
@@ -96,18 +224,19 @@ class SqlStore(ABC):
                 "created_at, revoked_at, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (token.id, token.principal, token.principal_kind.value, token.scope_json(),
                  token.secret_hash, token.created_at, token.revoked_at, token.note))
+            if token.scram is not None:
+                cur.execute("INSERT INTO token_verifiers (id, verifier) VALUES (?, ?)",
+                            (token.id, token.scram))
 
     def get_token(self, token_id: str) -> TokenRecord | None:
         with self._transaction(read=True) as cur:
-            cur.execute("SELECT id, principal, principal_kind, scope, secret_hash, created_at, "
-                        "revoked_at, note FROM tokens WHERE id = ?", (token_id,))
+            cur.execute(_SELECT_TOKENS + " WHERE t.id = ?", (token_id,))
             row = cur.fetchone()
         return _token(row) if row else None
 
     def list_tokens(self) -> list[TokenRecord]:
         with self._transaction(read=True) as cur:
-            cur.execute("SELECT id, principal, principal_kind, scope, secret_hash, created_at, "
-                        "revoked_at, note FROM tokens ORDER BY created_at, id")
+            cur.execute(_SELECT_TOKENS + " ORDER BY t.created_at, t.id")
             rows = cur.fetchall()
         return [_token(row) for row in rows]
 
@@ -318,6 +447,13 @@ class SqlStore(ABC):
                  record.prev, record.hash, record.mac))
         return record
 
+    def audit_head(self) -> AuditRecord | None:
+        with self._transaction(read=True) as cur:
+            cur.execute("SELECT seq, at, kind, action_id, data, prev, hash, mac FROM audit "
+                        "ORDER BY seq DESC LIMIT 1")
+            row = cur.fetchone()
+        return _audit(row) if row else None
+
     def audit_records(self, after: int = 0) -> Iterator[AuditRecord]:
         # Pages, so a long log streams without holding a transaction open for its whole length.
         page = 1000
@@ -333,10 +469,30 @@ class SqlStore(ABC):
             after = int(rows[-1][0])
 
 
+def _neutralise_deferred(cur: Cursor) -> None:
+    """Version 1 stored deferred calls with their credential headers masked, not removed (and
+    earlier builds kept them whole): rewrite every stored call without them."""
+    from airlock.vault.deferred import stored_call  # (the vault builds on the store)
+
+    cur.execute("SELECT id, record FROM deferred")
+    for deferred_id, text in cur.fetchall():
+        record = json.loads(text)
+        record["content"] = stored_call(record.get("content") or {})
+        record["summary"] = redact_text(str(record.get("summary", "")))
+        cur.execute("UPDATE deferred SET record = ? WHERE id = ?",
+                    (json.dumps(record), deferred_id))
+
+
+_SELECT_COLUMNS = ("t.id, t.principal, t.principal_kind, t.scope, t.secret_hash, t.created_at, "
+                  "t.revoked_at, t.note, v.verifier")
+_SELECT_TOKENS = (f"SELECT {_SELECT_COLUMNS} FROM tokens t "
+                 "LEFT JOIN token_verifiers v ON v.id = t.id")
+
+
 def _token(row: Sequence[Any]) -> TokenRecord:
     return TokenRecord(id=row[0], principal=row[1], principal_kind=PrincipalKind(row[2]),
                        scope=TokenRecord.scope_from_json(row[3]), secret_hash=row[4],
-                       created_at=row[5], revoked_at=row[6], note=row[7])
+                       created_at=row[5], revoked_at=row[6], note=row[7], scram=row[8])
 
 
 def _audit(row: Sequence[Any]) -> AuditRecord:

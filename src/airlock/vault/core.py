@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, BinaryIO, Protocol
@@ -131,11 +131,15 @@ class CatalogSink(Protocol):
 class Vault:
     def __init__(self, store: ObjectStore, key: VaultKey | None, *,
                  catalog: CatalogSink | None = None,
-                 retention: timedelta = DEFAULT_RETENTION) -> None:
+                 retention: timedelta = DEFAULT_RETENTION,
+                 guard: Callable[[], object] | None = None) -> None:
         self.store = store
         self.key = key
         self.catalog = catalog
         self.retention = retention
+        # Runs before every snapshot and raises when the vault must not be written to (see
+        # identity.py: a vault that is gone or damaged stops every destructive action).
+        self.guard = guard
 
     @property
     def location(self) -> str:
@@ -143,6 +147,8 @@ class Vault:
 
     def begin(self, *, kind: str, resource: str, environment: str,
               action_id: str | None = None) -> SnapshotBuilder:
+        if self.guard is not None:
+            self.guard()
         return SnapshotBuilder(self, kind=kind, resource=resource, environment=environment,
                                action_id=action_id, retain_until=utcnow() + self.retention)
 

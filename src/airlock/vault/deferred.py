@@ -5,8 +5,12 @@ Instead of running an approved destructive call at once, airlock keeps it with a
 front that holds the upstream credential carries it out (`run_due`). A cancel and an execution
 are compare-and-set updates of the same record, so exactly one of them wins.
 
-The stored call is the action's content as the agent sent it, with credentials masked: the
-front that executes it adds airlock's own credential for the upstream, as it would have at once.
+The stored call is the action's content as the agent sent it without any credential: headers
+that carry one (Authorization, cookies, API keys, AWS signing headers, …) are dropped, not
+masked, every other string is redacted, and a body redaction had to change is not kept (it
+cannot be replayed). The front that executes it adds airlock's own
+credential for the upstream, as it would have at once; nothing the agent authenticated with is
+kept or replayed. (State schema 2 rewrote calls stored before this.)
 """
 
 from __future__ import annotations
@@ -18,11 +22,25 @@ from typing import Any
 from airlock.approvals import action_digest
 from airlock.errors import InputError
 from airlock.model import Action, ResolvedTarget, new_id, utcnow
-from airlock.redact import redact
+from airlock.redact import redact_text, without_credentials
 from airlock.safety import DEFERRED_METHOD
 from airlock.store import DeferredRecord, DeferredStatus, Store
+from airlock.upstream.http import BODY_NOT_KEPT
 
 METHOD = DEFERRED_METHOD
+
+
+def stored_call(content: Mapping[str, Any]) -> dict[str, Any]:
+    """An action's content as it may be kept until it runs: no credential header, every string
+    redacted — and a body that redaction had to change (it held a credential, or was too large
+    to show whole) is not kept at all: replaying a masked or cut body would send something the
+    human never approved, so such a call can only be run by hand or cancelled."""
+    stored = without_credentials(content)
+    body = content.get("body")
+    if isinstance(body, str) and stored.get("body") != body:
+        stored["body"] = (f"{BODY_NOT_KEPT} (it held a credential or was too large to keep; "
+                          "run the call by hand or cancel it)")
+    return stored
 
 
 def defer(store: Store, action: Action, *, target: str, resource: str | None,
@@ -31,7 +49,8 @@ def defer(store: Store, action: Action, *, target: str, resource: str | None,
     now = now or utcnow()
     record = DeferredRecord(
         id=new_id("def"), action_id=action.id, principal=action.principal, resource=resource,
-        target=target, summary=action.summary(), content=redact(action.content()),
+        target=target, summary=redact_text(action.summary()),
+        content=stored_call(action.content()),
         context=action.context.canonical(), digest=action_digest(action, targets),
         created_at=now.isoformat(), due_at=(now + grace).isoformat())
     store.add_deferred(record)

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from airlock.config import Config
 from airlock.store import Store
+from airlock.vault import identity
 from airlock.vault.catalog import Catalog
 from airlock.vault.core import Vault
 from airlock.vault.crypto import VaultKey, load_or_create_key
@@ -80,9 +81,12 @@ def open_vault(config: Config, state: Store | None) -> Vault:
     """The configured vault, with the state store as its catalog."""
     if not config.vault.enabled:
         raise VaultError("the vault is disabled ([vault] enabled = false)")
-    return Vault(config_store(config), config_key(config),
-                 catalog=Catalog(state) if state is not None else None,
-                 retention=config.vault.retention)
+    vault = Vault(config_store(config), config_key(config),
+                  catalog=Catalog(state) if state is not None else None,
+                  retention=config.vault.retention)
+    if state is not None:  # the state knows which vault this is: check before each snapshot
+        vault.guard = lambda: identity.ensure(vault, state)
+    return vault
 
 
 def key_from(key_file: Path | None) -> VaultKey | None:

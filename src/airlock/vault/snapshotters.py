@@ -32,6 +32,7 @@ from airlock.safety import DEFERRED_METHOD, Protection, ProtectionStep
 from airlock.upstream.transaction import ProtectedTransaction
 from airlock.vault import deferred, quarantine
 from airlock.vault.errors import SnapshotError, VaultError
+from airlock.vault.locality import is_this_machine
 from airlock.vault.progress import human_size
 from airlock.vault.snapshot import files as files_snap
 from airlock.vault.snapshot import postgres as pg_snap
@@ -56,7 +57,6 @@ __all__ = ["SNAPSHOTTERS", "DeferredDelete", "FilesSnapshotter", "Planned", "Pos
 # Resource kinds whose contents airlock cannot copy: their deletion is deferred instead.
 CLOUD_KINDS = frozenset({"volume", "bucket", "project", "service", "namespace", "api", "other"})
 PG_RELATION_KINDS = frozenset({"table", "view", "materialized_view", "sequence"})
-LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", ""})
 PLAN_CONNECT_TIMEOUT = 3  # seconds
 
 
@@ -94,7 +94,7 @@ class PostgresSnapshotter:
         target = effect.target
         kind, value = target.kind, target.value
         pg = net.postgres(resource)
-        local = pg.host in LOCAL_HOSTS or pg.host.startswith("/")
+        local = is_this_machine(pg.host)  # 127.0.0.2 or the machine's own name are local too
         note = ""
         # Plans run while a hook or an agent waits for an answer: a database that does not
         # answer quickly gets a PLAN_AT_RUN step (planned and taken just before the action

@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from airlock.errors import InputError
-from airlock.model import FileAccess, McpCall, Payload, ShellCommand
+from airlock.model import FileAccess, McpCall, Payload, ShellCommand, canonical_json, sha256_hex
 
 
 class Reply(StrEnum):
@@ -49,6 +49,12 @@ class Answer:
     exit_code: int
     stdout: str = ""
     stderr: str = ""
+
+    def encoded(self) -> tuple[bytes, bytes]:
+        """stdout and stderr as UTF-8. Something that cannot be encoded (a lone surrogate that
+        reached a message) becomes '?': an exception here would end the hook with a crash, which
+        a harness reads as "go ahead"."""
+        return self.stdout.encode("utf-8", "replace"), self.stderr.encode("utf-8", "replace")
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +126,16 @@ def resolve(path: str, cwd: str | None) -> str:
 
 def file_access(data: Mapping[str, Any], key: str, cwd: str | None, *, write: bool,
                 where: str = "tool_input.") -> FileAccess:
-    return FileAccess(resolve(text(data, key, where=where), cwd), write=write)
+    """A read of, or a write to, the file named by `data[key]`. A write is bound to the whole
+    tool input (content, old and new strings, edits, patch): see `content_digest`."""
+    path = resolve(text(data, key, where=where), cwd)
+    return FileAccess(path, write=write, content_sha256=content_digest(data) if write else None)
+
+
+def content_digest(tool_input: Mapping[str, Any]) -> str:
+    """sha256 of a write tool's input as canonical JSON. An approval of a write binds to it:
+    another content, another edit or another patch to the same file is another action."""
+    return sha256_hex(canonical_json(dict(tool_input)))
 
 
 def mcp_call(name: str, arguments: Any) -> McpCall:

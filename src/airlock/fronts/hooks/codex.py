@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from airlock.errors import InputError
@@ -25,6 +26,7 @@ from airlock.fronts.hooks.base import (
     Reply,
     ToolCall,
     command,
+    content_digest,
     dumps,
     event_of,
     mapping,
@@ -52,7 +54,13 @@ def translate(tool: str, tool_input: Mapping[str, Any], cwd: str | None) -> tupl
     if tool == "Bash":
         return (command(tool_input, where="tool_input."),)
     if tool == "apply_patch":
-        return patch_writes(text(tool_input, "command", where="tool_input."), cwd)
+        # Each file the patch writes is bound to the whole patch: an approval of this patch
+        # lets this patch through, not another one that names the same files.
+        digest = content_digest(tool_input)
+        return tuple(replace(write, content_sha256=digest) if isinstance(write, FileAccess)
+                     else write
+                     for write in patch_writes(text(tool_input, "command", where="tool_input."),
+                                               cwd))
     if tool.startswith("mcp__"):
         return (mcp_call(tool, tool_input),)
     raise InputError(f"airlock does not know Codex's tool {tool!r}, so it cannot judge it; "

@@ -26,6 +26,7 @@ import socketserver
 import stat
 import struct
 import threading
+import time
 from pathlib import Path
 
 from airlock.errors import AirlockError
@@ -38,7 +39,7 @@ log = logging.getLogger("airlock.hooks.daemon")
 
 SOCKET_NAME = "hooks.sock"
 MAGIC = b"airlock-hook 1"
-READ_TIMEOUT_SECONDS = 10.0  # the client sends everything at once; a slow sender is not one
+READ_TIMEOUT_SECONDS = 10.0  # the client sends everything at once: a slow sender is not one
 MAX_HEADER_BYTES = 256
 _SUN_PATH_MAX = 107  # sockaddr_un.sun_path holds 108 bytes, NUL included
 
@@ -62,7 +63,7 @@ def parse_request(data: bytes) -> tuple[str, bytes]:
 
 
 def encode_response(answer: Answer) -> bytes:
-    out, err = answer.stdout.encode("utf-8"), answer.stderr.encode("utf-8")
+    out, err = answer.encoded()
     return b"%s %d %d %d\n%s%s" % (MAGIC, answer.exit_code, len(out), len(err), out, err)
 
 
@@ -87,6 +88,7 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     request_queue_size = 128
     runner: HookRunner
     group_id: int | None = None
+    read_timeout: float = READ_TIMEOUT_SECONDS
 
 
 class _Handler(socketserver.BaseRequestHandler):
@@ -94,31 +96,46 @@ class _Handler(socketserver.BaseRequestHandler):
 
     def handle(self) -> None:
         conn: socket.socket = self.request
-        conn.settimeout(READ_TIMEOUT_SECONDS)
         try:
-            data = _receive(conn)
+            answer = self._answer(conn)
+        except Exception as exc:  # whatever broke, the caller gets a blocking answer
+            log.exception("hook request failed")
+            answer = Answer(2, "", f"airlock: the hook request failed ({type(exc).__name__}); "
+                                   "the call is blocked")
+        with contextlib.suppress(OSError):  # the client gave up (timeout): it blocked already
+            conn.settimeout(self.server.read_timeout)
+            conn.sendall(encode_response(answer))
+
+    def _answer(self, conn: socket.socket) -> Answer:
+        try:
+            data = _receive(conn, self.server.read_timeout)
             harness, payload = parse_request(data)
         except (ProtocolError, OSError) as exc:
             log.warning("bad hook request: %s", exc)
-            with contextlib.suppress(OSError):
-                conn.sendall(encode_response(Answer(2, "", f"airlock: bad hook request ({exc})")))
-            return
+            return Answer(2, "", f"airlock: bad hook request ({exc}); the call is blocked")
         if not _allowed_peer(conn, self.server.group_id):
             spec = HARNESSES.get(harness)
             message = ("airlock serves hooks for its own user (and [hooks] socket_group) only; "
                        "the call is blocked")
-            answer = spec.refuse(message) if spec else Answer(2, "", message)
-        else:
-            answer = self.server.runner.run(harness, payload)
-        with contextlib.suppress(OSError):  # the client gave up (timeout): it blocked already
-            conn.sendall(encode_response(answer))
+            return spec.refuse(message) if spec else Answer(2, "", message)
+        return self.server.runner.run(harness, payload)
 
 
-def _receive(conn: socket.socket) -> bytes:
+def _receive(conn: socket.socket, seconds: float) -> bytes:
+    """The whole request, within `seconds`: a caller that trickles bytes (or never half-closes)
+    holds only its own connection's thread, and only until then."""
+    deadline = time.monotonic() + seconds
     chunks: list[bytes] = []
     size = 0
     while True:
-        chunk = conn.recv(65536)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise ProtocolError(f"the request was not sent whole within {seconds:g} s")
+        conn.settimeout(left)
+        try:
+            chunk = conn.recv(65536)
+        except TimeoutError:
+            raise ProtocolError(f"the request was not sent whole within {seconds:g} s") from None
         if not chunk:
             return b"".join(chunks)
         size += len(chunk)
@@ -161,9 +178,11 @@ class HookDaemon:
 
     name = "hooks"
 
-    def __init__(self, runner: HookRunner, path: Path, group: str | None = None) -> None:
+    def __init__(self, runner: HookRunner, path: Path, group: str | None = None, *,
+                 read_timeout: float = READ_TIMEOUT_SECONDS) -> None:
         self.runner = runner
         self.path = path
+        self.read_timeout = read_timeout
         self.group_id = grp.getgrnam(group).gr_gid if group is not None else None
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -192,6 +211,7 @@ class HookDaemon:
             os.chmod(self.path, 0o600)
         server.runner = self.runner
         server.group_id = self.group_id
+        server.read_timeout = self.read_timeout
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, name="airlock-hooks",
                                         kwargs={"poll_interval": 0.2}, daemon=True)

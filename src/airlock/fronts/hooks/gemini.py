@@ -27,6 +27,7 @@ from airlock.fronts.hooks.base import (
     command,
     dumps,
     event_of,
+    file_access,
     mapping,
     mcp_call,
     optional_text,
@@ -61,8 +62,7 @@ def translate(tool: str, tool_input: Mapping[str, Any], cwd: str | None,
     if tool == "read_file":
         return (FileAccess(resolve(_path(tool_input), cwd), write=False),)
     if tool in ("write_file", "replace"):
-        return (FileAccess(resolve(text(tool_input, "file_path", where="tool_input."), cwd),
-                           write=True),)
+        return (file_access(tool_input, "file_path", cwd, write=True),)
     if tool == "read_many_files":
         entries = [*_strings(tool_input, "paths"), *_strings(tool_input, "include")]
         if not entries:

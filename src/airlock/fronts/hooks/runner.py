@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -213,8 +214,39 @@ def decode(raw: bytes) -> Mapping[str, Any]:
         data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         raise InputError("the hook input is not UTF-8 text") from None
+    except RecursionError:
+        raise InputError("the hook input is nested too deeply to read") from None
     except ValueError as exc:
         raise InputError(f"the hook input is not JSON ({exc})") from None
     if not isinstance(data, Mapping):
         raise InputError("the hook input is not a JSON object")
+    if _ESCAPED_SURROGATE.search(raw) and _has_lone_surrogate(data):
+        # JSON can spell a lone surrogate (\ud800), which is no character at all: nothing
+        # downstream (the store, the audit hash, the answer) can encode it, and no harness sends
+        # one for a real tool call.
+        raise InputError("the hook input holds a lone surrogate (\\ud800-\\udfff), which is not "
+                         "valid Unicode text")
     return data
+
+
+# Only input that spells a surrogate as an escape can hold one (raw UTF-8 cannot encode them):
+# the walk over the decoded value runs only then.
+_ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")

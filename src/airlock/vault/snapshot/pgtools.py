@@ -67,6 +67,8 @@ def streamed(args: list[str], env: dict[str, str], what: str) -> Iterator[Iterat
         stdout.close()
         code = proc.wait()
         reader.join(timeout=5)
+        if not reader.is_alive():
+            proc.stderr.close()  # else it is closed only when collected (a ResourceWarning)
     if code != 0:
         message = b"".join(errors).decode("utf-8", "replace").strip()
         raise VaultError(f"{what} failed (exit {code}): {_first_lines(message)}")

@@ -1,0 +1,65 @@
+"""The journal's record of cached runs: every run's time, each distinct statement once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airlock.fronts.pgwire.rulings import (
+    MAX_AUDITED_TEXT,
+    Cached,
+    Journal,
+    Rulings,
+    Run,
+    grouped,
+)
+from airlock.fronts.pgwire.session import ALLOW, Ruling
+from airlock.model import ActionContext, Caller, Principal, PrincipalKind, Scope
+
+T0 = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def test_runs_are_grouped_by_statement_and_keep_every_time_in_order() -> None:
+    runs: list[Run] = [(T0 + timedelta(seconds=i), "agent", "tok_1", sql, "allow", "read")
+            for i, sql in enumerate(["SELECT 1", "SELECT 2", "SELECT 1", "SELECT 1"])]
+    runs.append((T0, "agent", "tok_2", "SELECT 1", "allow", "read"))  # another token: its own
+    entries = grouped(runs)
+    assert [(e["sql"], e["token"], len(e["at"])) for e in entries] == [
+        ("SELECT 1", "tok_1", 3), ("SELECT 2", "tok_1", 1), ("SELECT 1", "tok_2", 1)]
+    assert entries[0]["at"] == [(T0 + timedelta(seconds=s)).isoformat() for s in (0, 2, 3)]
+
+
+def test_statements_are_redacted_and_cut_in_the_record() -> None:
+    secret = "alk_tok_01m8benkyndme5a4t9w7j3faas_L4MMYZPKcaUnriGU_6ZX9jMwrA5Ih0Z-lYUQxDZK5Q0"
+    long = "SELECT '" + "x" * (MAX_AUDITED_TEXT + 10) + "'"
+    entries = grouped([(T0, "agent", None, f"SELECT '{secret}'", "allow", "read"),
+                       (T0, "agent", None, long, "allow", "read")])
+    assert "L4MMYZPK" not in entries[0]["sql"]
+    assert entries[1]["sql"].endswith("…") and len(entries[1]["sql"]) == MAX_AUDITED_TEXT + 1
+
+
+class _Audit:
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+
+    def record(self, kind: str, action_id: str | None, data: dict[str, Any]) -> None:
+        self.records.append(data)
+
+
+def test_a_revoked_tokens_statements_are_refused_even_when_cached_and_journaled() -> None:
+    audit = _Audit()
+    journal = Journal(audit, "app")  # type: ignore[arg-type]
+    revoked: set[str] = set()
+    rulings = Rulings(None, journal, ActionContext(resource="app"),  # type: ignore[arg-type]
+                      clock=lambda: T0, revoked=lambda: frozenset(revoked))
+    caller = Caller(Principal("agent", PrincipalKind.AGENT), (Scope(),), token_id="tok_1")
+    rulings._remember("tok_1", "SELECT 1", None, Cached(ALLOW, read=True, commits=False))
+    assert rulings.cached(caller, "SELECT 1", True) is ALLOW
+    revoked.add("tok_1")
+    refused = rulings.cached(caller, "SELECT 1", True)
+    assert refused is not None and refused.ruling is Ruling.REFUSE
+    assert b"tok_1 was revoked" in refused.error
+    assert rulings.decide(caller, "SELECT 2", True).ruling is Ruling.REFUSE  # a miss too
+    journal.close()
+    verdicts = [(e["sql"], e["verdict"]) for r in audit.records for e in r["statements"]]
+    assert verdicts == [("SELECT 1", "allow"), ("SELECT 1", "deny"), ("SELECT 2", "deny")]

@@ -6,13 +6,15 @@ directly, measured in the same run from a second process.
 The audit log is written (and fsynced) at every step of every call, as for every front, so
 the state folder's disk sets the floor; `--state-dir /dev/shm` shows the rest.
 
-Three processes: a local upstream (a minimal asyncio HTTP server answering a GraphQL-shaped
-JSON, keep-alive), `airlock up` with a Railway api resource pointing at it, and a load generator
-(a small asyncio HTTP/1.1 client over keep-alive connections). The load generator posts a
-GraphQL query (a read: judged, allowed, forwarded, answered, scrubbed) to airlock's endpoint with
-an airlock token, and the same request to the upstream directly. Latency: one connection, one
-request at a time, airlock and direct alternating in rounds; throughput: C connections for N
-requests each way. Goal: ≤ 1 ms added at p50, ≥ 2,000 requests/s through airlock.
+Four processes: a local upstream (a minimal asyncio HTTP server answering a GraphQL-shaped
+JSON, keep-alive), two `airlock up` with a Railway api resource pointing at it — one as
+configured by default, one with `verdict_ttl = "0s"` (every call judged afresh: what the verdict
+cache saves) — and a load generator (a small asyncio HTTP/1.1 client over keep-alive
+connections). The load generator posts a GraphQL query (a read: judged, allowed, forwarded,
+answered, scrubbed) to each airlock's endpoint with an airlock token, and the same request to
+the upstream directly. Latency: one connection each, one request at a time, the three
+alternating in rounds; throughput: C connections for N requests each way. Goal: ≤ 1 ms added at
+p50, ≥ 2,000 requests/s through airlock.
 """
 
 from __future__ import annotations
@@ -122,18 +124,16 @@ async def _throughput(host: str, port: int, request: bytes, total: int, concurre
 
 
 def load(args: list[str]) -> None:
-    proxy_port, upstream_port, token = int(args[0]), int(args[1]), args[2]
-    rounds, total, concurrency = int(args[3]), int(args[4]), int(args[5])
-    via = ("127.0.0.1", proxy_port, _request(f"127.0.0.1:{proxy_port}", "/railway/graphql/v2",
-                                             token))
-    direct = ("127.0.0.1", upstream_port, _request(f"127.0.0.1:{upstream_port}", "/graphql/v2",
-                                                   None))
-    asyncio.run(_latency([via, direct], 50))  # warm both paths
-    latency = asyncio.run(_latency([via, direct], rounds))
-    rps_direct = asyncio.run(_throughput(*direct, total, concurrency))
-    rps_via = asyncio.run(_throughput(*via, total, concurrency))
-    print(json.dumps({"via": latency[0], "direct": latency[1], "rps_via": rps_via,
-                      "rps_direct": rps_direct}))
+    upstream_port, rounds, total, concurrency = (int(a) for a in args[:4])
+    targets = [("127.0.0.1", int(port), _request(f"127.0.0.1:{port}", "/railway/graphql/v2",
+                                                 token))
+               for port, token in zip(args[4::2], args[5::2], strict=True)]
+    targets.append(("127.0.0.1", upstream_port, _request(f"127.0.0.1:{upstream_port}",
+                                                         "/graphql/v2", None)))
+    asyncio.run(_latency(targets, 50))  # warm every path
+    latency = asyncio.run(_latency(targets, rounds))
+    rps = [asyncio.run(_throughput(*target, total, concurrency)) for target in targets]
+    print(json.dumps({"latency": latency, "rps": rps}))
 
 
 # ---- the coordinator -------------------------------------------------------------------------
@@ -172,12 +172,61 @@ def main() -> None:
     from common import Timing, ratio
 
     here = Path(__file__).resolve()
-    upstream_port, proxy_port, api_port = _port(), _port(), _port()
-    with tempfile.TemporaryDirectory(prefix="airlock-bench-apiproxy-") as tmp:
-        config = Path(tmp) / "airlock.toml"
-        state = Path(tempfile.mkdtemp(prefix="airlock-bench-state-", dir=options.state_dir)) \
-            if options.state_dir else Path(tmp) / "state"
-        config.write_text(f"""
+    upstream_port = _port()
+    # name, verdict_ttl: as configured by default, and with every call judged afresh
+    variants = [("through airlock", "60s"), ("… verdict cache off", "0s")]
+    with tempfile.TemporaryDirectory(prefix="airlock-bench-apiproxy-") as tmp, \
+            tempfile.TemporaryDirectory(prefix="airlock-bench-state-",
+                                        dir=options.state_dir or tmp) as states:
+        env = {**os.environ, "BENCH_UPSTREAM_TOKEN": "bench-real-token-000000"}
+        os.environ.update(env)
+        procs: list[subprocess.Popen[bytes]] = []
+        try:
+            procs.append(subprocess.Popen([sys.executable, str(here), "--serve-upstream",
+                                           str(upstream_port)]))
+            _wait_for(upstream_port, procs[-1], "the upstream")
+            endpoints: list[str] = []
+            for index, (_name, ttl) in enumerate(variants):
+                proxy_port, api_port = _port(), _port()
+                config = Path(tmp) / f"airlock-{index}.toml"
+                state = Path(states) / f"state-{index}"
+                config.write_text(_config(state, upstream_port, proxy_port, ttl))
+                runtime = Runtime(load_config(config))
+                token = issue_token(runtime.store, runtime.config, principal="agent",
+                                    environments=["*"]).token
+                runtime.close()
+                procs.append(subprocess.Popen([sys.executable, "-m", "airlock", "--config",
+                                               str(config), "up", "--port", str(api_port)],
+                                              env=env, stdout=subprocess.DEVNULL))
+                _wait_for(proxy_port, procs[-1], "airlock up")
+                endpoints += [str(proxy_port), token]
+            done = subprocess.run([sys.executable, str(here), "--load", str(upstream_port),
+                                   str(options.rounds), str(options.requests),
+                                   str(options.concurrency), *endpoints],
+                                  capture_output=True, text=True, check=True)
+        finally:
+            for proc in reversed(procs):
+                proc.terminate()
+                proc.wait(timeout=30)
+    result = json.loads(done.stdout)
+    names = [name for name, _ in variants] + ["direct"]
+    timings = [Timing(name, tuple(samples))
+               for name, samples in zip(names, result["latency"], strict=True)]
+    direct, rps_direct = timings[-1], result["rps"][-1]
+    for timing in timings:
+        print(timing.line())
+    for timing, rps in zip(timings[:-1], result["rps"], strict=False):
+        print(ratio(timing, direct))
+        added = timing.percentile(50) - direct.percentile(50)
+        print(f"{timing.name}: added at p50 {added:.3f} ms (goal ≤ {GOAL_ADDED_P50_MS} ms: "
+              f"{'met' if added <= GOAL_ADDED_P50_MS else 'NOT met'}); "
+              f"{options.concurrency} connections {rps:.0f}/s against {rps_direct:.0f}/s direct "
+              f"(×{rps / rps_direct:.3f}; goal ≥ {GOAL_RPS:.0f}/s: "
+              f"{'met' if rps >= GOAL_RPS else 'NOT met'})")
+
+
+def _config(state: Path, upstream_port: int, proxy_port: int, verdict_ttl: str) -> str:
+    return f"""
 state_dir = "{state}"
 [environments.staging]
 [resources.railway]
@@ -190,45 +239,10 @@ credential = {{ env = "BENCH_UPSTREAM_TOKEN" }}
 kind = "agent"
 [fronts.apiproxy]
 listen = "127.0.0.1:{proxy_port}"
+verdict_ttl = "{verdict_ttl}"
 [vault]
 enabled = false
-""")
-        env = {**os.environ, "BENCH_UPSTREAM_TOKEN": "bench-real-token-000000"}
-        os.environ.update(env)
-        runtime = Runtime(load_config(config))
-        token = issue_token(runtime.store, runtime.config, principal="agent",
-                            environments=["*"]).token
-        runtime.close()
-        procs: list[subprocess.Popen[bytes]] = []
-        try:
-            procs.append(subprocess.Popen([sys.executable, str(here), "--serve-upstream",
-                                           str(upstream_port)]))
-            _wait_for(upstream_port, procs[-1], "the upstream")
-            procs.append(subprocess.Popen([sys.executable, "-m", "airlock", "--config",
-                                           str(config), "up", "--port", str(api_port)],
-                                          env=env, stdout=subprocess.DEVNULL))
-            _wait_for(proxy_port, procs[-1], "airlock up")
-            done = subprocess.run([sys.executable, str(here), "--load", str(proxy_port),
-                                   str(upstream_port), token, str(options.rounds),
-                                   str(options.requests), str(options.concurrency)],
-                                  capture_output=True, text=True, check=True)
-        finally:
-            for proc in reversed(procs):
-                proc.terminate()
-                proc.wait(timeout=30)
-    result = json.loads(done.stdout)
-    via = Timing("through airlock", tuple(result["via"]))
-    direct = Timing("direct", tuple(result["direct"]))
-    print(via.line())
-    print(direct.line())
-    print(ratio(via, direct))
-    added = via.percentile(50) - direct.percentile(50)
-    print(f"added at p50: {added:.3f} ms (goal ≤ {GOAL_ADDED_P50_MS} ms): "
-          f"{'met' if added <= GOAL_ADDED_P50_MS else 'NOT met'}")
-    print(f"throughput, {options.concurrency} connections: through airlock "
-          f"{result['rps_via']:.0f}/s, direct {result['rps_direct']:.0f}/s "
-          f"(×{result['rps_via'] / result['rps_direct']:.2f}); goal ≥ {GOAL_RPS:.0f}/s: "
-          f"{'met' if result['rps_via'] >= GOAL_RPS else 'NOT met'}")
+"""
 
 
 if __name__ == "__main__":

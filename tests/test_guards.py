@@ -509,3 +509,25 @@ def test_credentials_the_configuration_names_are_guarded(tmp_path: Path,
     assert guarded.rule("echo $RAILWAY_UPSTREAM") == "builtin:credential-files"
     assert guarded.rule("cat airlock.toml") == "builtin:airlock-files"  # the webhook URL is in it
     assert guarded.rule("grep -n railway airlock.toml") == "builtin:airlock-files"
+
+
+def test_a_fronts_private_files_are_airlocks(project: Project) -> None:
+    """Files a front's settings name are places airlock depends on: the wire proxy's TLS key
+    may not be read or changed, its certificate read but not changed."""
+    tls = project.root / "tls"
+    tls.mkdir()
+    (tls / "proxy-key.txt").write_text("named and written like no credential: only its place makes it secret\n")
+    (tls / "server.crt").write_text("certificate\n")
+    text = textwrap.dedent(CONFIG) + textwrap.dedent("""
+        [fronts.pgwire]
+        tls_cert = "tls/server.crt"
+        tls_key = "tls/proxy-key.txt"
+        """)
+    (project.root / "airlock.toml").write_text(text)
+    config = load_config(project.root / "airlock.toml")
+    fronted = Project(project.root, project.home, config, Runtime(config).judge)
+    for command in ("cat tls/proxy-key.txt", "cp tls/proxy-key.txt /tmp/k", "base64 tls/*",
+                    "echo x > tls/server.crt", "rm -rf tls"):
+        assert fronted.verdict(command) is Verdict.DENY, command
+    assert fronted.verdict("cat tls/server.crt") is Verdict.ALLOW
+    assert project.verdict("cat tls/proxy-key.txt") is Verdict.ALLOW  # without the front: a file

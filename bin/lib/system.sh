@@ -25,10 +25,23 @@ airlock_ensure_system() {
   if [ "${#missing[@]}" -gt 0 ]; then
     airlock_apt_install "${missing[@]}"
   fi
-  # The server refuses to run as root; tests start it as this unprivileged user.
+  airlock_ensure_postgres_user
+}
+
+# The server refuses to run as root; tests and `airlock demo` start it as this unprivileged user.
+airlock_ensure_postgres_user() {
   if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
     useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
   fi
+}
+
+# Sourced by bin/airlock for `demo`: a throwaway PostgreSQL server is one of its real parts.
+# Where apt-get is missing, the demo itself says what to install.
+airlock_ensure_demo_system() {
+  if ! airlock_have_postgres && command -v apt-get >/dev/null 2>&1; then
+    airlock_apt_install postgresql
+  fi
+  airlock_ensure_postgres_user
 }
 
 # Sourced by bin/bench: what the benchmarks compare against. The PostgreSQL wire proxy's

@@ -60,6 +60,7 @@ from airlock.redact import redact
 from airlock.safety import Protection, SafetyNet, SafetyPlan
 from airlock.scope import check_scope
 from airlock.store import ApprovalRecord, ApprovalStatus
+from airlock.verdicts import VerdictCache, evaluate_through
 
 log = logging.getLogger("airlock.gate")
 
@@ -81,6 +82,7 @@ class Evaluation:
     facts: tuple[Fact, ...]
     decision: Decision
     errors: tuple[str, ...] = field(default=())
+    cached: bool = False  # the verdict kept for the same read (verdicts.py), not judged again
 
 
 @dataclass(frozen=True)
@@ -121,15 +123,27 @@ class Judge:
 
     def __init__(self, *, config: Config, classifier: Classifier, resolver: Resolver,
                  policy: Policy, clock: Callable[[], datetime] = utcnow,
-                 guards: Guards | None = None) -> None:
+                 guards: Guards | None = None, verdicts: VerdictCache | None = None) -> None:
         self.config = config
         self.classifier = classifier
         self.resolver = resolver
         self.policy = policy
         self.clock = clock
         self.guards = guards
+        # Allowed HTTP reads judged once for a while (the API proxy's endpoints): see verdicts.py.
+        self.verdicts = verdicts
 
     def evaluate(self, action: Action, caller: Caller) -> Evaluation:
+        if self.verdicts is None:
+            return self._evaluate(action, caller)
+        try:
+            return evaluate_through(self.verdicts, action, caller, self.clock(),
+                                    lambda: self._evaluate(action, caller))
+        except Exception:  # a broken cache must not decide anything: judge afresh
+            log.exception("the verdict cache failed on %s; judged without it", action.id)
+            return self._evaluate(action, caller)
+
+    def _evaluate(self, action: Action, caller: Caller) -> Evaluation:
         errors: list[str] = []
 
         try:
@@ -425,6 +439,8 @@ def _decision_record(ev: Evaluation) -> dict[str, Any]:
     record = {"risk": a.risk.value, "complete": a.complete, "classifier": a.classifier,
               "reasons": list(a.reasons), "effects": [e.to_json() for e in a.effects],
               "targets": [t.to_json() for t in ev.targets], "decision": ev.decision.to_json()}
+    if ev.cached:  # the same read, judged before: the record says so
+        record["cached"] = True
     if a.inputs:  # the files judged (a script and its sha256): what an approval binds to
         record["inputs"] = [{"path": path, "state": state} for path, state in a.inputs]
     return record

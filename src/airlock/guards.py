@@ -119,6 +119,8 @@ class AirlockPlaces:
         add(config.state_dir, "airlock's state folder (its store, keys and hooks socket)", True)
         for path, what in _secret_files(config):
             add(path, what, True)
+        for file, what, hidden in _front_files(config):
+            add(file, what, hidden)
         add(config.vault.path or config.state_dir / "vault", "airlock's vault of backups", True)
         if config.hooks.socket is not None:
             add(config.hooks.socket, "airlock's hooks socket", False)
@@ -207,6 +209,17 @@ def _walk_secrets(value: Any, where: str, depth: int) -> Iterator[tuple[Secret, 
 
 def _join(where: str, name: str) -> str:
     return f"{where}.{name}" if where else name
+
+
+def _front_files(config: Config) -> Iterator[tuple[Path, str, bool]]:
+    """Files a front's settings name (a TLS key, its certificate): a front's settings say which
+    with `files()` — (path, what it is, whether its content is a secret) — so a front added
+    later is covered by saying so in one place."""
+    for name, settings in config.fronts.items():
+        files = getattr(settings, "files", None)
+        if callable(files):
+            for path, what, hidden in files():
+                yield path, f"[fronts.{name}] {what}", hidden
 
 
 def _written_secret(secret: Secret) -> bool:

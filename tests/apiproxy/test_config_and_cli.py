@@ -18,6 +18,9 @@ import pytest
 
 from airlock.config import load_config
 from airlock.errors import ConfigError
+from airlock.fronts.apiproxy.app import ApiProxyApp
+from airlock.fronts.apiproxy.settings import SECTION
+from airlock.runtime import Runtime
 from tests.cli import airlock
 
 BASE = """
@@ -58,6 +61,8 @@ def write(tmp_path: Path, extra: str = "") -> Path:
      "fronts.apiproxy.resources.aws-prod"),
     ('[fronts.apiproxy.resources.railway]\nrailway_environments = { prod = "live" }\n',
      "railway_environments.prod"),
+    ('[fronts.apiproxy]\nverdict_ttl = "forever"\n', "fronts.apiproxy.verdict_ttl"),
+    ('[fronts.apiproxy]\nverdict_ttl = "2h"\n', "fronts.apiproxy.verdict_ttl"),
 ])
 def test_bad_settings_name_the_file_and_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                             extra: str, key: str) -> None:
@@ -65,6 +70,20 @@ def test_bad_settings_name_the_file_and_key(tmp_path: Path, monkeypatch: pytest.
         monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match=key):
         load_config(write(tmp_path, extra))
+
+
+def test_the_verdict_cache_is_on_by_default_and_verdict_ttl_0s_turns_it_off(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    for extra, on in [("", True), ('[fronts.apiproxy]\nverdict_ttl = "0s"\n', False)]:
+        runtime = Runtime(load_config(write(tmp_path, extra)))
+        try:
+            app = ApiProxyApp(runtime, SECTION.of(runtime.config), console_url="http://x")
+            caches = [e.gate.judge.verdicts for e in app.endpoints.values()]
+            assert caches and all((c is not None) is on for c in caches)
+        finally:
+            runtime.close()
 
 
 def test_an_aws_resource_needs_its_keys_and_no_bearer_credential(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import httpx
 
+from airlock.tokens import TOKEN_RE
 from tests.apiproxy.conftest import REAL_SECRET, StartProxy, Upstream
 
 CLUSTER = """
@@ -80,3 +81,30 @@ def test_an_unreachable_upstream_is_a_502_that_names_no_secret(start_proxy: Star
                        headers={"Authorization": f"Bearer {proxy.token('staging')}"})
     assert answer.status_code == 502 and answer.json()["status"] == "error"
     assert REAL_SECRET not in answer.text
+
+
+def test_a_repeated_read_reuses_its_verdict_and_a_revoked_token_gets_nothing(
+        start_proxy: StartProxy, upstream: Upstream) -> None:
+    proxy = start_proxy(CLUSTER.format(upstream=upstream.url))
+    token = proxy.token("staging")
+    auth = {"Authorization": f"Bearer {token}"}
+    pods = f"{proxy.base}/cluster/api/v1/namespaces/shop/pods"
+    for _ in range(3):
+        assert httpx.get(pods, headers=auth).status_code == 200
+    decisions = [r.data for r in proxy.runtime.store.audit_records() if r.kind == "decision"]
+    assert [d.get("cached", False) for d in decisions] == [False, True, True]
+    outcomes = [r.data for r in proxy.runtime.store.audit_records() if r.kind == "outcome"]
+    assert len(outcomes) == 3  # every call is still recorded, step by step
+
+    # A delete is judged every time: held twice, never forwarded.
+    for _ in range(2):
+        held = httpx.delete(f"{proxy.base}/cluster/api/v1/namespaces/shop", headers=auth)
+        assert held.status_code == 409
+    assert len(upstream.seen) == 3
+
+    match = TOKEN_RE.match(token)
+    assert match is not None
+    assert proxy.runtime.store.revoke_token(match.group(1), "2030-01-01T00:00:00+00:00")
+    refused = httpx.get(pods, headers=auth)
+    assert refused.status_code == 401 and "revoked" in refused.text
+    assert len(upstream.seen) == 3

@@ -11,6 +11,7 @@ from airlock.cli import (  # noqa: F401  (registers commands)
     audit_cmd,
     check_cmd,
     credentials_cmd,
+    demo_cmd,
     doctor_cmd,
     endpoints_cmd,
     hook_cmd,

@@ -34,6 +34,7 @@ from airlock.approvals import effective_status
 from airlock.errors import AirlockError, AuthError, InputError
 from airlock.fronts.context import action_context, front_action
 from airlock.fronts.jsonforms import outcome_json, payload_from
+from airlock.fronts.listen import tcp_listener
 from airlock.model import Caller, utcnow
 from airlock.runtime import Runtime
 from airlock.services import Health, health_json
@@ -175,8 +176,7 @@ class ApiService:
             mount(app, self.runtime)
         # Bind here, so a port in use is this call's error rather than a thread's exit.
         try:
-            family = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)[0][0]
-            sock = socket.create_server((self.host, self.port), family=family)
+            sock = tcp_listener(self.host, self.port)
         except OSError as exc:
             raise AirlockError(f"cannot listen on {self.host}:{self.port}: {exc}",
                                hint="choose another --port, or stop what listens there") from None

@@ -44,6 +44,7 @@ from airlock.runtime import Runtime
 from airlock.tokens import authenticate, caller_of_token
 from airlock.upstream import aws
 from airlock.upstream.http import canonical_base, forward_url, upstream_headers
+from airlock.verdicts import VerdictCache
 
 log = logging.getLogger("airlock.apiproxy")
 
@@ -125,8 +126,13 @@ class ApiProxyApp:
             if resource.provider == "railway" and proxied.railway_projects else None
         resolver = EndpointResolver(Inventory.from_config(config), resource, proxied, railway)
         base = runtime.judge
+        # Repeated reads are judged once for a while; a read naming targets only where their
+        # placement cannot change under it (no live Railway lookup).
+        ttl = self.settings.verdict_ttl
+        verdicts = VerdictCache(static_placement=railway is None, max_age=ttl) if ttl else None
         judge = Judge(config=config, classifier=base.classifier, resolver=resolver,
-                      policy=base.policy, clock=self.clock)
+                      policy=base.policy, clock=self.clock, guards=base.guards,
+                      verdicts=verdicts)
         gate = Gate(judge=judge, approvals=runtime.approvals(), safety_net=runtime.safety_net,
                     executor=Release(), audit=runtime.audit)
         secrets = [s.reveal() for s in (resource.credential,) if s is not None]
@@ -367,6 +373,13 @@ class ApiProxyApp:
                         "headers": [(k.lower().encode("latin-1"), v.encode("latin-1"))
                                     for k, v in out_headers]})
             stream = response.aiter_bytes() if decoded else response.aiter_raw()
+            if _small(response.headers.get("content-length"), decoded):
+                # A small answer of known length goes out as one write: read whole (h11 reads
+                # no more than its Content-Length), masked whole.
+                whole = b"".join([chunk async for chunk in stream])
+                await send({"type": "http.response.body",
+                            "body": scrubber.feed(whole) + scrubber.close(), "more_body": False})
+                return
             async for chunk in stream:
                 masked = scrubber.feed(chunk)
                 if masked:
@@ -375,6 +388,13 @@ class ApiProxyApp:
                         "more_body": False})
         finally:
             await response.aclose()
+
+
+def _small(content_length: str | None, decoded: bool) -> bool:
+    """Whether an answer is short enough, and its length known, to be passed on in one piece
+    rather than streamed (a stream of unknown length, such as a watch, is never held back)."""
+    return not decoded and content_length is not None and content_length.strip().isdigit() \
+        and int(content_length) <= _CHUNK
 
 
 def _aws_service(headers: list[tuple[str, str]]) -> str | None:

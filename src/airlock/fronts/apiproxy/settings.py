@@ -5,6 +5,8 @@
                                      #   (port 0: any free port, for tests)
     public_url = "http://airlock.internal:8378"   # what `airlock endpoints` prints (optional)
     max_body_mb = 64                 # larger request bodies are refused (413)
+    verdict_ttl = "60s"              # an allowed read's verdict is reused this long for the same
+                                     #   read by the same token (airlock/verdicts.py); "0s": off
 
     [fronts.apiproxy.resources.aws-staging]
     one_environment = true           # an account (or cluster) of one environment: what it names
@@ -48,6 +50,7 @@ class ApiProxyFile(Strict):
     listen: str = DEFAULT_LISTEN
     public_url: str | None = None
     max_body_mb: int = 64
+    verdict_ttl: str = "60s"
     resources: dict[str, ProxiedResourceFile] = Field(default_factory=dict)
 
 
@@ -68,6 +71,7 @@ class ApiProxySettings:
     public_url: str | None = None  # None: http://host:port
     max_body: int = 64 * 1024 * 1024
     resources: Mapping[str, ProxiedResource] = field(default_factory=dict)
+    verdict_ttl: timedelta = timedelta(seconds=60)  # zero: every call is judged afresh
 
     def of(self, resource: str) -> ProxiedResource:
         return self.resources.get(resource, ProxiedResource())
@@ -85,6 +89,8 @@ def build(parsed: ApiProxyFile, ctx: BuildContext) -> ApiProxySettings:
         ctx.fail("public_url", f"{public_url!r} is not an http(s) URL")
     if not 1 <= parsed.max_body_mb <= 5 * 1024:
         ctx.fail("max_body_mb", "give a size in MiB from 1 to 5120")
+    verdict_ttl = ctx.duration(parsed.verdict_ttl, "verdict_ttl", least=timedelta(seconds=0),
+                               most=timedelta(hours=1), default=timedelta(seconds=60))
     resources: dict[str, ProxiedResource] = {}
     for name, entry in parsed.resources.items():
         key = f"resources.{name}"
@@ -104,7 +110,7 @@ def build(parsed: ApiProxyFile, ctx: BuildContext) -> ApiProxySettings:
         resources[name] = ProxiedResource(entry.one_environment, tuple(entry.railway_projects),
                                           dict(entry.railway_environments), ttl)
     return ApiProxySettings(parsed.enabled, host, port, public_url,
-                            parsed.max_body_mb * 1024 * 1024, resources)
+                            parsed.max_body_mb * 1024 * 1024, resources, verdict_ttl)
 
 
 def _listen(text: str, ctx: BuildContext) -> tuple[str, int]:

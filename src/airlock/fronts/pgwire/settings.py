@@ -17,7 +17,7 @@ resource that is not declared, or is not `kind = "postgres"`, is an error naming
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -63,6 +63,14 @@ class PgwireSettings:
     password_auth: bool = False
     shutdown_grace: timedelta = timedelta(seconds=10)
     uvloop: bool = True
+
+    def files(self) -> Iterator[tuple[Path, str, bool]]:
+        """The files airlock depends on here (guards.AirlockPlaces): the TLS key is a secret
+        (an agent holding it could pose as the proxy); the certificate may be read, not changed."""
+        if self.tls_key is not None:
+            yield self.tls_key, "TLS private key of the wire proxy", True
+        if self.tls_cert is not None:
+            yield self.tls_cert, "TLS certificate of the wire proxy", False
 
 
 def build(parsed: PgwireFile, ctx: BuildContext) -> PgwireSettings:

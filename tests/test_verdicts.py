@@ -1,0 +1,168 @@
+"""The verdict cache: an allowed HTTP read judged once is given back for the same read by the
+same caller, and nothing else is (verdicts.py)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from airlock.audit import verify_records
+from airlock.classify import KindDispatch
+from airlock.gate import Judge
+from airlock.inventory import Inventory
+from airlock.model import (
+    Action,
+    ActionContext,
+    Assessment,
+    Caller,
+    HttpRequest,
+    Scope,
+    Status,
+    Verdict,
+)
+from airlock.policy import Policy
+from airlock.verdicts import VerdictCache
+from tests.factories import Twins, caller
+
+RAILWAY = "https://backboard.railway.com/graphql/v2"
+ME = json.dumps({"query": "query me { me { id name email } }"})
+VOLUME = json.dumps({"query": 'query { volume(id: "vol-shared") { id name } }'})
+DELETE = json.dumps({"query": 'mutation { volumeDelete(volumeId: "vol-shared") }'})
+START = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+class Counting:
+    """The production classifier, counting what it is asked to judge."""
+
+    def __init__(self) -> None:
+        self.inner = KindDispatch()
+        self.calls = 0
+
+    def classify(self, action: Action) -> Assessment:
+        self.calls += 1
+        return self.inner.classify(action)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def post(body: str, *, principal: str = "agent", headers: tuple[tuple[str, str], ...] = (),
+         url: str = RAILWAY) -> Action:
+    return Action(HttpRequest("POST", url, (("Content-Type", "application/json"), *headers),
+                              body), principal, "apiproxy", ActionContext())
+
+
+def make(**cache: object) -> tuple[Twins, Counting, Clock, VerdictCache]:
+    counting, clock = Counting(), Clock()
+    twins = Twins(classifier=counting, clock=clock)
+    verdicts = VerdictCache(**cache)  # type: ignore[arg-type]
+    twins.judge = Judge(config=twins.config, classifier=counting,
+                        resolver=Inventory.from_config(twins.config),
+                        policy=Policy.from_config(twins.config), clock=clock, verdicts=verdicts)
+    twins.gate.judge = twins.judge
+    return twins, counting, clock, verdicts
+
+
+AGENT = caller(token_id="tok_a")
+
+
+def test_the_same_read_by_the_same_token_is_judged_once_and_still_audited_each_time() -> None:
+    t, counting, _clock, verdicts = make()
+    first = t.gate.submit(post(ME), AGENT)
+    again = post(ME)
+    second = t.gate.submit(again, AGENT)
+    assert first.status is second.status is Status.EXECUTED
+    assert counting.calls == 1 and verdicts.hits == 1
+    assert second.action_id == again.id  # the kept verdict is rebound to this action
+    assert t.kinds() == ["action", "decision", "outcome"] * 2
+    decisions = [r.data for r in t.audit.records if r.kind == "decision"]
+    assert "cached" not in decisions[0] and decisions[1]["cached"] is True
+    assert decisions[0]["decision"] == decisions[1]["decision"]
+    assert verify_records(t.audit.records, t.audit.key).ok
+
+
+def test_another_token_scope_principal_body_or_header_is_judged_afresh() -> None:
+    t, counting, _clock, _ = make()
+    t.gate.submit(post(ME), AGENT)
+    t.gate.submit(post(ME), caller(token_id="tok_b"))
+    t.gate.submit(post(ME), Caller(
+        AGENT.principal, (Scope(environments=("staging",)),), "tok_a"))
+    t.gate.submit(post(ME + " "), AGENT)
+    t.gate.submit(post(ME, headers=(("X-Extra", "1"),)), AGENT)
+    assert counting.calls == 5
+
+
+def test_holds_and_denials_are_judged_every_time() -> None:
+    t, counting, _clock, verdicts = make(static_placement=True)
+    for _ in range(2):
+        outcome = t.gate.submit(post(DELETE), AGENT)
+        assert outcome.verdict is not Verdict.ALLOW
+    assert counting.calls == 2 and len(verdicts) == 0
+
+
+def test_a_read_naming_a_target_is_kept_only_where_placement_is_static() -> None:
+    live, counting, _clock, _ = make()  # a live lookup could move the volume between calls
+    for _ in range(2):
+        assert live.gate.submit(post(VOLUME), AGENT).verdict is Verdict.ALLOW
+    assert counting.calls == 2
+    static, counting, _clock, _ = make(static_placement=True)
+    for _ in range(2):
+        assert static.gate.submit(post(VOLUME), AGENT).verdict is Verdict.ALLOW
+    assert counting.calls == 1
+
+
+def test_a_kept_verdict_expires_with_its_age_and_with_the_callers_scope() -> None:
+    t, counting, clock, _ = make(max_age=timedelta(seconds=60))
+    t.gate.submit(post(ME), AGENT)
+    clock.now += timedelta(seconds=59)
+    t.gate.submit(post(ME), AGENT)
+    assert counting.calls == 1
+    clock.now += timedelta(seconds=1)
+    t.gate.submit(post(ME), AGENT)
+    assert counting.calls == 2
+
+    t, counting, clock, _ = make(max_age=timedelta(seconds=60))
+    expiring = Caller(
+        AGENT.principal, (Scope(), Scope(expires_at=START + timedelta(seconds=10))), "tok_e")
+    assert t.gate.submit(post(ME), expiring).verdict is Verdict.ALLOW
+    clock.now += timedelta(seconds=10)
+    assert t.gate.submit(post(ME), expiring).status is Status.DENIED  # judged, not remembered
+    assert counting.calls == 2
+
+
+def test_forgetting_a_token_and_clearing_drop_its_verdicts() -> None:
+    t, counting, _clock, verdicts = make()
+    other = caller(token_id="tok_b")
+    t.gate.submit(post(ME), AGENT)
+    t.gate.submit(post(ME), other)
+    verdicts.forget_token("tok_a")
+    t.gate.submit(post(ME), AGENT)
+    t.gate.submit(post(ME), other)
+    assert counting.calls == 3
+    verdicts.clear()
+    t.gate.submit(post(ME), other)
+    assert counting.calls == 4
+
+
+def test_the_cache_is_bounded() -> None:
+    t, _counting, _clock, verdicts = make(size=2)
+    for n in range(5):
+        t.gate.submit(post(json.dumps({"query": f"query q{n} {{ me {{ id }} }}"})), AGENT)
+    assert len(verdicts) == 2
+
+
+def test_a_broken_cache_judges_afresh() -> None:
+    t, counting, _clock, verdicts = make()
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("boom")
+
+    verdicts.get = broken  # type: ignore[method-assign,assignment]
+    assert t.gate.submit(post(ME), AGENT).verdict is Verdict.ALLOW
+    assert t.gate.submit(post(DELETE), AGENT).verdict is not Verdict.ALLOW
+    assert counting.calls == 2

@@ -174,16 +174,24 @@ class HttpRequest:
 
 @dataclass(frozen=True, slots=True)
 class McpCall:
+    """A call of an MCP tool. `annotations_json` is what the tool's server declared about it
+    (`readOnlyHint`, `destructiveHint`, …) when the front knows it (`airlock mcp wrap` does):
+    hints from a server that may lie, so they can only raise the risk the arguments show."""
+
     server: str
     tool: str
     arguments_json: str = "{}"
+    annotations_json: str = ""
 
     @property
     def arguments(self) -> Any:
         return json.loads(self.arguments_json)
 
     def canonical(self) -> dict[str, Any]:
-        return {"server": self.server, "tool": self.tool, "arguments": self.arguments}
+        content = {"server": self.server, "tool": self.tool, "arguments": self.arguments}
+        if self.annotations_json:  # bound to the approval too; absent, digests stay as they were
+            content["annotations"] = json.loads(self.annotations_json)
+        return content
 
 
 @dataclass(frozen=True, slots=True)

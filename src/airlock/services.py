@@ -1,6 +1,7 @@
 """What `airlock up` runs: one ordered list of services, each with start, stop and health.
 
-    api            the HTTP API for agents and the approval console   fronts/api.py, console/
+    api            the HTTP API for agents, the approval console and  fronts/api.py, console/,
+                   the MCP server's /mcp                              fronts/mcp/server.py
     hooks          the agent hooks' Unix socket                       fronts/hooks/daemon.py
     notifications  the webhook outbox dispatcher                      notify.py
     maintenance    state damage checks, due deferred calls and scheduled backups, each minute
@@ -218,13 +219,15 @@ def planned(runtime: Runtime, *, host: str, port: int) -> Services:
     from airlock.fronts.api import ApiService
     from airlock.fronts.hooks.daemon import HookDaemon, socket_path
     from airlock.fronts.hooks.runner import HookRunner
+    from airlock.fronts.mcp.server import mount_mcp
     from airlock.fronts.pgwire.service import services as pgwire_services
     from airlock.notify import Dispatcher
 
     config = runtime.config
     services = Services()
     services.add(
-        ApiService(runtime, host=host, port=port, health=services.health),
+        ApiService(runtime, host=host, port=port, health=services.health,
+                   mounts=(mount_mcp,)),  # /mcp: the MCP server's streamable HTTP transport
         HookDaemon(HookRunner.from_runtime(runtime),
                    socket_path(config.state_dir, config.hooks.socket), config.hooks.socket_group),
         Dispatcher(runtime.store, config.approvals.webhooks, runtime.audit,

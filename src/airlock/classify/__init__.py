@@ -12,7 +12,7 @@ raises is a bug.
     classify_file(path, write)       files.py    reads and writes of local files
     classify_file_access(access)     secrets_files.py  the same, plus credential files (names,
                                                  locations, detect-secrets) and airlock's own
-    classify_mcp(call)               mcp.py      MCP tool calls, by their SQL/command/URL arguments
+    classify_mcp(call)               mcp.py      MCP tool calls: arguments, name, server annotations
 """
 
 from __future__ import annotations

@@ -132,6 +132,8 @@ def within(seconds: float, work: Callable[[], Answer], harness: Harness) -> Answ
 ProjectOpt = typer.Option(False, "--project", help="This project's settings file (see --dir).")
 UserOpt = typer.Option(False, "--user", help="Your user settings file (the default).")
 DirOpt = typer.Option(None, "--dir", help="The project folder (default: the current folder).")
+WrapMcpOpt = typer.Option(None, "--wrap-mcp/--no-wrap-mcp", help="Put the harness's stdio MCP "
+                          "servers behind `airlock mcp wrap` (default: ask on a terminal).")
 
 
 def _where(harness: str, project: bool, user: bool, directory: Path | None) -> Path:
@@ -147,7 +149,8 @@ def _where(harness: str, project: bool, user: bool, directory: Path | None) -> P
 
 @app.command("install")
 def install(ctx: typer.Context, harness: str = HarnessArg, project: bool = ProjectOpt,
-            user: bool = UserOpt, directory: Path | None = DirOpt) -> None:
+            user: bool = UserOpt, directory: Path | None = DirOpt,
+            wrap_mcp: bool | None = WrapMcpOpt) -> None:
     """Merge airlock's hook into a harness's settings file (nothing else in it changes)."""
     from airlock.fronts.hooks import install as installer
 
@@ -161,6 +164,9 @@ def install(ctx: typer.Context, harness: str = HarnessArg, project: bool = Proje
               "about half a second)")
     if installer.NOTES[harness]:
         out.print(f"note: {escape(installer.NOTES[harness])}")
+    from airlock.cli.mcp_cmd import offer_to_wrap
+
+    offer_to_wrap(harness, _project_folder(project, directory), wrap_mcp, config)
 
 
 @app.command("uninstall")
@@ -174,3 +180,10 @@ def uninstall(harness: str = HarnessArg, project: bool = ProjectOpt, user: bool 
         out.print(f"removed airlock's hook from {escape(str(path))}")
     else:
         out.print(f"airlock's hook was not in {escape(str(path))}; nothing changed")
+    from airlock.cli.mcp_cmd import restore_wrapped
+
+    restore_wrapped(harness, _project_folder(project, directory))
+
+
+def _project_folder(project: bool, directory: Path | None) -> Path | None:
+    return (directory or Path.cwd()).resolve() if project else None

@@ -62,6 +62,7 @@ def front_sections() -> tuple[FrontSection[Any, Any], ...]:
     """Every front's section, in the order they are built. A new front adds its SECTION here
     (imported here, not at the top, so a front's module may import the configuration)."""
     from airlock.fronts.apiproxy.settings import SECTION as APIPROXY
+    from airlock.fronts.mcp.settings import SECTION as MCP
     from airlock.fronts.pgwire.settings import SECTION as PGWIRE
 
-    return (APIPROXY, PGWIRE)
+    return (APIPROXY, MCP, PGWIRE)

@@ -4,6 +4,7 @@
     api.py        the HTTP API served by `airlock up` (ApiService)
     sql.py        `airlock sql` — runs a statement with airlock's credential, protected
     hooks/        the agent hooks of Claude Code, Cursor, Codex CLI and Gemini CLI
+    mcp/          airlock's MCP server (stdio, /mcp in `airlock up`) and `airlock mcp wrap`
 
     context.py    what every front shares: where an action happens (resource, cwd, environment)
     jsonforms.py  the JSON forms two fronts say alike (a payload in, an outcome out)

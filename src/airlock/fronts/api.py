@@ -20,7 +20,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import uvicorn
@@ -167,11 +167,13 @@ class ApiService:
     STOP_GRACE_SECONDS = 30.0  # in-flight requests (a long-poll waits up to 120 s) may finish
 
     def __init__(self, runtime: Runtime, *, host: str, port: int,
-                 health: Callable[[], Mapping[str, Health]] | None = None) -> None:
+                 health: Callable[[], Mapping[str, Health]] | None = None,
+                 mounts: Sequence[Callable[[Starlette, Runtime], None]] = ()) -> None:
         self.runtime = runtime
         self.host = host
         self.port = port
         self._health = health
+        self._mounts = tuple(mounts)  # other fronts served beside the API (the MCP server's /mcp)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
@@ -181,6 +183,8 @@ class ApiService:
 
         app = create_app(self.runtime, self._health)
         mount_console(app, self.runtime)
+        for mount in self._mounts:
+            mount(app, self.runtime)
         # Bind here, so a port in use is this call's error rather than a thread's exit.
         try:
             sock = tcp_listener(self.host, self.port)

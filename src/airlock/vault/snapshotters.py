@@ -163,7 +163,7 @@ class PostgresSnapshotter:
         try:
             st = parse_row_statement(action.payload.text)
             captures, notes = pg_snap.plan_captures(conn, st)
-            rows, size = pg_snap.estimate_rows(conn, captures[0].sql)
+            reach = pg_snap.estimate_reach(conn, captures)
         except (NotCapturable, VaultError) as exc:
             conn.rollback()
             return f"an exact before-image is not possible: {exc}"
@@ -176,12 +176,15 @@ class PostgresSnapshotter:
         exact = ("in the statement's own transaction (exact)" if net.txn is not None else
                  "just before the statement runs (not in its transaction: rows changed in between "
                  "are not captured)")
+        expected = ", ".join(f"{t.table} ≈ {t.rows} row(s)" + (f" ({t.how})" if t.depth else "")
+                             for t in reach)
+        size = sum(t.bytes for t in reach)
         detail = (f"before-image of the rows of {main.schema}.{main.table} the {st.verb.upper()} "
-                  f"touches{cascades}, {exact}; expected ≈ {rows} row(s), {human_size(size)} "
+                  f"touches{cascades}, {exact}; expected {expected}, {human_size(size)} "
                   "(planner statistics)")
         if notes:
             detail += "; note: " + "; ".join(notes)
-        return ProtectionStep(effect.target.key, resource.name, "postgres-rows", detail)
+        return ProtectionStep(effect.target.key, resource.name, "postgres-rows", detail, reach)
 
     def capture(self, net: VaultNet, action: Action, step: ProtectionStep,
                 resource: Resource) -> Protection:

@@ -15,6 +15,7 @@ from airlock.cli import (  # noqa: F401  (registers commands)
     doctor_cmd,
     endpoints_cmd,
     hook_cmd,
+    inventory_cmd,
     setup_cmd,
     sql_cmd,
     token_cmd,

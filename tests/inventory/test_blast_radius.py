@@ -112,6 +112,7 @@ def test_check_shows_the_blast_radius(tmp_path: Path) -> None:
     as_json = airlock(*args, "--json", cwd=tmp_path, env=env)
     [volume] = [t for t in json.loads(as_json.stdout)["targets"]
                 if t["target"] == "railway:volume:vol-shared"]
-    assert {c["resource"] for c in volume["blast_radius"]} == {
+    assert volume["blast_radius"] == [c["resource"] for c in volume["casualties"]]
+    assert {c["resource"] for c in volume["casualties"]} == {
         "shared-volume", "prod-db", "staging-db", "volume-backups", "web"}
 

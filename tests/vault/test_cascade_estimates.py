@@ -73,3 +73,22 @@ def test_a_cascading_delete_names_every_table_with_estimates_within_2x(
     assert {t["table"]: t["rows"] for t in shown["tables"]} == {
         table: t.rows for table, t in reach.items()}
     assert f"public.orders ≈ {reach['public.orders'].rows} row(s) (delete)" in step.detail
+
+
+def test_a_schema_drop_plan_names_the_views_it_reaches_in_other_schemas(
+        pg_cluster: Cluster, pg_database: str, vault_dir: Path, key: VaultKey) -> None:
+    pg_cluster.psql("""
+        CREATE SCHEMA shop; CREATE SCHEMA reports;
+        CREATE TABLE shop.orders (id int PRIMARY KEY, total numeric);
+        CREATE VIEW reports.big_orders AS SELECT * FROM shop.orders WHERE total > 100;
+        CREATE VIEW shop.inside AS SELECT id FROM shop.orders;
+    """, pg_database.rsplit("/", 1)[1])
+    net, _ = net_for(config_for(pg_database, vault_dir), key)
+    effects = [Effect(Verb.DESTROY, Risk.DESTRUCTIVE, "schema goes",
+                      Target("schema", "shop", True), "schema")]
+    plan = net.plan(sql_action("DROP SCHEMA shop CASCADE"), assessment(*effects),
+                    placed(effects))
+    [step] = plan.steps
+    assert step.method == "postgres-schema"
+    assert "CASCADE also drops reports.big_orders in other schemas" in step.detail
+    assert "shop.inside" not in step.detail  # inside the schema: the dump has it anyway

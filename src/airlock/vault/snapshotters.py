@@ -131,10 +131,17 @@ class PostgresSnapshotter:
                                               pg_snap.describe_closure(closure) + why + note))
             if kind == "schema":
                 outside = schema_closure(conn, _unquote(value))
+                # DROP SCHEMA … CASCADE reaches views (and foreign keys) in other schemas: name
+                # them, so the approver sees the damage outside the schema too
+                names = [f"{r.schema}.{r.name}" for r in outside.relations]
+                reaches = (f"; CASCADE also drops {', '.join(names[:10])}"
+                           + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+                           + " in other schemas") if names else ""
                 return Planned(ProtectionStep(
                     target.key, resource.name, "postgres-schema",
                     f"pg_dump of schema {_unquote(value)} with what depends on it elsewhere; "
-                    f"expected ≈ {human_size(outside.size_bytes)} (catalog statistics){note}"))
+                    f"expected ≈ {human_size(outside.size_bytes)} (catalog statistics)"
+                    f"{reaches}{note}"))
             if kind in ("database", "postgres"):
                 dbname = _unquote(value) if kind == "database" else value.rsplit("/", 1)[-1]
                 if dbname in ("", "?"):

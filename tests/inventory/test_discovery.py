@@ -93,6 +93,10 @@ def test_an_unreachable_database_is_said_plainly_and_the_password_is_not(tmp_pat
     assert res["discovered"] is None and res["environment"] == "production"
     unknown = airlock("inventory", "nope", cwd=tmp_path, env={"APP_DB_URL": url})
     assert unknown.returncode == 2 and "no resource named 'nope'" in unknown.stderr
+    # it connects with airlock's credentials: a command for people, never for agents
+    judged = airlock("check", "--json", "airlock inventory", cwd=tmp_path,
+                     env={"APP_DB_URL": url})
+    assert json.loads(judged.stdout)["verdict"] == "deny", judged.stdout
 
 
 @pytest.mark.postgres

@@ -20,6 +20,8 @@ from airlock import pathnames
 from airlock.config import Config, Resource
 from airlock.model import UNKNOWN_ENVIRONMENT, ActionContext, Casualty, ResolvedTarget, Target
 
+__all__ = ["DATABASE_OBJECT_KINDS", "Inventory", "Resolver", "describe_blast"]
+
 # Target kinds that name an object inside a database (the context's resource owns them).
 DATABASE_OBJECT_KINDS = frozenset({
     "table", "schema", "database", "view", "materialized_view", "function", "procedure",

@@ -141,3 +141,47 @@ def test_a_postgres_catalog_lists_tables_rows_and_what_a_drop_reaches(
     assert tree.returncode == 0, tree.stderr
     assert "schema shop" in tree.stdout and "≈ 4,800 rows" in tree.stdout
     assert "→ reports.eu_orders" in tree.stdout
+
+
+RAILWAY_PROJECT = {
+    "id": "proj-1", "name": "shop",
+    "environments": {"edges": [{"node": {"id": "env-p", "name": "production"}},
+                               {"node": {"id": "env-s", "name": "staging"}}]},
+    "services": {"edges": [{"node": {"id": "svc-pg", "name": "postgres"}}]},
+    "volumes": {"edges": [{"node": {"id": "vol-shared", "name": "pg-data", "volumeInstances": {
+        "edges": [{"node": {"environmentId": "env-s", "serviceId": "svc-pg"}},
+                  {"node": {"environmentId": "env-p", "serviceId": "svc-pg"}}]}}}]},
+}
+
+
+def test_railway_volumes_come_from_the_api_proxys_lookup(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from airlock.fronts.apiproxy.railway import RailwayLookup
+    from airlock.fronts.apiproxy.settings import ProxiedResource
+    from tests.inventory.scenario import RAILWAY_API_TOML
+
+    monkeypatch.setenv("AIRLOCK_TEST_RAILWAY_TOKEN", "not-a-real-token")
+    config = make_config(RAILWAY_API_TOML, base=BASE)
+    res = config.resources["railway"]
+    proxied = ProxiedResource(railway_projects=("proj-1",))
+    asked: list[str] = []
+
+    def fetch(project: str) -> object:
+        asked.append(project)
+        return {"data": {"project": RAILWAY_PROJECT}}
+
+    found = Discovery(config, railway={"railway": RailwayLookup(config, res, proxied,
+                                                                fetch=fetch)}).discover(res)
+    assert asked == ["proj-1"] and found.status == "ok"
+    assert found.railway["volumes"]["vol-shared"]["mounted"] == [
+        {"environment": "staging", "service": "postgres"},
+        {"environment": "production", "service": "postgres"}]
+
+    def down(project: str) -> object:
+        raise OSError("connection refused")
+
+    broken = Discovery(config, railway={"railway": RailwayLookup(config, res, proxied,
+                                                                 fetch=down)}).discover(res)
+    assert broken.status == "unreachable" and "Railway did not answer" in broken.error
+    unconfigured = Discovery(config).discover(res)
+    assert unconfigured.status == "none" and "railway_projects" in unconfigured.error

@@ -140,6 +140,8 @@ def _resource_node(parent: Tree, inventory: Inventory, res: Resource,
     if found.status == "unreachable":
         node.add(f"[red]could not reach {escape(res.name)}: {escape(found.error)}[/]")
         return
+    if found.status == "none" and found.error:
+        node.add(f"[dim]{escape(found.error)}[/]")
     if found.catalog is not None:
         _catalog_nodes(node, found.catalog)
     if found.file_size is not None:

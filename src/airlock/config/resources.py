@@ -81,7 +81,7 @@ class Resource:
     aws: AwsKeys | None = None
 
 
-# The edges of the resource graph (inventory.py walks them for the blast radius).
+# The edges of the resource graph (the inventory walks them for the blast radius).
 EDGES = ("stored_on", "attached_to", "backs_up")
 
 

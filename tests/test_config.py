@@ -133,6 +133,12 @@ def test_inline_password_is_refused(in_tmp: Path) -> None:
 @pytest.mark.parametrize(("extra", "expected"), [
     ('[resources.v]\nkind = "volume"\nenvironment = "mars"\n', r"environment 'mars' is not declared"),
     ('[resources.v]\nkind = "volume"\nenvironment = "staging"\nstored_on = ["ghost"]\n', r"names 'ghost'"),
+    ('[resources.v]\nkind = "service"\nenvironment = "staging"\nattached_to = ["ghost"]\n',
+     r"resources\.v\.attached_to`: names 'ghost', which is not a declared resource"),
+    ('[resources.v]\nkind = "service"\nenvironment = "staging"\nattached_to = ["v"]\n',
+     r"resources\.v\.attached_to`: names 'v' itself"),
+    ('[resources.v]\nkind = "service"\nenvironment = "staging"\nattached_to = "v"\n',
+     r"attached_to"),
     ('[resources.v]\nkind = "api"\nenvironment = "staging"\n', r"needs the upstream's base URL"),
     ('[resources.v]\nkind = "volume"\nenvironment = "staging"\nmatch = ["nocolon"]\n', r"must look like"),
     ('[[policy.rules]]\nname = "r"\nverdict = "allow"\napprovals = 2\n', r"only a hold takes approvals"),

@@ -19,6 +19,12 @@ PUBLIC = {
         "VaultSettings", "Webhook", "config_from_mapping", "database_selector", "find_config",
         "front_sections", "load_config"},
     "airlock.fronts.context": {"action_context", "front_action"},
+    # the runbook and `airlock demo` build on these (blast radius, inventory JSON)
+    "airlock.inventory": {"DATABASE_OBJECT_KINDS", "Inventory", "Resolver", "describe_blast"},
+    "airlock.inventory.discovery": {"DEFAULT_TTL", "Discovered", "Discovery", "FolderSummary",
+                                    "RailwaySource", "SqliteTable"},
+    "airlock.inventory.render": {"INVENTORY_VERSION", "inventory_json", "inventory_tree",
+                                 "reached_in_database"},
     "airlock.fronts.jsonforms": {"DIALECTS", "KINDS", "http_request_from", "outcome_json",
                                  "parse_http_line", "payload_from"},
     "airlock.upstream.postgres": {"PgConn", "find_tool", "postgres_of"},

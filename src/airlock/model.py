@@ -471,13 +471,35 @@ class Caller:
 
 
 @dataclass(frozen=True, slots=True)
+class Casualty:
+    """One resource in a target's blast radius, and how it is hit.
+
+    `fate` is `destroyed` (the target itself, or stored on something destroyed), `damaged`
+    (attached to something destroyed: a service whose volume is gone) or `loses backups` (its
+    backups were held by something destroyed). `via` is the resource whose loss reaches it
+    (None for the target itself); `why` says it in words for messages.
+    """
+
+    resource: str
+    environment: str
+    kind: str
+    fate: str
+    why: str
+    via: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"resource": self.resource, "environment": self.environment, "kind": self.kind,
+                "fate": self.fate, "why": self.why, "via": self.via}
+
+
+@dataclass(frozen=True, slots=True)
 class ResolvedTarget:
     """A target placed in the resource graph.
 
     `resource` is the configured resource that claims it (None when none does); `blast_radius`
-    the names of every resource that dies with it; `environments` every environment those live
-    in. An undeterminable environment is recorded as `UNKNOWN_ENVIRONMENT`, which policy treats
-    as production.
+    the names of every resource that dies with it (`casualties`: each with how it is hit);
+    `environments` every environment those live in. An undeterminable environment is recorded
+    as `UNKNOWN_ENVIRONMENT`, which policy treats as production.
     """
 
     target: Target
@@ -485,11 +507,15 @@ class ResolvedTarget:
     environments: tuple[str, ...]
     blast_radius: tuple[str, ...] = ()
     note: str = ""
+    # the blast radius explained, in the same order (empty when nothing configured claims it)
+    casualties: tuple[Casualty, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         shown: dict[str, Any] = {"target": self.target.key, "resource": self.resource,
                                  "environments": list(self.environments),
                                  "blast_radius": list(self.blast_radius), "note": self.note}
+        if self.casualties:
+            shown["casualties"] = [c.to_json() for c in self.casualties]
         if self.target.within is not None:
             shown["within"] = self.target.within.key
         return shown

@@ -86,12 +86,27 @@ def hold_event(approval: ApprovalRecord, config: Config) -> dict[str, Any]:
         "summary": redact_text(approval.summary), "risk": approval.risk.value,
         "environments": environments, "production": production,
         "resources": sorted({t["resource"] for t in targets if t.get("resource")}),
+        "blast_radius": _blast(targets),
         "approvals_required": approval.approvals_required,
         "requested_at": approval.requested_at, "expires_at": approval.expires_at,
         "rule": decision.get("rule"), "reason": decision.get("reason"),
         "path": f"/console/approvals/{approval.id}",
     })
     return event
+
+
+def _blast(targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every resource the held action's targets reach beyond themselves, each once (the
+    targets' recorded casualties: resource, environment, kind, fate, why, via)."""
+    own = {t.get("resource") for t in targets if t.get("resource")}
+    seen: dict[str, dict[str, Any]] = {}
+    for t in targets:
+        for c in t.get("casualties") or []:
+            name = c.get("resource")
+            if name and name not in own and name not in seen:
+                seen[name] = {k: c.get(k) for k in ("resource", "environment", "kind", "fate",
+                                                    "why", "via")}
+    return list(seen.values())
 
 
 def json_payload(event: Mapping[str, Any], console_url: str) -> dict[str, Any]:
@@ -110,6 +125,10 @@ def slack_payload(event: Mapping[str, Any], console_url: str) -> dict[str, Any]:
     where = ", ".join(f"*{_slack_escape(e)}* :red_circle:" if e in event.get("production", [])
                       else _slack_escape(e) for e in envs)
     needed = int(event.get("approvals_required") or 1)
+    blast = [f"{c['resource']} ({c['environment']}, {c['fate']})"
+             for c in event.get("blast_radius") or []]
+    reaches = (f"\nalso reaches: {_slack_escape(', '.join(blast[:8]))}"
+               + (f" and {len(blast) - 8} more" if len(blast) > 8 else "")) if blast else ""
     text = (f"airlock: {event['principal']} wants to run a {event['risk']} {event.get('kind')} "
             f"action ({', '.join(envs)}). Review it: {url}")
     return {
@@ -117,7 +136,7 @@ def slack_payload(event: Mapping[str, Any], console_url: str) -> dict[str, Any]:
         "blocks": [
             {"type": "section", "text": {"type": "mrkdwn", "text": (
                 f"*Held for approval* · risk *{_slack_escape(str(event['risk']))}* · {where}\n"
-                f"```{_slack_escape(str(event['summary']))}```")}},
+                f"```{_slack_escape(str(event['summary']))}```{reaches}")}},
             {"type": "context", "elements": [{"type": "mrkdwn", "text": (
                 f"requested by {_slack_escape(str(event['principal']))} via "
                 f"{_slack_escape(str(event.get('front')))} · needs {needed} "

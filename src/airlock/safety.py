@@ -21,11 +21,29 @@ DEFERRED_METHOD = "deferred-delete"
 
 
 @dataclass(frozen=True, slots=True)
+class TableReach:
+    """One table a DELETE/UPDATE reaches, with the planner's estimate of the rows it touches
+    there (the statement's own table at depth 0, then what ON DELETE/UPDATE cascades reach).
+    In the plan's JSON: `steps[].tables = [{"table", "rows", "bytes", "how", "depth"}]`."""
+
+    table: str  # schema.table
+    rows: int
+    bytes: int
+    how: str  # delete | update | set-null | set-default
+    depth: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"table": self.table, "rows": self.rows, "bytes": self.bytes, "how": self.how,
+                "depth": self.depth}
+
+
+@dataclass(frozen=True, slots=True)
 class ProtectionStep:
     target: str
     resource: str | None
     method: str  # e.g. "postgres-table-dump", "sqlite-backup", "deferred-delete"
     detail: str = ""
+    tables: tuple[TableReach, ...] = ()  # a rows step: every table reached, with estimates
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +62,8 @@ class SafetyPlan:
 
     def to_json(self) -> dict[str, Any]:
         return {"steps": [{"target": s.target, "resource": s.resource, "method": s.method,
-                           "detail": s.detail} for s in self.steps],
+                           "detail": s.detail, "tables": [t.to_json() for t in s.tables]}
+                          for s in self.steps],
                 "unprotected": [{"target": t, "why": why} for t, why in self.unprotected]}
 
 

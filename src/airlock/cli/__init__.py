@@ -15,6 +15,7 @@ from airlock.cli import (  # noqa: F401  (registers commands)
     doctor_cmd,
     endpoints_cmd,
     hook_cmd,
+    inventory_cmd,
     mcp_cmd,
     runbook_cmd,
     setup_cmd,

@@ -48,6 +48,8 @@ def config_check(ctx: typer.Context) -> None:
         extra = []
         if res.stored_on:
             extra.append(f"stored on {', '.join(res.stored_on)}")
+        if res.attached_to:
+            extra.append(f"attached to {', '.join(res.attached_to)}")
         if res.backs_up:
             extra.append(f"backs up {', '.join(res.backs_up)}")
         creds = [s.source for s in (res.url, res.credential) if s is not None]

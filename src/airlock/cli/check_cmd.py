@@ -102,9 +102,11 @@ def print_evaluation(ev: Evaluation, *, trace: bool = False) -> None:
         for t in ev.targets:
             where = ", ".join(t.environments)
             res = f"resource {t.resource}" if t.resource else "no configured resource"
-            blast = f"; also destroys {', '.join(t.blast_radius[1:])}" if len(t.blast_radius) > 1 else ""
-            out.print(f"  - {escape(str(t.target))} → {res}, environment {escape(where)}{escape(blast)}"
+            out.print(f"  - {escape(str(t.target))} → {res}, environment {escape(where)}"
                       + (f" ({escape(t.note)})" if t.note else ""))
+            for c in t.casualties[1:]:
+                out.print(f"      [red]{escape(c.fate)}[/]: {escape(c.resource)} "
+                          f"({escape(c.environment)}, {escape(c.kind)}) — {escape(c.why)}")
     if trace:
         out.print("how the verdict was reached:")
         for line in ev.decision.trace:

@@ -54,6 +54,8 @@ class ResourceFile(Strict):
     path: str | None = None  # sqlite files and folders
     match: list[str] = Field(default_factory=list)  # extra selectors, "kind:glob"
     stored_on: list[str] = Field(default_factory=list)  # resources whose loss destroys this one
+    # resources this one is attached to (a service mounting a volume): their loss damages it
+    attached_to: list[str] = Field(default_factory=list)
     backs_up: list[str] = Field(default_factory=list)  # resources this one holds backups of
     # the vault (vault/): quarantine instead of DROP TABLE, its grace period, scheduled backups
     soft_drop: bool = False
@@ -70,12 +72,17 @@ class Resource:
     paths: tuple[str, ...] = ()  # absolute folders or files this resource owns
     stored_on: tuple[str, ...] = ()
     backs_up: tuple[str, ...] = ()
+    attached_to: tuple[str, ...] = ()
     url: Secret | None = None
     credential: Secret | None = None
     base_url: str | None = None
     description: str = ""
     provider: str = "http"  # api resources: railway, aws or http
     aws: AwsKeys | None = None
+
+
+# The edges of the resource graph (the inventory walks them for the blast radius).
+EDGES = ("stored_on", "attached_to", "backs_up")
 
 
 def build_resources(parsed: Mapping[str, ResourceFile], known_envs: set[str],
@@ -87,10 +94,13 @@ def build_resources(parsed: Mapping[str, ResourceFile], known_envs: set[str],
         if res.environment not in known_envs:
             ctx.fail(f"{key}.environment", f"environment {res.environment!r} is not declared "
                      f"under [environments] (declared: {', '.join(declared_envs) or 'none'})")
-        for edge in ("stored_on", "backs_up"):
+        for edge in EDGES:
             for other in getattr(res, edge):
                 if other not in parsed:
                     ctx.fail(f"{key}.{edge}", f"names {other!r}, which is not a declared resource")
+                elif other == name:
+                    ctx.fail(f"{key}.{edge}", f"names {name!r} itself; an edge joins two "
+                             "different resources")
         try:
             resources[name] = build_resource(name, res, ctx.base)
         except ConfigError as exc:
@@ -135,9 +145,9 @@ def build_resource(name: str, res: ResourceFile, base: Path) -> Resource:
     provider, aws = _api_provider(name, res, base)
     return Resource(name=name, kind=res.kind, environment=res.environment,
                     selectors=tuple(selectors), paths=tuple(paths), stored_on=tuple(res.stored_on),
-                    backs_up=tuple(res.backs_up), url=url, credential=credential,
-                    base_url=res.base_url, description=res.description, provider=provider,
-                    aws=aws)
+                    backs_up=tuple(res.backs_up), attached_to=tuple(res.attached_to), url=url,
+                    credential=credential, base_url=res.base_url, description=res.description,
+                    provider=provider, aws=aws)
 
 
 def _api_provider(name: str, res: ResourceFile, base: Path) -> tuple[str, AwsKeys | None]:

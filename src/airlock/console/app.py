@@ -8,6 +8,7 @@
     POST /console/approvals/{id}/deny       session + CSRF token + a reason
     GET  /console/audit                     the audit log, newest first, with its verification
     GET  /console/runbooks[/{resource}]     recovery runbooks, generated from the state (runbook/)
+    GET  /console/inventory                 the resources and their edges, as a graph (SVG)
     POST /console/api/approvals/{id}/decision
                                             for scripts and `airlock approve --server`: JSON
                                             with credential and code, no cookies involved
@@ -41,7 +42,7 @@ from airlock import __version__
 from airlock.approvals import effective_status
 from airlock.approvers import ApproverAuthError, check_is_human
 from airlock.audit import verify_records
-from airlock.console import views
+from airlock.console import inventory_views, views
 from airlock.console.security import (
     COOKIE_PATH,
     LOGIN_COOKIE,
@@ -273,8 +274,17 @@ class Console:
         done = request.query_params.get("done")
         flash = {"approved": "Your approval is recorded.",
                  "denied": "Your denial is recorded; the agent is told your reason."}.get(done or "")
-        return self.render(request, "approval.html", {"a": page, "error": error, "flash": flash},
-                           session=session, status=status)
+        return self.render(request, "approval.html", {
+            "a": page, "error": error, "flash": flash,
+            "blast_svg": inventory_views.blast_svg(approval.details, self.config)},
+            session=session, status=status)
+
+    async def inventory(self, request: Request) -> Response:
+        session = await self.session(request)
+        if session is None:
+            return self.to_login(request)
+        return self.render(request, "inventory.html", inventory_views.inventory_page(self.config),
+                           session=session)
 
     async def approve(self, request: Request) -> Response:
         return await self.decide(request, approve=True)
@@ -487,6 +497,7 @@ def create_console(runtime: Runtime, *, limiter: LoginLimiter | None = None,
         Route("/audit", console.audit),
         Route("/runbooks", console.runbook),
         Route("/runbooks/{resource}", console.runbook),
+        Route("/inventory", console.inventory),
         Route("/api/approvals/{approval_id}/decision", console.api_decision, methods=["POST"]),
         Mount("/static", app=StaticFiles(packages=[("airlock.console", "static")])),
     ])

@@ -7,7 +7,10 @@ The JSON-lines contract (stable; benchmarks and other tools depend on it):
           "resource": optional}
     out: {"verdict": "allow"|"hold"|"deny",
           "risk": "read"|"write"|"destructive"|"catastrophic"|"unknown",
-          "reasons": [str], "targets": [{"target", "kind", "value", "resource", "environments"}],
+          "reasons": [str], "targets": [{"target", "kind", "value", "resource", "environments",
+                                         "blast_radius": [str],
+                                         "casualties": [{"resource", "environment", "kind",
+                                                         "fate", "why", "via"}]}],
           "effects": [...], "rule": str, "reason": str, "complete": bool,
           "approvals_required": int, "snapshot_required": bool, "classifier": str,
           "fingerprint": str|null}
@@ -55,6 +58,8 @@ def evaluation_json(ev: Evaluation) -> dict[str, Any]:
         "reasons": list(a.reasons) or [d.reason],
         "targets": [{"target": t.target.key, "kind": t.target.kind, "value": t.target.value,
                      "resource": t.resource, "environments": list(t.environments),
+                     "blast_radius": list(t.blast_radius),
+                     "casualties": [c.to_json() for c in t.casualties],
                      **({"within": t.target.within.key} if t.target.within else {})}
                     for t in ev.targets],
         "effects": [e.to_json() for e in a.effects],

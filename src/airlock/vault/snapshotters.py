@@ -131,10 +131,17 @@ class PostgresSnapshotter:
                                               pg_snap.describe_closure(closure) + why + note))
             if kind == "schema":
                 outside = schema_closure(conn, _unquote(value))
+                # DROP SCHEMA … CASCADE reaches views (and foreign keys) in other schemas: name
+                # them, so the approver sees the damage outside the schema too
+                names = [f"{r.schema}.{r.name}" for r in outside.relations]
+                reaches = (f"; CASCADE also drops {', '.join(names[:10])}"
+                           + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+                           + " in other schemas") if names else ""
                 return Planned(ProtectionStep(
                     target.key, resource.name, "postgres-schema",
                     f"pg_dump of schema {_unquote(value)} with what depends on it elsewhere; "
-                    f"expected ≈ {human_size(outside.size_bytes)} (catalog statistics){note}"))
+                    f"expected ≈ {human_size(outside.size_bytes)} (catalog statistics)"
+                    f"{reaches}{note}"))
             if kind in ("database", "postgres"):
                 dbname = _unquote(value) if kind == "database" else value.rsplit("/", 1)[-1]
                 if dbname in ("", "?"):
@@ -163,7 +170,7 @@ class PostgresSnapshotter:
         try:
             st = parse_row_statement(action.payload.text)
             captures, notes = pg_snap.plan_captures(conn, st)
-            rows, size = pg_snap.estimate_rows(conn, captures[0].sql)
+            reach = pg_snap.estimate_reach(conn, captures)
         except (NotCapturable, VaultError) as exc:
             conn.rollback()
             return f"an exact before-image is not possible: {exc}"
@@ -176,12 +183,15 @@ class PostgresSnapshotter:
         exact = ("in the statement's own transaction (exact)" if net.txn is not None else
                  "just before the statement runs (not in its transaction: rows changed in between "
                  "are not captured)")
+        expected = ", ".join(f"{t.table} ≈ {t.rows} row(s)" + (f" ({t.how})" if t.depth else "")
+                             for t in reach)
+        size = sum(t.bytes for t in reach)
         detail = (f"before-image of the rows of {main.schema}.{main.table} the {st.verb.upper()} "
-                  f"touches{cascades}, {exact}; expected ≈ {rows} row(s), {human_size(size)} "
+                  f"touches{cascades}, {exact}; expected {expected}, {human_size(size)} "
                   "(planner statistics)")
         if notes:
             detail += "; note: " + "; ".join(notes)
-        return ProtectionStep(effect.target.key, resource.name, "postgres-rows", detail)
+        return ProtectionStep(effect.target.key, resource.name, "postgres-rows", detail, reach)
 
     def capture(self, net: VaultNet, action: Action, step: ProtectionStep,
                 resource: Resource) -> Protection:

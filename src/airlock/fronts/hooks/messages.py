@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from airlock.inventory import describe_blast
 from airlock.model import Action, Decision, Outcome, Status, Verdict
 from airlock.store import ApprovalRecord, ApprovalStatus
 
@@ -49,6 +50,9 @@ def held(judged: Sequence[Judged], *, approver_note: str | None) -> str:
     for one in judged:
         lines.append(f"airlock held this action: {one.action.summary(MAX_SUMMARY)}")
         lines.append(f"why: {one.outcome.reason}")
+        blast = describe_blast(one.outcome.targets)
+        if blast:
+            lines.append(f"what else it reaches: {blast}")
         approval = one.approval
         if approval is not None:
             lines.append(f"approval: {approval.id} (needs {approval.approvals_required} human "

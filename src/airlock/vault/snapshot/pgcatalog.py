@@ -277,3 +277,70 @@ def data_directory(conn: Conn) -> str | None:
     except psycopg.Error:
         return None
     return str(row[0]) if row else None
+
+
+# ---- the whole database, for the inventory (inventory/discovery.py) ---------------------------
+
+MAX_CATALOG_RELATIONS = 5000  # a tree of more is unreadable; the listing says it was cut
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogRelation:
+    schema: str
+    name: str
+    kind: str  # r table, p partitioned table, v view, m materialised view, f foreign table
+    rows: int | None  # the planner's estimate (None: never analysed)
+    size_bytes: int
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogLink:
+    """`source` depends on `target`: a foreign key (`on_delete`: a no action, r restrict,
+    c cascade, n set null, d set default) or a view reading a relation (`on_delete` "v")."""
+
+    source: str  # schema.name
+    target: str
+    on_delete: str
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseCatalog:
+    relations: tuple[CatalogRelation, ...]
+    links: tuple[CatalogLink, ...]
+    truncated: bool = False
+
+
+def database_catalog(conn: Conn, limit: int = MAX_CATALOG_RELATIONS) -> DatabaseCatalog:
+    """Every user relation with its estimated rows and size, every foreign key and every
+    view's dependency (pg_depend through the view's rewrite rule). Catalog reads only."""
+    rows = conn.execute(
+        "SELECT n.nspname, c.relname, c.relkind, c.reltuples::bigint, "
+        "  CASE WHEN c.relkind IN ('r', 'p', 'm') THEN pg_total_relation_size(c.oid) ELSE 0 END "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition "
+        "  AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%%' "
+        "ORDER BY 1, 2 LIMIT %s", (limit + 1,)).fetchall()
+    relations = tuple(CatalogRelation(str(s), str(n), str(k), int(t) if t >= 0 else None, int(b))
+                      for s, n, k, t, b in rows[:limit])
+    fks = conn.execute(
+        "SELECT cn.nspname || '.' || c.relname, fn.nspname || '.' || f.relname, "
+        "  con.confdeltype, con.conname "
+        "FROM pg_constraint con "
+        "JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace "
+        "JOIN pg_class f ON f.oid = con.confrelid JOIN pg_namespace fn ON fn.oid = f.relnamespace "
+        "WHERE con.contype = 'f' AND fn.nspname NOT LIKE 'pg\\_%' ORDER BY 1, 2, 4").fetchall()
+    views = conn.execute(
+        "SELECT DISTINCT vn.nspname || '.' || v.relname, tn.nspname || '.' || t.relname "
+        "FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid "
+        "JOIN pg_class v ON v.oid = r.ev_class JOIN pg_namespace vn ON vn.oid = v.relnamespace "
+        "JOIN pg_class t ON t.oid = d.refobjid JOIN pg_namespace tn ON tn.oid = t.relnamespace "
+        "WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass "
+        "  AND t.oid <> v.oid AND tn.nspname NOT LIKE 'pg\\_%' ORDER BY 1, 2").fetchall()
+    links = tuple([CatalogLink(str(a), str(b), str(d), str(n)) for a, b, d, n in fks]
+                  + [CatalogLink(str(a), str(b), "v") for a, b in views])
+    return DatabaseCatalog(relations, links, len(rows) > limit)

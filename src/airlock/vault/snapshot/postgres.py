@@ -18,12 +18,13 @@ table's rows and hashes its COPY data — the figures a drill checks after resto
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 
+from airlock.safety import TableReach
 from airlock.upstream.postgres import PgConn
 from airlock.vault.core import Vault
 from airlock.vault.errors import SnapshotError, VaultError
@@ -69,6 +70,19 @@ def estimate_rows(conn: Conn, sql: str) -> tuple[int, int]:
     top = plan[0][0]["Plan"] if plan else {}
     rows = int(top.get("Plan Rows", 0))
     return rows, rows * int(top.get("Plan Width", 0))
+
+
+def estimate_reach(conn: Conn, captures: Sequence[Capture]) -> tuple[TableReach, ...]:
+    """Every table a row statement reaches — its own, then each one its cascades reach — with
+    the planner's estimate of the rows touched there. Children are estimated by the semi-join
+    of their foreign key on the parent's rows (unlocked, so the planner flattens it and uses
+    both tables' statistics)."""
+    reach = []
+    for capture in captures:
+        rows, size = estimate_rows(conn, capture.estimate_sql or capture.sql)
+        reach.append(TableReach(f"{capture.schema}.{capture.table}", rows, size, capture.how,
+                                capture.depth))
+    return tuple(reach)
 
 
 # ---- dumps ------------------------------------------------------------------------------------
@@ -167,6 +181,7 @@ class Capture:
     sql: str
     how: str  # what the statement does to these rows: delete | update | set-null | set-default
     depth: int
+    estimate_sql: str = ""  # the same rows, unlocked, for EXPLAIN (estimate_reach)
 
 
 def plan_captures(conn: Conn, st: RowStatement) -> tuple[list[Capture], list[str]]:
@@ -190,7 +205,7 @@ def plan_captures(conn: Conn, st: RowStatement) -> tuple[list[Capture], list[str
     notes: list[str] = []
     columns = writable_columns(conn, oid)
     main = Capture("rows.0", schema, name, columns, row_key(conn, oid), st.capture_sql(columns),
-                   st.verb, 0)
+                   st.verb, 0, st.estimate_sql(columns))
     captures = [main]
     triggers = user_triggers(conn, oid)
     if triggers:
@@ -209,7 +224,8 @@ def plan_captures(conn: Conn, st: RowStatement) -> tuple[list[Capture], list[str
             how = {"c": parent.how, "n": "set-null", "d": "set-default"}[action]
             child = Capture(f"rows.{len(captures)}", ref.schema, ref.table, child_columns,
                             row_key(conn, ref.oid),
-                            child_capture_sql(ref, child_columns, parent.sql), how, parent.depth + 1)
+                            child_capture_sql(ref, child_columns, parent.sql), how, parent.depth + 1,
+                            child_capture_sql(ref, child_columns, parent.estimate_sql, lock=False))
             if how != "delete" and not child.key:
                 raise NotCapturable(f"{ref.schema}.{ref.table} is changed by a cascade and has no "
                                     "primary key to put its rows back by")

@@ -104,8 +104,19 @@ def approval_page(approval: ApprovalRecord, config: Config, now: datetime,
         "own_request": viewer == approval.principal, "already_decided": already,
         "can_decide": view["pending"] and viewer != approval.principal and not already,
         "used_by_action": approval.used_by_action,
+        "agent_says": agent_says(details),
     })
     return view
+
+
+def agent_says(details: dict[str, Any]) -> dict[str, str]:
+    """The agent's own account of the call (its description, its session), redacted again:
+    text the agent wrote is shown as its claim, never as airlock's judgement."""
+    said = details.get("agent_says")
+    if not isinstance(said, dict):
+        return {}
+    return {k: redact_text(v) for k, v in said.items()
+            if k in ("description", "conversation", "harness") and isinstance(v, str) and v}
 
 
 def audit_row(record: AuditRecord) -> dict[str, Any]:

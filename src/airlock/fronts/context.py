@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from airlock.config import Config
 from airlock.errors import InputError
-from airlock.model import Action, ActionContext, Caller, Payload
+from airlock.model import Action, ActionContext, AgentStatement, Caller, Payload
 
 __all__ = ["action_context", "front_action"]
 
@@ -44,7 +44,7 @@ def action_context(config: Config, *, resource: str | None = None, cwd: str | No
 
 
 def front_action(payload: Payload, caller: Caller, front: str,
-                 context: ActionContext) -> Action:
+                 context: ActionContext, *, stated: AgentStatement | None = None) -> Action:
     """The action a front submits: what to do, who asks (the caller the front authenticated),
-    through which front, and where."""
-    return Action(payload, caller.principal.name, front, context)
+    through which front, and where — and, apart, what the agent says it is for (`stated`)."""
+    return Action(payload, caller.principal.name, front, context, stated=stated)

@@ -6,7 +6,8 @@
     GET  /console/approvals/{id}            everything needed to decide
     POST /console/approvals/{id}/approve    session + CSRF token + a fresh TOTP code
     POST /console/approvals/{id}/deny       session + CSRF token + a reason
-    GET  /console/audit                     the audit log, newest first, with its verification
+    GET  /console/audit                     the audit log, newest first, filtered, in pages
+    POST /console/audit/verify              walk the whole chain now; the page shows the result
     POST /console/api/approvals/{id}/decision
                                             for scripts and `airlock approve --server`: JSON
                                             with credential and code, no cookies involved
@@ -20,11 +21,10 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
@@ -40,7 +40,7 @@ from airlock import __version__
 from airlock.approvals import effective_status
 from airlock.approvers import ApproverAuthError, check_is_human
 from airlock.audit import verify_records
-from airlock.console import views
+from airlock.console import auditview, views
 from airlock.console.security import (
     COOKIE_PATH,
     LOGIN_COOKIE,
@@ -61,7 +61,12 @@ from airlock.store import ApprovalStatus
 BASE = "/console"
 MAX_FORM_PART = 16 * 1024
 MAX_API_BODY = 16 * 1024
-AUDIT_PAGE = 100
+# The kinds offered in the audit filter (any kind can still be typed into the URL).
+AUDIT_KINDS = ("action", "decision", "held", "outcome", "approval_given", "approval_denied",
+               "approval_refused", "approval_used", "approval_not_used", "snapshot",
+               "snapshot_failed", "backup", "backup_failed", "execution_failed", "error",
+               "hook_refused", "notification_failed", "console_login", "console_logout",
+               "token_created", "token_revoked", "approver_added", "approver_removed")
 T = TypeVar("T")
 
 
@@ -318,32 +323,42 @@ class Console:
         except InputError as exc:
             raise ApproverAuthError("not_human", exc.message, name=session.approver) from None
 
-    async def audit(self, request: Request) -> Response:
-        session = await self.session(request)
+    async def audit(self, request: Request, *, session: Session | None = None,
+                    status: int = 200) -> Response:
+        session = session or await self.session(request)
         if session is None:
             return self.to_login(request)
-        action = (request.query_params.get("action") or "").strip()
+        wanted = auditview.AuditFilter.from_query(request.query_params)
         try:
-            before = int(request.query_params.get("before") or 0)
+            before: int | None = int(request.query_params.get("before") or 0) or None
         except ValueError:
-            before = 0
-        shown: deque[Any] = deque(maxlen=AUDIT_PAGE)
-
-        def read() -> Any:
-            def watched() -> Any:
-                for record in self.store.audit_records():
-                    if (not action or record.action_id == action) and \
-                            (not before or record.seq < before):
-                        shown.append(record)
-                    yield record
-            return verify_records(watched(), self.runtime.existing_audit_key())
-
-        report = await self.sync(read)
-        rows = [views.audit_row(r) for r in reversed(shown)]
-        older = rows[-1]["seq"] if len(rows) == AUDIT_PAGE else None
+            before = None
+        now = self.clock()
+        page = await self.sync(auditview.read_page, self.store, wanted, before, now)
+        verified = await self.sync(auditview.last_verification, self.store, now)
+        older = None
+        if page.older is not None:
+            older = f"{BASE}/audit?" + urlencode({**wanted.query(), "before": page.older})
         return self.render(request, "audit.html", {
-            "rows": rows, "report": report, "action": action, "older": older},
-            session=session)
+            "page": page, "wanted": wanted, "verified": verified, "older": older,
+            "kinds": AUDIT_KINDS, "newest": before is not None}, session=session,
+            status=status)
+
+    async def audit_verify(self, request: Request) -> Response:
+        """Walk the whole chain (O(records)): on request, never on a page load."""
+        checked = await self.authorized_post(request)
+        if isinstance(checked, Response):
+            return checked
+        session, _form = checked
+
+        def verify() -> None:
+            report = verify_records(self.store.audit_records(),
+                                    self.runtime.existing_audit_key())
+            auditview.save_verification(self.store, report, at=self.clock(),
+                                        by=session.approver)
+
+        await self.sync(verify)
+        return RedirectResponse(f"{BASE}/audit", 303)
 
     # ---- for scripts: JSON, no cookies ------------------------------------------------------
 
@@ -464,7 +479,8 @@ def create_console(runtime: Runtime, *, limiter: LoginLimiter | None = None,
         Route("/approvals/{approval_id}", console.approval, methods=["GET"]),
         Route("/approvals/{approval_id}/approve", console.approve, methods=["POST"]),
         Route("/approvals/{approval_id}/deny", console.deny, methods=["POST"]),
-        Route("/audit", console.audit),
+        Route("/audit", console.audit, methods=["GET"]),
+        Route("/audit/verify", console.audit_verify, methods=["POST"]),
         Route("/api/approvals/{approval_id}/decision", console.api_decision, methods=["POST"]),
         Mount("/static", app=StaticFiles(packages=[("airlock.console", "static")])),
     ])

@@ -6,7 +6,6 @@ how long is left, or what may be shown is made here, once.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,11 +13,11 @@ from typing import Any
 from markupsafe import Markup
 
 from airlock.approvals import effective_status
-from airlock.audit import AuditRecord
 from airlock.config import Config
 from airlock.console.highlight import content_html
+from airlock.console.moments import moment
 from airlock.model import UNKNOWN_ENVIRONMENT
-from airlock.redact import redact, redact_text
+from airlock.redact import redact_text
 from airlock.store import ApprovalRecord, ApprovalStatus
 
 ACTION_NOUNS = {"sql": "SQL", "shell": "a shell command", "http": "an HTTP call",
@@ -43,12 +42,6 @@ def environments(details: dict[str, Any], config: Config) -> list[EnvironmentVie
     return sorted(views, key=lambda v: (not v.production, v.name))
 
 
-def when(iso: str | None) -> str:
-    if not iso:
-        return ""
-    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
 def approval_summary(approval: ApprovalRecord, config: Config, now: datetime) -> dict[str, Any]:
     """A row of the pending and recent lists."""
     envs = environments(approval.details, config)
@@ -61,10 +54,10 @@ def approval_summary(approval: ApprovalRecord, config: Config, now: datetime) ->
         "environments": envs, "production": any(e.production for e in envs),
         "approvals": sum(g.decision == "approve" for g in approval.grants),
         "approvals_required": approval.approvals_required,
-        "requested_at": when(approval.requested_at), "expires_at": approval.expires_at,
-        "expires_at_text": when(approval.expires_at),
+        "requested_at": moment(approval.requested_at, now), "expires_at": approval.expires_at,
+        "expires": moment(approval.expires_at, now),
         "decided_by": ", ".join(g.approver for g in approval.grants),
-        "decided_at": when(approval.decided_at or approval.used_at),
+        "decided_at": moment(approval.decided_at or approval.used_at, now),
         "reason": approval.reason,
     }
 
@@ -98,7 +91,7 @@ def approval_page(approval: ApprovalRecord, config: Config, now: datetime,
         "rule": decision.get("rule"), "rule_reason": decision.get("reason"),
         "plan_steps": plan.get("steps") or [], "plan_unprotected": plan.get("unprotected") or [],
         "snapshot_required": decision.get("snapshot_required", False),
-        "grants": [{"approver": g.approver, "decision": g.decision, "at": when(g.at),
+        "grants": [{"approver": g.approver, "decision": g.decision, "at": moment(g.at, now),
                     "reason": g.reason, "without_backup": g.without_backup}
                    for g in approval.grants],
         "own_request": viewer == approval.principal, "already_decided": already,
@@ -117,12 +110,3 @@ def agent_says(details: dict[str, Any]) -> dict[str, str]:
         return {}
     return {k: redact_text(v) for k, v in said.items()
             if k in ("description", "conversation", "harness") and isinstance(v, str) and v}
-
-
-def audit_row(record: AuditRecord) -> dict[str, Any]:
-    data = json.dumps(redact(dict(record.data)), sort_keys=True, ensure_ascii=False)
-    return {"seq": record.seq, "at": when(record.at), "kind": record.kind,
-            "action_id": record.action_id or "",
-            "data": data if len(data) <= 400 else data[:399] + "…",
-            "alarm": record.kind in ("approval_refused", "error", "snapshot_failed",
-                                     "execution_failed", "notification_failed")}

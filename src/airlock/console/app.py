@@ -238,12 +238,20 @@ class Console:
 
     # ---- pages ------------------------------------------------------------------------------
 
+    def enrolled_approvers(self) -> frozenset[str]:
+        """Enrolled approvers who are humans in the configuration now: only they can
+        approve anything."""
+        return frozenset(r.name for r in self.store.list_approvers()
+                         if (p := self.config.principals.get(r.name)) is not None
+                         and p.kind is PrincipalKind.HUMAN)
+
     async def lists(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         now = self.clock()
         pending = await self.sync(self.store.list_approvals, status=ApprovalStatus.PENDING,
                                   limit=200)
         recent = await self.sync(self.store.list_approvals, limit=60)
-        waiting = [views.approval_summary(a, self.config, now) for a in pending
+        enrolled = await self.sync(self.enrolled_approvers)
+        waiting = [views.approval_summary(a, self.config, now, enrolled) for a in pending
                    if effective_status(a, now) is ApprovalStatus.PENDING]
         decided = [views.approval_summary(a, self.config, now) for a in recent
                    if effective_status(a, now) is not ApprovalStatus.PENDING][:25]
@@ -273,7 +281,13 @@ class Console:
         if approval is None:
             return self.error(request, 404, "No such approval",
                               "There is no approval with this id.", session)
-        page = views.approval_page(approval, self.config, self.clock(), session.approver)
+        enrolled = await self.sync(self.enrolled_approvers)
+        used = None
+        if approval.used_by_action:
+            used = await self.sync(auditview.records_of_action, self.store,
+                                   approval.used_by_action)
+        page = views.approval_page(approval, self.config, self.clock(), session.approver,
+                                   enrolled=enrolled, used=used)
         done = request.query_params.get("done")
         flash = {"approved": "Your approval is recorded.",
                  "denied": "Your denial is recorded; the agent is told your reason."}.get(done or "")

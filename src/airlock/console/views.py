@@ -13,6 +13,7 @@ from typing import Any
 from markupsafe import Markup
 
 from airlock.approvals import effective_status
+from airlock.audit import AuditRecord
 from airlock.config import Config
 from airlock.console.highlight import content_html
 from airlock.console.moments import moment
@@ -42,11 +43,17 @@ def environments(details: dict[str, Any], config: Config) -> list[EnvironmentVie
     return sorted(views, key=lambda v: (not v.production, v.name))
 
 
-def approval_summary(approval: ApprovalRecord, config: Config, now: datetime) -> dict[str, Any]:
-    """A row of the pending and recent lists."""
+def approval_summary(approval: ApprovalRecord, config: Config, now: datetime,
+                     enrolled: frozenset[str] | None = None) -> dict[str, Any]:
+    """A row of the pending and recent lists. `enrolled`: the enrolled human approvers (None:
+    not known), so a hold that needs more people than can approve it says so."""
     envs = environments(approval.details, config)
     status = effective_status(approval, now)
+    can_approve = len(enrolled - {approval.principal}) if enrolled is not None else None
+    short = (can_approve is not None and status is ApprovalStatus.PENDING
+             and approval.approvals_required > can_approve)
     return {
+        "can_approve": can_approve, "short_of_approvers": short,
         "id": approval.id, "summary": redact_text(approval.summary),
         "risk": approval.risk.value, "principal": approval.principal,
         "front": approval.details.get("front") or "", "status": status.value,
@@ -63,15 +70,17 @@ def approval_summary(approval: ApprovalRecord, config: Config, now: datetime) ->
 
 
 def approval_page(approval: ApprovalRecord, config: Config, now: datetime,
-                  viewer: str) -> dict[str, Any]:
-    """Everything an approver needs to decide, from the record stored at hold time."""
+                  viewer: str, *, enrolled: frozenset[str] | None = None,
+                  used: list[AuditRecord] | None = None) -> dict[str, Any]:
+    """Everything an approver needs to decide, from the record stored at hold time; `used`:
+    the audit records of the action that spent the approval (its outcome, its snapshots)."""
     details = approval.details
     content = details.get("content") or {}
     context = details.get("context") or {}
     decision = details.get("decision") or {}
     plan = details.get("safety_plan") or {"steps": [], "unprotected": []}
     kind = str(content.get("kind", ""))
-    view = approval_summary(approval, config, now)
+    view = approval_summary(approval, config, now, enrolled)
     targets = [{"target": t.get("target"), "resource": t.get("resource"),
                 "environments": [EnvironmentView(e, e == UNKNOWN_ENVIRONMENT
                                                  or config.environment(e).production)
@@ -89,7 +98,7 @@ def approval_page(approval: ApprovalRecord, config: Config, now: datetime,
         "effects": details.get("effects") or [], "reasons": details.get("reasons") or [],
         "complete": details.get("complete", True), "classifier": details.get("classifier"),
         "rule": decision.get("rule"), "rule_reason": decision.get("reason"),
-        "plan_steps": plan.get("steps") or [], "plan_unprotected": plan.get("unprotected") or [],
+        "plan_steps": [plan_step(s) for s in plan.get("steps") or [] if isinstance(s, dict)], "plan_unprotected": plan.get("unprotected") or [],
         "snapshot_required": decision.get("snapshot_required", False),
         "grants": [{"approver": g.approver, "decision": g.decision, "at": moment(g.at, now),
                     "reason": g.reason, "without_backup": g.without_backup}
@@ -98,9 +107,39 @@ def approval_page(approval: ApprovalRecord, config: Config, now: datetime,
         "can_decide": view["pending"] and viewer != approval.principal and not already,
         "used_by_action": approval.used_by_action,
         "agent_says": agent_says(details),
+        "outcome": outcome_of(used or [], now),
     })
     return view
 
+
+def plan_step(step: dict[str, Any]) -> dict[str, Any]:
+    """A backup step, with the tables it reaches and their row estimates when the plan carries
+    them (a cascading DELETE reaches more tables than it names)."""
+    tables = []
+    for t in step.get("tables") or []:
+        if isinstance(t, dict):
+            name = t.get("table") or t.get("name")
+            rows = t.get("estimated_rows", t.get("rows", t.get("estimate")))
+            if isinstance(name, str):
+                tables.append({"name": name, "rows": rows if isinstance(rows, int) else None,
+                               "why": str(t.get("why") or t.get("via") or "")})
+        elif isinstance(t, str):
+            tables.append({"name": t, "rows": None, "why": ""})
+    return {**step, "tables": tables}
+
+
+def outcome_of(records: list[AuditRecord], now: datetime) -> dict[str, Any] | None:
+    """What happened when the approval was used: the newest outcome of the action, with the
+    snapshots (backups) taken first."""
+    for record in records:
+        if record.kind == "outcome":
+            data = record.data
+            snapshots = [s for s in data.get("snapshots") or [] if isinstance(s, str)]
+            return {"status": str(data.get("status") or ""),
+                    "reason": redact_text(str(data.get("reason") or "")),
+                    "backup": redact_text(str(data.get("backup") or "")),
+                    "snapshots": snapshots, "seq": record.seq, "at": moment(record.at, now)}
+    return None
 
 def agent_says(details: dict[str, Any]) -> dict[str, str]:
     """The agent's own account of the call (its description, its session), redacted again:

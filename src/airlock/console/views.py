@@ -98,7 +98,8 @@ def approval_page(approval: ApprovalRecord, config: Config, now: datetime,
         "effects": details.get("effects") or [], "reasons": details.get("reasons") or [],
         "complete": details.get("complete", True), "classifier": details.get("classifier"),
         "rule": decision.get("rule"), "rule_reason": decision.get("reason"),
-        "plan_steps": [plan_step(s) for s in plan.get("steps") or [] if isinstance(s, dict)], "plan_unprotected": plan.get("unprotected") or [],
+        "plan_steps": [plan_step(step) for step in plan.get("steps") or []
+                       if isinstance(step, dict)], "plan_unprotected": plan.get("unprotected") or [],
         "snapshot_required": decision.get("snapshot_required", False),
         "grants": [{"approver": g.approver, "decision": g.decision, "at": moment(g.at, now),
                     "reason": g.reason, "without_backup": g.without_backup}

@@ -11,6 +11,9 @@
     POST /console/api/approvals/{id}/decision
                                             for scripts and `airlock approve --server`: JSON
                                             with credential and code, no cookies involved
+    POST /console/api/approvals/{id}/preview
+                                            the hold as JSON, for a credential alone (what
+                                            `airlock approve --server` shows before the code)
     GET  /console/static/…                  the stylesheet and script (shipped in the package)
 
 This is a front: it turns forms into calls on the approval desk (`decisions.ApprovalDesk`) and
@@ -38,7 +41,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from airlock import __version__
 from airlock.approvals import effective_status
-from airlock.approvers import ApproverAuthError, check_is_human
+from airlock.approvers import ApproverAuthError, check_credential, check_is_human
 from airlock.audit import verify_records
 from airlock.console import auditview, views
 from airlock.console.security import (
@@ -421,6 +424,37 @@ class Console:
                              "approvals_required": record.approvals_required,
                              "reason": record.reason})
 
+    async def api_preview(self, request: Request) -> Response:
+        """The hold, for an approver's credential alone: looking takes no code (as in a
+        console session); deciding always does."""
+        client = client_of(request)
+        if cross_origin(request):
+            return JSONResponse({"error": "cross-site request refused"}, status_code=403)
+        wait = self.limiter.retry_after(client)
+        if wait:
+            return JSONResponse({"error": f"too many failed attempts; retry in {wait} s"},
+                                status_code=429, headers={"Retry-After": str(wait)})
+        body = await request.body()
+        try:
+            obj = json.loads(body) if len(body) <= MAX_API_BODY else None
+        except ValueError:
+            obj = None
+        if not isinstance(obj, dict) or not isinstance(obj.get("credential"), str):
+            return JSONResponse({"error": 'send {"credential": "alk_apv_…"} as JSON'},
+                                status_code=400)
+        approval_id = request.path_params["approval_id"]
+        try:
+            await self.sync(check_credential, self.store, self.config, obj["credential"])
+        except ApproverAuthError as exc:
+            self.limiter.failed(client)
+            await self.sync(self.desk.record_refusal, exc, via="api", client=client,
+                            approval_id=approval_id)
+            return JSONResponse({"error": str(exc), "why": exc.why}, status_code=401)
+        approval = await self.sync(self.store.get_approval, approval_id)
+        if approval is None:
+            return JSONResponse({"error": f"no approval {approval_id}"}, status_code=404)
+        return JSONResponse(views.approval_json(approval, self.config, self.clock()))
+
     # ---- agent tokens -----------------------------------------------------------------------
 
     async def refuse_bearer(self, scope: Scope, authorization: str) -> Response:
@@ -496,6 +530,7 @@ def create_console(runtime: Runtime, *, limiter: LoginLimiter | None = None,
         Route("/audit", console.audit, methods=["GET"]),
         Route("/audit/verify", console.audit_verify, methods=["POST"]),
         Route("/api/approvals/{approval_id}/decision", console.api_decision, methods=["POST"]),
+        Route("/api/approvals/{approval_id}/preview", console.api_preview, methods=["POST"]),
         Mount("/static", app=StaticFiles(packages=[("airlock.console", "static")])),
     ])
     return _Guard(app, console)

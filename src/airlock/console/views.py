@@ -150,3 +150,27 @@ def agent_says(details: dict[str, Any]) -> dict[str, str]:
         return {}
     return {k: redact_text(v) for k, v in said.items()
             if k in ("description", "conversation", "harness") and isinstance(v, str) and v}
+
+
+def approval_json(approval: ApprovalRecord, config: Config, now: datetime) -> dict[str, Any]:
+    """What `airlock approve --server` shows before it asks for a code: the same facts as the
+    hold page, redacted, as JSON."""
+    details = approval.details
+    plan = details.get("safety_plan") or {}
+    decision = details.get("decision") or {}
+    envs = environments(details, config)
+    return {
+        "id": approval.id, "status": effective_status(approval, now).value,
+        "risk": approval.risk.value, "principal": approval.principal,
+        "front": details.get("front") or "", "summary": redact_text(approval.summary),
+        "environments": [{"name": e.name, "label": e.label, "production": e.production}
+                         for e in envs],
+        "reason": decision.get("reason"), "rule": decision.get("rule"),
+        "agent_says": agent_says(details),
+        "plan": {"steps": [plan_step(step) for step in plan.get("steps") or []
+                           if isinstance(step, dict)],
+                 "unprotected": [u for u in plan.get("unprotected") or [] if isinstance(u, dict)]},
+        "approvals": sum(g.decision == "approve" for g in approval.grants),
+        "approvals_required": approval.approvals_required,
+        "requested_at": approval.requested_at, "expires_at": approval.expires_at,
+    }

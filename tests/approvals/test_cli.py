@@ -223,3 +223,28 @@ def test_approvals_is_a_table_that_folds_rather_than_cuts(project: Path) -> None
     assert "ID" in listing and "Status" in listing and "Expires" in listing  # headers
     assert apr in listing and "in 15 min" in listing
     assert "end" in listing and "…" not in listing  # the whole command, folded
+
+
+def test_json_from_deny_audit_verify_config_check_and_policy_explain(tmp_path: Path) -> None:
+    from tests.approvals.helpers import TWO_PEOPLE
+
+    project = write_project(tmp_path, TWO_PEOPLE.replace("approvals = 2", "approvals = 4"))
+    alice = enrol_by_cli(project, "alice")
+    apr = hold(project, "rm -rf /srv/data")
+    denied = airlock("deny", apr, "--reason", "not now", "--json", "--token", alice.credential,
+                     "--code", alice.code(), cwd=project)
+    assert denied.returncode == 0, denied.stderr
+    assert json.loads(denied.stdout)["status"] == "denied"
+    assert "rm -rf /srv/data" in denied.stderr  # the action, shown where JSON is not
+    verified = airlock("audit", "verify", "--json", cwd=project)
+    report = json.loads(verified.stdout)
+    assert verified.returncode == 0 and report["ok"] and report["count"] > 3
+    checked = airlock("config", "check", "--json", cwd=project)
+    warnings = json.loads(checked.stdout)["warnings"]
+    assert "holds for 4 approvals, but only 1 of the 3 declared human(s) are enrolled" \
+        in warnings[0]
+    plain = airlock("config", "check", cwd=project)
+    assert plain.returncode == 0 and "warning:" in plain.stderr
+    explained = json.loads(airlock("policy", "explain", "DROP TABLE users", "--kind", "sql",
+                                   "--resource", "prod-db", "--json", cwd=project).stdout)
+    assert explained["verdict"] == "hold" and explained["trace"]

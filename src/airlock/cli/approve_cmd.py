@@ -24,10 +24,11 @@ from rich.table import Table
 from airlock.approvals import effective_status
 from airlock.approvers import enrol
 from airlock.cli.app import CliState, app, err, out, state
+from airlock.config import Config
 from airlock.console.moments import relative
 from airlock.console.views import approval_json, environments
 from airlock.errors import ApprovalError, AuthError, InputError
-from airlock.model import utcnow
+from airlock.model import PrincipalKind, utcnow
 from airlock.redact import redact_text
 from airlock.store import ApprovalStatus
 from airlock.tokens import TOKEN_RE
@@ -100,6 +101,37 @@ def approver_remove(ctx: typer.Context, name: str = typer.Argument(...)) -> None
         raise InputError(f"{name} is not an approver (approvers: {known})")
     runtime.audit.record("approver_removed", None, {"approver": name})
     out.print(f"removed approver {escape(name)}")
+
+
+def enrolled_approvers(st: CliState) -> set[str] | None:
+    """The enrolled approvers, when this account can read the state (None otherwise: a
+    configuration check must not create or require the state)."""
+    if not st.config().state_dir.exists():
+        return None
+    try:
+        return {a.name for a in st.runtime().store.list_approvers()}
+    except Exception:  # unreadable state: the check still reports what the config says
+        return None
+
+
+def approver_shortfalls(config: Config, enrolled: set[str] | None) -> list[str]:
+    """Warnings for rules whose holds need more people than can approve them: more than the
+    humans declared, or (when the state is readable) more than are enrolled. Such a hold can
+    only expire."""
+    humans = sorted(p.name for p in config.principals.values()
+                    if p.kind is PrincipalKind.HUMAN)
+    able = [h for h in humans if enrolled is None or h in enrolled]
+    problems = []
+    for rule in config.rules:
+        if rule.approvals <= len(able):
+            continue
+        who = (f"{len(humans)} human(s) are declared" if enrolled is None or
+               len(able) == len(humans) else
+               f"only {len(able)} of the {len(humans)} declared human(s) are enrolled")
+        problems.append(f"rule {rule.name!r} holds for {rule.approvals} approvals, but {who}: "
+                        "its holds can only expire (declare and enrol more approvers with "
+                        "`airlock approver add NAME`, or lower the rule's approvals)")
+    return problems
 
 
 # ---- deciding --------------------------------------------------------------------------------

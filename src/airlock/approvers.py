@@ -210,6 +210,14 @@ def authenticate(store: Store, config: Config, approvals_key: bytes, credential:
     not tell an unknown name from a wrong credential; the audit record (`why`) does.
     """
     now = now or utcnow()
+    record, principal = check_credential(store, config, credential, name=name)
+    return _accept_code(store, approvals_key, record, code, now, principal)
+
+
+def check_credential(store: Store, config: Config, credential: str, *,
+                     name: str | None = None) -> tuple[ApproverRecord, Principal]:
+    """The enrolled human behind `credential` (no code: enough to *look* at a hold, never to
+    decide one), or ApproverAuthError."""
     claimed, secret = parse_credential(credential)
     if name is not None and name.strip() != claimed:
         raise ApproverAuthError("bad_credential", "unknown approver or wrong credential",
@@ -222,7 +230,7 @@ def authenticate(store: Store, config: Config, approvals_key: bytes, credential:
         principal = check_is_human(config, claimed)
     except InputError as exc:
         raise ApproverAuthError("not_human", exc.message, name=claimed) from None
-    return _accept_code(store, approvals_key, record, code, now, principal)
+    return record, principal
 
 
 def _accept_code(store: Store, approvals_key: bytes, record: ApproverRecord, code: str,

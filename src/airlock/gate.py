@@ -428,10 +428,13 @@ def _backup_note(plan: SafetyPlan, snapshots: tuple[str, ...],
 
 
 def _action_record(action: Action, caller: Caller) -> dict[str, Any]:
-    return {"principal": action.principal, "principal_kind": caller.principal.kind.value,
-            "token": caller.token_id, "front": action.front, "kind": action.kind.value,
-            "content": redact(action.content()), "context": action.context.canonical(),
-            "received_at": action.received_at.isoformat()}
+    record = {"principal": action.principal, "principal_kind": caller.principal.kind.value,
+              "token": caller.token_id, "front": action.front, "kind": action.kind.value,
+              "content": redact(action.content()), "context": action.context.canonical(),
+              "received_at": action.received_at.isoformat()}
+    if action.stated is not None:  # the agent's own words, kept (redacted) beside the action
+        record["agent_says"] = redact(action.stated.to_json())
+    return record
 
 
 def _decision_record(ev: Evaluation) -> dict[str, Any]:
@@ -447,6 +450,9 @@ def _decision_record(ev: Evaluation) -> dict[str, Any]:
 
 
 def _approval_details(ev: Evaluation, plan: SafetyPlan) -> dict[str, Any]:
-    return {**_decision_record(ev), "content": redact(ev.action.content()),
-            "context": ev.action.context.canonical(), "front": ev.action.front,
-            "safety_plan": plan.to_json()}
+    details = {**_decision_record(ev), "content": redact(ev.action.content()),
+               "context": ev.action.context.canonical(), "front": ev.action.front,
+               "safety_plan": plan.to_json()}
+    if ev.action.stated is not None:  # shown to approvers as the agent's claim; not bound
+        details["agent_says"] = redact(ev.action.stated.to_json())
+    return details

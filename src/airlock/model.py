@@ -241,8 +241,48 @@ class ActionContext:
 
 
 @dataclass(frozen=True, slots=True)
+class AgentStatement:
+    """What the agent (through its harness) says about a tool call: its own description of it
+    and the session it belongs to. It is the agent's *claim*: shown to approvers labelled as
+    such, never judged and never part of what an approval is bound to (the same action with
+    another description is the same action)."""
+
+    description: str | None = None
+    session: str | None = None
+    harness: str | None = None
+
+    MAX_DESCRIPTION = 1000
+    MAX_SESSION = 200
+
+    @classmethod
+    def of(cls, description: object, session: object, harness: str | None = None
+           ) -> AgentStatement | None:
+        """From untrusted harness fields: anything that is not a non-empty string is dropped,
+        and long text is cut (it is the agent's to make long)."""
+        said = _short(description, cls.MAX_DESCRIPTION)
+        sid = _short(session, cls.MAX_SESSION)
+        if said is None and sid is None:
+            return None
+        return cls(said, sid, harness)
+
+    def to_json(self) -> dict[str, str]:
+        # "conversation", not "session": redaction masks any field named like a session cookie,
+        # and a harness's session id is an identifier the approver needs to see, not a secret.
+        return {k: v for k, v in (("description", self.description),
+                                  ("conversation", self.session), ("harness", self.harness)) if v}
+
+
+def _short(value: object, limit: int) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    value = value.strip()
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+@dataclass(frozen=True, slots=True)
 class Action:
-    """One thing an agent asked to do, exactly as a front received it."""
+    """One thing an agent asked to do, exactly as a front received it. `stated` is the agent's
+    own account of it (`AgentStatement`): shown, never judged, never bound."""
 
     payload: Payload
     principal: str
@@ -250,6 +290,7 @@ class Action:
     context: ActionContext = field(default_factory=ActionContext)
     id: str = field(default_factory=lambda: new_id("act"))
     received_at: datetime = field(default_factory=utcnow)
+    stated: AgentStatement | None = None
 
     @property
     def kind(self) -> ActionKind:

@@ -1,8 +1,16 @@
-"""Notifications: tell people that a held action is waiting for them.
+"""Notifications: tell people that a held action is waiting for them, and what became of it.
 
     hold ──► NotifyingApprovals.request ──► outbox (in the store, one item per webhook)
                                                 │  any process may hold: a hook, the API
              airlock up: Dispatcher ◄───────────┘  delivers due items, retries with backoff
+    audit log ──► EventFeed (in the Dispatcher) ──► outbox: decided, expired, outcome
+                                                └─► one structured log line per event
+
+Decisions and outcomes happen in whichever process made them (the console, `airlock approve`,
+a hook), and all of them land in the audit log: the feed in `airlock up` reads the log from
+where it last stopped (a cursor in the store's meta table, advanced by compare-and-set, so one
+replica announces each record) and turns the records that matter into events. Holds that
+expire undecided are found by a sweep that marks them expired (compare-and-set again).
 
 The outbox lives in the state store, so an announcement survives a restart and a hold made by
 a short-lived process (an agent hook) is still delivered by the service. Replicas sharing a
@@ -26,7 +34,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from airlock.approvals import Approvals
-from airlock.audit import AuditLog
+from airlock.audit import AuditLog, AuditRecord
 from airlock.config import Config, Webhook
 from airlock.model import (
     UNKNOWN_ENVIRONMENT,
@@ -40,11 +48,17 @@ from airlock.model import (
 )
 from airlock.redact import redact, redact_text
 from airlock.services import Health
-from airlock.store import ApprovalRecord, OutboxItem, OutboxStatus, Store
+from airlock.store import ApprovalRecord, ApprovalStatus, OutboxItem, OutboxStatus, Store
 
 log = logging.getLogger("airlock.notify")
 
 EVENT_REQUESTED = "approval.requested"
+EVENT_DECIDED = "approval.decided"
+EVENT_EXPIRED = "approval.expired"
+EVENT_OUTCOME = "approval.outcome"
+FEED_CURSOR = "notify.audit_seq"
+FEED_BATCH = 500
+events_log = logging.getLogger("airlock.events")
 # Waits before attempt 2, 3, …: quick at first (a blip), then patient (an outage).
 BACKOFF = (timedelta(seconds=5), timedelta(seconds=15), timedelta(minutes=1),
            timedelta(minutes=5), timedelta(minutes=15), timedelta(minutes=30),
@@ -120,6 +134,8 @@ def _slack_escape(text: str) -> str:
 
 
 def slack_payload(event: Mapping[str, Any], console_url: str) -> dict[str, Any]:
+    if event.get("event") != EVENT_REQUESTED:
+        return slack_followup(event, console_url)
     url = console_url + str(event["path"])
     envs = list(event.get("environments") or []) or ["no known environment"]
     where = ", ".join(f"*{_slack_escape(e)}* :red_circle:" if e in event.get("production", [])
@@ -149,6 +165,26 @@ def slack_payload(event: Mapping[str, Any], console_url: str) -> dict[str, Any]:
     }
 
 
+def followup_text(event: Mapping[str, Any]) -> str:
+    """One sentence for a decision, an expiry or an outcome."""
+    what = f"{event.get('principal')}'s {event.get('risk')} action ({event.get('summary')})"
+    kind = event.get("event")
+    if kind == EVENT_DECIDED:
+        said = f": {event['reason']}" if event.get("reason") else ""
+        left = (f" ({event.get('approvals')} of {event.get('approvals_required')} approvals)"
+                if event.get("status") == "pending" else "")
+        return f"{event.get('by')} {event.get('decision')} {what}{left}{said}"
+    if kind == EVENT_EXPIRED:
+        return f"Nobody decided on {what} in time: the approval expired"
+    backup = f"; {event['backup']}" if event.get("backup") else ""
+    return f"{what} {event.get('status')}: {event.get('reason')}{backup}"
+
+
+def slack_followup(event: Mapping[str, Any], console_url: str) -> dict[str, Any]:
+    url = console_url + str(event["path"])
+    return {"text": _slack_escape(f"airlock: {followup_text(event)}. {url}")}
+
+
 FORMATS: dict[str, Callable[[Mapping[str, Any], str], dict[str, Any]]] = {
     "json": json_payload, "slack": slack_payload}
 
@@ -159,14 +195,139 @@ FORMATS: dict[str, Callable[[Mapping[str, Any], str], dict[str, Any]]] = {
 
 def enqueue_hold(store: Store, config: Config, approval: ApprovalRecord,
                  now: datetime | None = None) -> list[OutboxItem]:
+    return enqueue_event(store, config, hold_event(approval, config), now)
+
+
+def enqueue_event(store: Store, config: Config, event: dict[str, Any],
+                  now: datetime | None = None) -> list[OutboxItem]:
     now = now or utcnow()
-    event = hold_event(approval, config)
-    items = [OutboxItem(id=new_id("ntf"), channel=channel_id(hook), event=EVENT_REQUESTED,
+    items = [OutboxItem(id=new_id("ntf"), channel=channel_id(hook), event=str(event["event"]),
                         payload=event, created_at=now.isoformat(), due_at=now.isoformat())
              for hook in config.approvals.webhooks]
     for item in items:
         store.add_outbox(item)
     return items
+
+
+def _about(approval: ApprovalRecord | None, approval_id: str) -> dict[str, Any]:
+    """What every follow-up says about its approval (redacted summary, no content)."""
+    if approval is None:
+        return {"approval_id": approval_id, "path": f"/console/approvals/{approval_id}"}
+    return {"approval_id": approval.id, "action_id": approval.action_id,
+            "principal": approval.principal, "summary": redact_text(approval.summary),
+            "risk": approval.risk.value, "approvals_required": approval.approvals_required,
+            "path": f"/console/approvals/{approval.id}"}
+
+
+def events_of(record: AuditRecord, approval: ApprovalRecord | None) -> tuple[str, dict[str, Any]]:
+    """(log-only kind, or a webhook event) for one audit record; ("", {}) for records that
+    announce nothing. Holds are announced when they are made (NotifyingApprovals), so here
+    they are only logged."""
+    data = record.data
+    approval_id = str(data.get("approval_id") or "")
+    if record.kind == "held":
+        return "hold", {"event": "hold", **_about(approval, approval_id),
+                        "expires_at": data.get("expires_at")}
+    if record.kind in ("approval_given", "approval_denied"):
+        return EVENT_DECIDED, {
+            "event": EVENT_DECIDED, **_about(approval, approval_id),
+            "decision": "approved" if record.kind == "approval_given" else "denied",
+            "by": data.get("approver"), "via": data.get("via"),
+            "reason": redact_text(str(data.get("reason") or "")),
+            "status": data.get("status"), "approvals": data.get("approvals"),
+            "without_backup": bool(data.get("without_backup"))}
+    if record.kind == "approval_refused" and data.get("why") == "expired":
+        return EVENT_EXPIRED, {"event": EVENT_EXPIRED, **_about(approval, approval_id)}
+    the_hold_itself = (record.action_id == (approval.action_id if approval else None)
+                       and data.get("status") == "held")
+    if record.kind == "outcome" and approval_id and approval is not None \
+            and approval.status is not ApprovalStatus.PENDING and not the_hold_itself:
+        backup = redact_text(str(data.get("backup") or ""))
+        return EVENT_OUTCOME, {
+            "event": EVENT_OUTCOME, **_about(approval, approval_id),
+            "action_id": record.action_id, "status": data.get("status"),
+            "reason": redact_text(str(data.get("reason") or "")), "backup": backup,
+            "without_backup": "without a backup" in backup,
+            "snapshots": [s for s in data.get("snapshots") or [] if isinstance(s, str)]}
+    return "", {}
+
+
+def log_event(event: Mapping[str, Any], at: str) -> None:
+    """One line per event, JSON, for whoever runs `airlock up` (journald, a log shipper)."""
+    line = {"at": at, **{k: v for k, v in event.items() if k != "path"}}
+    events_log.info(json.dumps(line, ensure_ascii=False, sort_keys=True, default=str))
+
+
+class EventFeed:
+    """Turns what the audit log records about approvals into webhook events and log lines,
+    and expires holds nobody decided (see the module docstring)."""
+
+    def __init__(self, store: Store, config: Config,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.store = store
+        self.config = config
+        self.clock = clock
+
+    def run_once(self) -> int:
+        """Announce what happened since the last call; returns how many events."""
+        return self._expire() + self._follow()
+
+    def _expire(self) -> int:
+        now = self.clock()
+        count = 0
+        for approval in self.store.list_approvals(status=ApprovalStatus.PENDING, limit=500):
+            if datetime.fromisoformat(approval.expires_at) > now:
+                continue
+            if not self.store.update_approval(approval.next_version(
+                    status=ApprovalStatus.EXPIRED)):
+                continue  # decided, or expired by another replica, just now
+            self._announce({"event": EVENT_EXPIRED, **_about(approval, approval.id),
+                            "expires_at": approval.expires_at}, now)
+            count += 1
+        return count
+
+    def begin(self) -> None:
+        """On the very first start, announce from here on, not the whole history (later
+        starts go on from where the last one stopped: nothing is missed while down)."""
+        if self.store.get_meta(FEED_CURSOR) is None:
+            head = self.store.audit_head()
+            self.store.put_meta(FEED_CURSOR, str(head.seq if head else 0), expected=None)
+
+    def _follow(self) -> int:
+        now = self.clock()
+        cursor = self.store.get_meta(FEED_CURSOR)
+        if cursor is None:
+            self.begin()
+            return 0
+        records: list[AuditRecord] = []
+        for record in self.store.audit_records(after=int(cursor)):
+            records.append(record)
+            if len(records) >= FEED_BATCH:
+                break
+        if not records or not self.store.put_meta(FEED_CURSOR, str(records[-1].seq),
+                                                   expected=cursor):
+            return 0  # nothing new, or another replica announces these
+        count = 0
+        for record in records:
+            approval_id = record.data.get("approval_id")
+            if record.kind not in ("held", "approval_given", "approval_denied",
+                                   "approval_refused", "outcome") or not approval_id:
+                continue
+            approval = self.store.get_approval(str(approval_id))
+            kind, event = events_of(record, approval)
+            if not kind:
+                continue
+            if kind == "hold":
+                log_event(event, record.at)  # its webhook event went out when it was made
+            else:
+                self._announce(event, now, at=record.at)
+            count += 1
+        return count
+
+    def _announce(self, event: dict[str, Any], now: datetime, at: str | None = None) -> None:
+        event = redact(event)
+        log_event(event, at or now.isoformat())
+        enqueue_event(self.store, self.config, event, now)
 
 
 class NotifyingApprovals:
@@ -236,8 +397,10 @@ class Dispatcher:
 
     def __init__(self, store: Store, webhooks: Sequence[Webhook], audit: AuditLog,
                  console_url: str, *, send: Sender = post_json,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow, config: Config | None = None) -> None:
         self.store = store
+        # With the configuration, decisions, expiries and outcomes are announced too.
+        self.feed = EventFeed(store, config, clock) if config is not None else None
         self.webhooks = {channel_id(w): w for w in webhooks}
         self.audit = audit
         self.console_url = console_url.rstrip("/")
@@ -249,6 +412,11 @@ class Dispatcher:
     def run_once(self) -> int:
         """Attempt every due item once; returns how many were delivered."""
         delivered = 0
+        if self.feed is not None:
+            try:
+                self.feed.run_once()
+            except Exception:  # announcing is not a gate: deliver what is queued regardless
+                log.exception("could not read new events from the audit log")
         now = self.clock()
         for item in self.store.due_outbox(now.isoformat()):
             claimed = item.next_version(attempts=item.attempts + 1,
@@ -289,8 +457,14 @@ class Dispatcher:
         return 1
 
     def start(self, interval: float = 1.0) -> None:
-        if not self.webhooks or self._thread is not None:
+        if (not self.webhooks and self.feed is None) or self._thread is not None:
             return
+        _log_events_to_stderr()
+        if self.feed is not None:
+            try:
+                self.feed.begin()
+            except Exception:
+                log.exception("could not start reading events from the audit log")
 
         def loop() -> None:
             while not self._stop.wait(interval):
@@ -309,8 +483,20 @@ class Dispatcher:
             self._thread = None
 
     def health(self) -> Health:
-        if not self.webhooks:
+        if not self.webhooks and self.feed is None:
             return Health(True, "no webhooks configured")
         if self._thread is None or not self._thread.is_alive():
             return Health(False, "not running")
-        return Health(True, f"{len(self.webhooks)} webhook(s)")
+        return Health(True, f"{len(self.webhooks)} webhook(s)" if self.webhooks
+                      else "no webhooks; events are logged")
+
+
+def _log_events_to_stderr() -> None:
+    """The event lines go to stderr as they are (one JSON object a line) unless the process
+    configured logging for them already."""
+    if not events_log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        events_log.addHandler(handler)
+        events_log.setLevel(logging.INFO)
+        events_log.propagate = False

@@ -231,7 +231,7 @@ def planned(runtime: Runtime, *, host: str, port: int) -> Services:
         HookDaemon(HookRunner.from_runtime(runtime),
                    socket_path(config.state_dir, config.hooks.socket), config.hooks.socket_group),
         Dispatcher(runtime.store, config.approvals.webhooks, runtime.audit,
-                   console_url(runtime, host, port)),
+                   console_url(runtime, host, port), config=config),
         PeriodicService("maintenance", maintenance(runtime), MAINTENANCE_SECONDS),
     )
     if config.vault.enabled:  # the audit head, out of the agent's reach (anchors.py)

@@ -153,8 +153,10 @@ def test_approve_and_deny_in_a_real_browser(browser: Any, server: Server) -> Non
     assert "DENIED" in recent.upper() and "orders is live" in recent
     shot(page, "6-index-after")
     page.goto(f"{server.base}/console/audit")
-    assert "The chain verifies" in page.inner_text(".flash-ok")
-    assert page.locator("td .kind", has_text="approval_given").count() == 1
+    assert page.locator(".audit-row .kind", has_text="approval_given").count() == 1
+    page.click("button:has-text('Verify the whole chain now')")
+    page.wait_for_url(f"{server.base}/console/audit")
+    assert "The chain verified" in page.inner_text(".flash-ok")
     shot(page, "7-audit")
 
     assert problems == []  # no script errors, nothing blocked by the page's own CSP

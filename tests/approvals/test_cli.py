@@ -183,3 +183,68 @@ def test_approving_what_no_backup_protects_needs_without_backup(project: Path) -
         assert given.data["without_backup"] is True
     finally:
         runtime.close()
+
+
+def test_approve_over_the_server_shows_the_action_before_asking_for_the_code(
+        project: Path) -> None:
+    """`--server` mode reads the hold through the running service (the approver's account
+    cannot read airlock's state): the action, the missing backup and the agent's words come
+    first; the code is asked for only then, and a wrong credential never gets that far."""
+    from tests.approvals.helpers import start_server
+
+    alice = enrol_by_cli(project, "alice")
+    apr = hold(project, "rm -rf /srv/data")
+    server = start_server(project)
+    try:
+        wrong = airlock("approve", apr, "--server", server.base, cwd=project,
+                        input="alk_apv_alice_" + "x" * 43 + "\n123456\n")
+        assert wrong.returncode == 2 and "wrong credential" in wrong.stderr
+        assert "authenticator code" not in wrong.stdout and "rm -rf" not in wrong.stdout
+        gap = airlock("approve", apr, "--server", server.base, cwd=project,
+                      input=f"{alice.credential}\n")
+        assert gap.returncode == 2 and "--without-backup" in gap.stderr
+        assert "rm -rf /srv/data" in gap.stdout and "authenticator code" not in gap.stdout
+        done = airlock("approve", apr, "--server", server.base, "--without-backup", "--json",
+                       cwd=project, input=f"{alice.credential}\n{alice.code()}\n")
+        assert done.returncode == 0, done.stderr
+        shown = done.stderr.index("rm -rf /srv/data")
+        assert "no backup" in done.stderr[shown:]
+        result = json.loads(done.stdout[done.stdout.index("{"):])
+        assert result["status"] == "approved" and result["decision"] == "approve"
+        assert alice.credential not in done.stdout + done.stderr
+    finally:
+        server.stop()
+
+
+def test_approvals_is_a_table_that_folds_rather_than_cuts(project: Path) -> None:
+    long = "rm -rf /srv/" + "very-long-folder-name-" * 7 + "end"  # (summaries keep 200)
+    apr = hold(project, long)
+    listing = airlock("approvals", cwd=project).stdout
+    assert "ID" in listing and "Status" in listing and "Expires" in listing  # headers
+    assert apr in listing and "in 15 min" in listing
+    assert "end" in listing and "…" not in listing  # the whole command, folded
+
+
+def test_json_from_deny_audit_verify_config_check_and_policy_explain(tmp_path: Path) -> None:
+    from tests.approvals.helpers import TWO_PEOPLE
+
+    project = write_project(tmp_path, TWO_PEOPLE.replace("approvals = 2", "approvals = 4"))
+    alice = enrol_by_cli(project, "alice")
+    apr = hold(project, "rm -rf /srv/data")
+    denied = airlock("deny", apr, "--reason", "not now", "--json", "--token", alice.credential,
+                     "--code", alice.code(), cwd=project)
+    assert denied.returncode == 0, denied.stderr
+    assert json.loads(denied.stdout)["status"] == "denied"
+    assert "rm -rf /srv/data" in denied.stderr  # the action, shown where JSON is not
+    verified = airlock("audit", "verify", "--json", cwd=project)
+    report = json.loads(verified.stdout)
+    assert verified.returncode == 0 and report["ok"] and report["count"] > 3
+    checked = airlock("config", "check", "--json", cwd=project)
+    warnings = json.loads(checked.stdout)["warnings"]
+    assert "holds for 4 approvals, but only 1 of the 3 declared human(s) are enrolled" \
+        in warnings[0]
+    plain = airlock("config", "check", cwd=project)
+    assert plain.returncode == 0 and "warning:" in plain.stderr
+    explained = json.loads(airlock("policy", "explain", "DROP TABLE users", "--kind", "sql",
+                                   "--resource", "prod-db", "--json", cwd=project).stdout)
+    assert explained["verdict"] == "hold" and explained["trace"]

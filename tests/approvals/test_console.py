@@ -370,10 +370,18 @@ def test_every_page_carries_the_security_headers(world: World) -> None:
     assert css.status_code == 200 and "env-prod" in css.text
 
 
-def test_audit_page_verifies_the_chain_and_filters_by_action(world: World) -> None:
+def test_audit_page_verifies_only_when_asked_and_filters_by_action(world: World) -> None:
     held = world.submit({"kind": "sql", "input": "DROP TABLE users", "resource": "prod-db"})
     login(world.client, world.alice)
     page = world.client.get("/console/audit")
-    assert "The chain verifies" in page.text and "console_login" in page.text
+    assert "has not been verified from the console yet" in page.text
+    assert '<span class="kind">console_login</span>' in page.text
+    refused = world.client.post("/console/audit/verify", data={"csrf": "wrong"})
+    assert refused.status_code == 403
+    verified = world.client.post("/console/audit/verify", data={"csrf": csrf_in(page)})
+    assert verified.status_code == 303
+    page = world.client.get("/console/audit")
+    assert "The chain verified just now (by alice)" in re.sub(r"<[^>]+>", "", page.text)
     only = world.client.get(f"/console/audit?action={held['action_id']}").text
-    assert "held" in only and "console_login" not in only
+    assert '<span class="kind">held</span>' in only
+    assert '<span class="kind">console_login</span>' not in only

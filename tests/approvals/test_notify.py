@@ -22,7 +22,13 @@ from airlock.model import Action, ActionContext, Risk, ShellCommand, Status, Tar
 from airlock.notify import BACKOFF, MAX_ATTEMPTS, Dispatcher, NotifyingApprovals
 from airlock.store import OutboxStatus, Store, open_store
 from airlock.store.memory import MemoryStore
-from tests.approvals.helpers import agent_token, runtime_for, start_server, write_project
+from tests.approvals.helpers import (
+    agent_token,
+    enrol_by_cli,
+    runtime_for,
+    start_server,
+    write_project,
+)
 from tests.factories import Twins, assessment, caller, effect, make_config
 
 PROD_DB = Target("postgres", "db.prod.internal:5432/app")
@@ -272,3 +278,94 @@ format = "slack"
     finally:
         server.stop()
     assert "secret-path" not in (project / "server.log").read_text()
+
+
+# ---- after the hold: decisions, expiries, outcomes ------------------------------------------
+
+def test_the_service_announces_decisions_and_outcomes_and_logs_each(
+        receiver: Receiver, tmp_path: Path) -> None:
+    project = write_project(tmp_path, f"""
+[[approvals.webhooks]]
+url = "{receiver.url}"
+format = "json"
+""")
+    token = agent_token(project)
+    alice = enrol_by_cli(project, "alice")
+    server = start_server(project)
+    auth = {"Authorization": f"Bearer {token}"}
+    body = {"kind": "sql", "input": "DROP TABLE users -- postgresql://app:s3cr3t@db/app",
+            "resource": "prod-db"}
+    try:
+        held = httpx.post(f"{server.base}/v1/actions", headers=auth, json=body).json()
+        assert held["verdict"] == "hold", held
+        approved = httpx.post(
+            f"{server.base}/console/api/approvals/{held['approval_id']}/decision",
+            json={"credential": alice.credential, "code": alice.code(), "decision": "approve",
+                  "reason": "checked with the owner", "without_backup": True})
+        assert approved.status_code == 200, approved.text
+        ran = httpx.post(f"{server.base}/v1/actions", headers=auth, json=body).json()
+        assert ran["verdict"] == "allow", ran
+        deadline = time.monotonic() + 15
+        while len(receiver.received) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        server.stop()
+    events = {m["event"]: m for m in receiver.received}
+    assert sorted(m["event"] for m in receiver.received) == [
+        "approval.decided", "approval.outcome", "approval.requested"]
+    decided, outcome = events["approval.decided"], events["approval.outcome"]
+    assert decided["decision"] == "approved" and decided["by"] == "alice"
+    assert decided["reason"] == "checked with the owner" and decided["status"] == "approved"
+    assert decided["url"] == f"{server.base}/console/approvals/{held['approval_id']}"
+    assert outcome["without_backup"] is True and "accepted by alice" in outcome["backup"]
+    assert outcome["action_id"] == ran["action_id"]
+    for message in receiver.received:
+        text = json.dumps(message)
+        assert "s3cr3t" not in text and alice.credential not in text
+        assert "DROP TABLE" in text  # the summary, redacted
+    # `airlock up` logged each hold and decision as one JSON line
+    lines = [json.loads(line) for line in (project / "server.log").read_text().splitlines()
+             if line.startswith("{")]
+    kinds = [line["event"] for line in lines]
+    assert kinds == ["hold", "approval.decided", "approval.outcome"], kinds
+    assert all(line["approval_id"] == held["approval_id"] for line in lines)
+    assert "s3cr3t" not in (project / "server.log").read_text()
+
+
+def test_holds_nobody_decided_are_expired_and_announced(receiver: Receiver,
+                                                        tmp_path: Path) -> None:
+    project = write_project(tmp_path, f"""
+[[approvals.webhooks]]
+url = "{receiver.url}"
+format = "slack"
+""")
+    runtime = runtime_for(project)
+    try:
+        outcome = runtime.gate().submit(Action(ShellCommand("rm -rf /srv/data"), "agent",
+                                               "hook"), caller())
+        assert outcome.status is Status.HELD and outcome.approval_id
+        approval = runtime.store.get_approval(outcome.approval_id)
+        assert approval is not None
+        late = Clock()
+        late.now = datetime.fromisoformat(approval.expires_at) + timedelta(seconds=1)
+        early = Clock()
+        early.now = datetime.fromisoformat(approval.requested_at)
+        d = Dispatcher(runtime.store, runtime.config.approvals.webhooks, runtime.audit,
+                       "https://airlock.example", clock=early, config=runtime.config)
+        d.feed.begin()  # type: ignore[union-attr]
+        d.run_once()
+        assert [m["text"].split(":")[0] for m in receiver.received] == ["airlock"]
+        d.clock = late
+        d.feed.clock = late  # type: ignore[union-attr]
+        d.run_once()
+        again = Dispatcher(runtime.store, runtime.config.approvals.webhooks, runtime.audit,
+                           "https://airlock.example", clock=late, config=runtime.config)
+        again.run_once()  # another replica: nothing twice
+    finally:
+        runtime.close()
+    assert len(receiver.received) == 2
+    expired = receiver.received[1]["text"]
+    assert "Nobody decided on agent's destructive action (rm -rf /srv/data) in time" in expired
+    assert f"https://airlock.example/console/approvals/{outcome.approval_id}" in expired
+    stored = runtime_for(project).store.get_approval(outcome.approval_id)
+    assert stored is not None and stored.status.value == "expired"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 from importlib import resources
 from pathlib import Path
@@ -36,9 +37,20 @@ def init(path: Path = typer.Argument(Path("airlock.toml"), help="Where to write 
 
 
 @config_app.command("check")
-def config_check(ctx: typer.Context) -> None:
+def config_check(ctx: typer.Context,
+                 as_json: bool = typer.Option(False, "--json",
+                                              help="Print the result as JSON.")) -> None:
     """Load and validate the configuration (credentials included) and summarise it."""
+    from airlock.cli.approve_cmd import approver_shortfalls, enrolled_approvers
+
     config = state(ctx).config()
+    warnings = approver_shortfalls(config, enrolled_approvers(state(ctx)))
+    if as_json:
+        print(json.dumps({"ok": True, "source": config.source, "state_dir": str(config.state_dir),
+                          "warnings": warnings}, indent=2))
+        return
+    for warning in warnings:
+        err.print(f"[bold yellow]warning:[/] {escape(warning)}")
     out.print(f"[bold green]OK[/] {escape(config.source)}")
     out.print(f"state: {config.state_dir}")
     envs = ", ".join(f"{e.name}{' (production)' if e.production else ''}"

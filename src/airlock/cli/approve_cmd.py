@@ -17,17 +17,20 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import typer
+from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 from airlock.approvals import effective_status
 from airlock.approvers import enrol
-from airlock.cli.app import CliState, app, out, state
+from airlock.cli.app import CliState, app, err, out, state
 from airlock.config import Config
-from airlock.console.views import environments
+from airlock.console.moments import relative
+from airlock.console.views import approval_json, environments
 from airlock.errors import ApprovalError, AuthError, InputError
-from airlock.model import utcnow
+from airlock.model import PrincipalKind, utcnow
 from airlock.redact import redact_text
-from airlock.store import ApprovalRecord, ApprovalStatus
+from airlock.store import ApprovalStatus
 from airlock.tokens import TOKEN_RE
 
 approver_app = typer.Typer(no_args_is_help=True,
@@ -100,27 +103,71 @@ def approver_remove(ctx: typer.Context, name: str = typer.Argument(...)) -> None
     out.print(f"removed approver {escape(name)}")
 
 
+def enrolled_approvers(st: CliState) -> set[str] | None:
+    """The enrolled approvers, when this account can read the state (None otherwise: a
+    configuration check must not create or require the state)."""
+    if not st.config().state_dir.exists():
+        return None
+    try:
+        return {a.name for a in st.runtime().store.list_approvers()}
+    except Exception:  # unreadable state: the check still reports what the config says
+        return None
+
+
+def approver_shortfalls(config: Config, enrolled: set[str] | None) -> list[str]:
+    """Warnings for rules whose holds need more people than can approve them: more than the
+    humans declared, or (when the state is readable) more than are enrolled. Such a hold can
+    only expire."""
+    humans = sorted(p.name for p in config.principals.values()
+                    if p.kind is PrincipalKind.HUMAN)
+    able = [h for h in humans if enrolled is None or h in enrolled]
+    problems = []
+    for rule in config.rules:
+        if rule.approvals <= len(able):
+            continue
+        who = (f"{len(humans)} human(s) are declared" if enrolled is None or
+               len(able) == len(humans) else
+               f"only {len(able)} of the {len(humans)} declared human(s) are enrolled")
+        problems.append(f"rule {rule.name!r} holds for {rule.approvals} approvals, but {who}: "
+                        "its holds can only expire (declare and enrol more approvers with "
+                        "`airlock approver add NAME`, or lower the rule's approvals)")
+    return problems
+
+
 # ---- deciding --------------------------------------------------------------------------------
 
-def _show(approval: ApprovalRecord, config: Config) -> None:
-    envs = environments(approval.details, config)
-    where = ", ".join(f"{e.label}{' (PRODUCTION)' if e.production else ''}" for e in envs)
-    out.print(f"[bold]{approval.id}[/]  {approval.risk.value.upper()} in "
+def _show(view: dict[str, Any], to: Console) -> None:
+    """The hold as the console's page says it (the same JSON, local or from --server); with
+    `--json` it goes to stderr, so stdout stays one JSON document."""
+    envs = view.get("environments") or []
+    where = ", ".join(f"{e['label']}{' (PRODUCTION)' if e['production'] else ''}" for e in envs)
+    to.print(f"[bold]{view['id']}[/]  {str(view['risk']).upper()} in "
               f"{escape(where or 'no known environment')}  requested by "
-              f"{escape(approval.principal)}")
-    out.print(f"  {escape(redact_text(approval.summary))}")
-    plan = approval.details.get("safety_plan") or {}
+              f"{escape(str(view['principal']))}  ({view['status']}, {view['approvals']} of "
+              f"{view['approvals_required']} approvals)")
+    to.print(f"  {escape(str(view['summary']))}")
+    said = (view.get("agent_says") or {}).get("description")
+    if said:
+        to.print(f"  the agent says (not checked): {escape(str(said))}")
+    if view.get("reason"):
+        to.print(f"  held because: {escape(str(view['reason']))}")
+    plan = view.get("plan") or {}
     for step in plan.get("steps") or []:
-        out.print(f"  backup first: {escape(step['target'])} ({escape(step['method'])})")
+        to.print(f"  backup first: {escape(str(step['target']))} ({escape(str(step['method']))})")
+        for t in step.get("tables") or []:
+            rows = f"~{t['rows']:,} rows" if isinstance(t.get("rows"), int) else "rows unknown"
+            to.print(f"    reaches {escape(str(t['name']))}: {rows}")
     for gap in plan.get("unprotected") or []:
-        out.print(f"  [yellow]no backup[/] of {escape(gap['target'])}: {escape(gap['why'])}")
+        to.print(f"  [yellow]no backup[/] of {escape(str(gap.get('target')))}: "
+                  f"{escape(str(gap.get('why')))}")
 
 
-def _over_http(server: str, approval_id: str, body: dict[str, Any]) -> dict[str, Any]:
+def _over_http(server: str, approval_id: str, body: dict[str, Any],
+               what: str = "decision") -> dict[str, Any]:
     parts = urlsplit(server)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InputError(f"--server {server!r} is not an http(s) URL (e.g. http://127.0.0.1:8377)")
-    url = f"{server.rstrip('/')}/console/api/approvals/{quote(approval_id)}/decision"
+    url = f"{server.rstrip('/')}/console/api/approvals/{quote(approval_id)}/{what}"
     request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",  # noqa: S310
                                      headers={"Content-Type": "application/json"})
     try:
@@ -141,7 +188,7 @@ def _over_http(server: str, approval_id: str, body: dict[str, Any]) -> dict[str,
 
 def _decide(st: CliState, approval_id: str, *, approve: bool, token: str | None,
             code: str | None, reason: str, server: str | None,
-            without_backup: bool = False) -> None:
+            without_backup: bool = False, as_json: bool = False) -> None:
     from airlock.decisions import clean_reason
 
     clean_reason(reason, approve=approve)
@@ -151,10 +198,19 @@ def _decide(st: CliState, approval_id: str, *, approve: bool, token: str | None,
         if approval is None:
             raise ApprovalError(f"no approval {approval_id}",
                                 hint="list pending approvals with `airlock approvals`")
-        _show(approval, runtime.config)
+        _show(approval_json(approval, runtime.config, utcnow()), err if as_json else out)
         if approve and not without_backup and not (token and TOKEN_RE.match(token.strip())):
             runtime.desk.require_backup_accepted(approval_id)  # say so before asking for a code
     credential = token or typer.prompt("approver credential", hide_input=True)
+    if server is not None:  # the action first, as in local mode: then the code
+        view = _over_http(server, approval_id, {"credential": credential}, "preview")
+        _show(view, err if as_json else out)
+        gaps = (view.get("plan") or {}).get("unprotected") or []
+        if approve and gaps and not without_backup:
+            raise ApprovalError(
+                f"nothing can back up {', '.join(str(g.get('target')) for g in gaps)}, so "
+                "approving means accepting that it runs without a backup",
+                hint="add --without-backup if you accept that (no code was spent)")
     code = code or typer.prompt("authenticator code")
     if server is not None:
         body: dict[str, Any] = {"credential": credential, "code": code, "reason": reason,
@@ -170,6 +226,12 @@ def _decide(st: CliState, approval_id: str, *, approve: bool, token: str | None,
                                                without_backup=without_backup)
         status, approvals, needed = record.status.value, \
             sum(g.decision == "approve" for g in record.grants), record.approvals_required
+    if as_json:
+        print(json.dumps({"id": approval_id, "decision": "approve" if approve else "deny",
+                          "status": status, "approvals": approvals,
+                          "approvals_required": needed, "without_backup": without_backup,
+                          "reason": reason}, indent=2, ensure_ascii=False))
+        return
     if not approve:
         out.print(f"denied {approval_id}; the agent is told: {escape(reason)}")
         return
@@ -187,6 +249,8 @@ def _decide(st: CliState, approval_id: str, *, approve: bool, token: str | None,
 _TOKEN = typer.Option(None, "--token", help="The approver credential (for scripts; prompts "
                                              "hidden if left out).")
 _CODE = typer.Option(None, "--code", help="The current TOTP code (prompts if left out).")
+_JSON = typer.Option(False, "--json", help="Print the result as JSON (the action is shown on "
+                                           "stderr).")
 _SERVER = typer.Option(None, "--server", metavar="URL",
                        help="Decide through a running `airlock up` (e.g. http://127.0.0.1:8377) "
                             "instead of the local state.")
@@ -200,20 +264,21 @@ def approve(ctx: typer.Context, approval_id: str = typer.Argument(..., help="apr
             without_backup: bool = typer.Option(
                 False, "--without-backup",
                 help="Accept that the action runs with no backup of what airlock cannot back "
-                     "up (required when its safety plan lists such a target).")) -> None:
-    """Approve a held action (asks for your credential and a TOTP code)."""
+                     "up (required when its safety plan lists such a target)."),
+            as_json: bool = _JSON) -> None:
+    """Approve a held action (shows it, then asks for your credential and a TOTP code)."""
     _decide(state(ctx), approval_id.strip(), approve=True, token=token, code=code,
-            reason=reason, server=server, without_backup=without_backup)
+            reason=reason, server=server, without_backup=without_backup, as_json=as_json)
 
 
 @app.command()
 def deny(ctx: typer.Context, approval_id: str = typer.Argument(..., help="apr_…"),
          reason: str = typer.Option(..., "--reason", help="What the agent is told."),
          token: str | None = _TOKEN, code: str | None = _CODE,
-         server: str | None = _SERVER) -> None:
+         server: str | None = _SERVER, as_json: bool = _JSON) -> None:
     """Deny a held action with a reason (asks for your credential and a TOTP code)."""
     _decide(state(ctx), approval_id.strip(), approve=False, token=token, code=code,
-            reason=reason, server=server)
+            reason=reason, server=server, as_json=as_json)
 
 
 @app.command("approvals")
@@ -246,10 +311,17 @@ def list_approvals(ctx: typer.Context,
     if not rows:
         out.print("nothing is waiting for approval" if not show_all else "no approvals yet")
         return
+    table = Table(show_lines=False, expand=False)
+    table.add_column("ID", no_wrap=True)  # an id must stay whole to be copied
+    for column in ("Status", "Risk", "Where", "Asked by", "Approvals", "Expires", "Action"):
+        table.add_column(column, overflow="fold")  # folded, never cut: nothing is hidden
     for r in rows:
-        where = ",".join(r["environments"]) or "-"
-        prod = "[bold red]" if r["production"] else ""
-        out.print(f"{r['id']}  {r['status']:<8} {r['risk']:<12} {prod}{escape(where)}"
-                  f"{'[/]' if prod else ''}  {escape(r['principal'])}  "
-                  f"{r['approvals']}/{r['approvals_required']}  {escape(r['summary'][:80])}"
-                  + (f"  — {escape(r['reason'])}" if r["reason"] else ""))
+        where = escape(", ".join(r["environments"]) or "-")
+        table.add_row(r["id"], r["status"], r["risk"],
+                      f"[bold red]{where}[/]" if r["production"] else where,
+                      escape(r["principal"]), f"{r['approvals']}/{r['approvals_required']}",
+                      relative(datetime.fromisoformat(r["expires_at"]), now)
+                      if r["status"] == "pending" else "-",
+                      escape(r["summary"]) + (f"\n— {escape(r['reason'])}" if r["reason"]
+                                              else ""))
+    out.print(table)

@@ -121,9 +121,15 @@ def explain(ctx: typer.Context,
             kind: str = KindOpt, env: str | None = EnvOpt, principal: str | None = PrincipalOpt,
             dialect: str | None = DialectOpt, resource: str | None = ResourceOpt,
             cwd: str | None = CwdOpt, header: list[str] = HeaderOpt,
-            data: str | None = DataOpt) -> None:
+            data: str | None = DataOpt,
+            as_json: bool = typer.Option(False, "--json", help="Print the verdict and the "
+                                                               "trace as JSON.")) -> None:
     """Show every fact and every rule tried, and why the verdict is what it is."""
     ev = _evaluate(ctx, kind, action, env, principal, dialect, resource, cwd, header, data)
+    if as_json:
+        print(json.dumps({**evaluation_json(ev), "trace": list(ev.decision.trace),
+                          "errors": list(ev.errors)}, indent=2, ensure_ascii=False))
+        return
     print_evaluation(ev, trace=True)
 
 

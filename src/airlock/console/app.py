@@ -6,12 +6,16 @@
     GET  /console/approvals/{id}            everything needed to decide
     POST /console/approvals/{id}/approve    session + CSRF token + a fresh TOTP code
     POST /console/approvals/{id}/deny       session + CSRF token + a reason
-    GET  /console/audit                     the audit log, newest first, with its verification
+    GET  /console/audit                     the audit log, newest first, filtered, in pages
+    POST /console/audit/verify              walk the whole chain now; the page shows the result
     GET  /console/runbooks[/{resource}]     recovery runbooks, generated from the state (runbook/)
     GET  /console/inventory                 the resources and their edges, as a graph (SVG)
     POST /console/api/approvals/{id}/decision
                                             for scripts and `airlock approve --server`: JSON
                                             with credential and code, no cookies involved
+    POST /console/api/approvals/{id}/preview
+                                            the hold as JSON, for a credential alone (what
+                                            `airlock approve --server` shows before the code)
     GET  /console/static/…                  the stylesheet and script (shipped in the package)
 
 This is a front: it turns forms into calls on the approval desk (`decisions.ApprovalDesk`) and
@@ -22,11 +26,10 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
@@ -40,9 +43,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from airlock import __version__
 from airlock.approvals import effective_status
-from airlock.approvers import ApproverAuthError, check_is_human
+from airlock.approvers import ApproverAuthError, check_credential, check_is_human
 from airlock.audit import verify_records
-from airlock.console import inventory_views, views
+from airlock.console import auditview, inventory_views, views
 from airlock.console.security import (
     COOKIE_PATH,
     LOGIN_COOKIE,
@@ -63,7 +66,12 @@ from airlock.store import ApprovalStatus
 BASE = "/console"
 MAX_FORM_PART = 16 * 1024
 MAX_API_BODY = 16 * 1024
-AUDIT_PAGE = 100
+# The kinds offered in the audit filter (any kind can still be typed into the URL).
+AUDIT_KINDS = ("action", "decision", "held", "outcome", "approval_given", "approval_denied",
+               "approval_refused", "approval_used", "approval_not_used", "snapshot",
+               "snapshot_failed", "backup", "backup_failed", "execution_failed", "error",
+               "hook_refused", "notification_failed", "console_login", "console_logout",
+               "token_created", "token_revoked", "approver_added", "approver_removed")
 T = TypeVar("T")
 
 
@@ -235,12 +243,20 @@ class Console:
 
     # ---- pages ------------------------------------------------------------------------------
 
+    def enrolled_approvers(self) -> frozenset[str]:
+        """Enrolled approvers who are humans in the configuration now: only they can
+        approve anything."""
+        return frozenset(r.name for r in self.store.list_approvers()
+                         if (p := self.config.principals.get(r.name)) is not None
+                         and p.kind is PrincipalKind.HUMAN)
+
     async def lists(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         now = self.clock()
         pending = await self.sync(self.store.list_approvals, status=ApprovalStatus.PENDING,
                                   limit=200)
         recent = await self.sync(self.store.list_approvals, limit=60)
-        waiting = [views.approval_summary(a, self.config, now) for a in pending
+        enrolled = await self.sync(self.enrolled_approvers)
+        waiting = [views.approval_summary(a, self.config, now, enrolled) for a in pending
                    if effective_status(a, now) is ApprovalStatus.PENDING]
         decided = [views.approval_summary(a, self.config, now) for a in recent
                    if effective_status(a, now) is not ApprovalStatus.PENDING][:25]
@@ -270,7 +286,13 @@ class Console:
         if approval is None:
             return self.error(request, 404, "No such approval",
                               "There is no approval with this id.", session)
-        page = views.approval_page(approval, self.config, self.clock(), session.approver)
+        enrolled = await self.sync(self.enrolled_approvers)
+        used = None
+        if approval.used_by_action:
+            used = await self.sync(auditview.records_of_action, self.store,
+                                   approval.used_by_action)
+        page = views.approval_page(approval, self.config, self.clock(), session.approver,
+                                   enrolled=enrolled, used=used)
         done = request.query_params.get("done")
         flash = {"approved": "Your approval is recorded.",
                  "denied": "Your denial is recorded; the agent is told your reason."}.get(done or "")
@@ -348,32 +370,42 @@ class Console:
         return self.render(request, "runbook.html", {"book": book, "body": html_body(book)},
                            session=session)
 
-    async def audit(self, request: Request) -> Response:
-        session = await self.session(request)
+    async def audit(self, request: Request, *, session: Session | None = None,
+                    status: int = 200) -> Response:
+        session = session or await self.session(request)
         if session is None:
             return self.to_login(request)
-        action = (request.query_params.get("action") or "").strip()
+        wanted = auditview.AuditFilter.from_query(request.query_params)
         try:
-            before = int(request.query_params.get("before") or 0)
+            before: int | None = int(request.query_params.get("before") or 0) or None
         except ValueError:
-            before = 0
-        shown: deque[Any] = deque(maxlen=AUDIT_PAGE)
-
-        def read() -> Any:
-            def watched() -> Any:
-                for record in self.store.audit_records():
-                    if (not action or record.action_id == action) and \
-                            (not before or record.seq < before):
-                        shown.append(record)
-                    yield record
-            return verify_records(watched(), self.runtime.existing_audit_key())
-
-        report = await self.sync(read)
-        rows = [views.audit_row(r) for r in reversed(shown)]
-        older = rows[-1]["seq"] if len(rows) == AUDIT_PAGE else None
+            before = None
+        now = self.clock()
+        page = await self.sync(auditview.read_page, self.store, wanted, before, now)
+        verified = await self.sync(auditview.last_verification, self.store, now)
+        older = None
+        if page.older is not None:
+            older = f"{BASE}/audit?" + urlencode({**wanted.query(), "before": page.older})
         return self.render(request, "audit.html", {
-            "rows": rows, "report": report, "action": action, "older": older},
-            session=session)
+            "page": page, "wanted": wanted, "verified": verified, "older": older,
+            "kinds": AUDIT_KINDS, "newest": before is not None}, session=session,
+            status=status)
+
+    async def audit_verify(self, request: Request) -> Response:
+        """Walk the whole chain (O(records)): on request, never on a page load."""
+        checked = await self.authorized_post(request)
+        if isinstance(checked, Response):
+            return checked
+        session, _form = checked
+
+        def verify() -> None:
+            report = verify_records(self.store.audit_records(),
+                                    self.runtime.existing_audit_key())
+            auditview.save_verification(self.store, report, at=self.clock(),
+                                        by=session.approver)
+
+        await self.sync(verify)
+        return RedirectResponse(f"{BASE}/audit", 303)
 
     # ---- for scripts: JSON, no cookies ------------------------------------------------------
 
@@ -421,6 +453,37 @@ class Console:
                              "approvals": sum(g.decision == "approve" for g in record.grants),
                              "approvals_required": record.approvals_required,
                              "reason": record.reason})
+
+    async def api_preview(self, request: Request) -> Response:
+        """The hold, for an approver's credential alone: looking takes no code (as in a
+        console session); deciding always does."""
+        client = client_of(request)
+        if cross_origin(request):
+            return JSONResponse({"error": "cross-site request refused"}, status_code=403)
+        wait = self.limiter.retry_after(client)
+        if wait:
+            return JSONResponse({"error": f"too many failed attempts; retry in {wait} s"},
+                                status_code=429, headers={"Retry-After": str(wait)})
+        body = await request.body()
+        try:
+            obj = json.loads(body) if len(body) <= MAX_API_BODY else None
+        except ValueError:
+            obj = None
+        if not isinstance(obj, dict) or not isinstance(obj.get("credential"), str):
+            return JSONResponse({"error": 'send {"credential": "alk_apv_…"} as JSON'},
+                                status_code=400)
+        approval_id = request.path_params["approval_id"]
+        try:
+            await self.sync(check_credential, self.store, self.config, obj["credential"])
+        except ApproverAuthError as exc:
+            self.limiter.failed(client)
+            await self.sync(self.desk.record_refusal, exc, via="api", client=client,
+                            approval_id=approval_id)
+            return JSONResponse({"error": str(exc), "why": exc.why}, status_code=401)
+        approval = await self.sync(self.store.get_approval, approval_id)
+        if approval is None:
+            return JSONResponse({"error": f"no approval {approval_id}"}, status_code=404)
+        return JSONResponse(views.approval_json(approval, self.config, self.clock()))
 
     # ---- agent tokens -----------------------------------------------------------------------
 
@@ -494,11 +557,13 @@ def create_console(runtime: Runtime, *, limiter: LoginLimiter | None = None,
         Route("/approvals/{approval_id}", console.approval, methods=["GET"]),
         Route("/approvals/{approval_id}/approve", console.approve, methods=["POST"]),
         Route("/approvals/{approval_id}/deny", console.deny, methods=["POST"]),
-        Route("/audit", console.audit),
+        Route("/audit", console.audit, methods=["GET"]),
+        Route("/audit/verify", console.audit_verify, methods=["POST"]),
         Route("/runbooks", console.runbook),
         Route("/runbooks/{resource}", console.runbook),
         Route("/inventory", console.inventory),
         Route("/api/approvals/{approval_id}/decision", console.api_decision, methods=["POST"]),
+        Route("/api/approvals/{approval_id}/preview", console.api_preview, methods=["POST"]),
         Mount("/static", app=StaticFiles(packages=[("airlock.console", "static")])),
     ])
     return _Guard(app, console)

@@ -6,7 +6,6 @@ how long is left, or what may be shown is made here, once.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,8 +16,9 @@ from airlock.approvals import effective_status
 from airlock.audit import AuditRecord
 from airlock.config import Config
 from airlock.console.highlight import content_html
+from airlock.console.moments import moment
 from airlock.model import UNKNOWN_ENVIRONMENT
-from airlock.redact import redact, redact_text
+from airlock.redact import redact_text
 from airlock.store import ApprovalRecord, ApprovalStatus
 
 ACTION_NOUNS = {"sql": "SQL", "shell": "a shell command", "http": "an HTTP call",
@@ -43,17 +43,17 @@ def environments(details: dict[str, Any], config: Config) -> list[EnvironmentVie
     return sorted(views, key=lambda v: (not v.production, v.name))
 
 
-def when(iso: str | None) -> str:
-    if not iso:
-        return ""
-    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def approval_summary(approval: ApprovalRecord, config: Config, now: datetime) -> dict[str, Any]:
-    """A row of the pending and recent lists."""
+def approval_summary(approval: ApprovalRecord, config: Config, now: datetime,
+                     enrolled: frozenset[str] | None = None) -> dict[str, Any]:
+    """A row of the pending and recent lists. `enrolled`: the enrolled human approvers (None:
+    not known), so a hold that needs more people than can approve it says so."""
     envs = environments(approval.details, config)
     status = effective_status(approval, now)
+    can_approve = len(enrolled - {approval.principal}) if enrolled is not None else None
+    short = (can_approve is not None and status is ApprovalStatus.PENDING
+             and approval.approvals_required > can_approve)
     return {
+        "can_approve": can_approve, "short_of_approvers": short,
         "id": approval.id, "summary": redact_text(approval.summary),
         "risk": approval.risk.value, "principal": approval.principal,
         "front": approval.details.get("front") or "", "status": status.value,
@@ -61,24 +61,26 @@ def approval_summary(approval: ApprovalRecord, config: Config, now: datetime) ->
         "environments": envs, "production": any(e.production for e in envs),
         "approvals": sum(g.decision == "approve" for g in approval.grants),
         "approvals_required": approval.approvals_required,
-        "requested_at": when(approval.requested_at), "expires_at": approval.expires_at,
-        "expires_at_text": when(approval.expires_at),
+        "requested_at": moment(approval.requested_at, now), "expires_at": approval.expires_at,
+        "expires": moment(approval.expires_at, now),
         "decided_by": ", ".join(g.approver for g in approval.grants),
-        "decided_at": when(approval.decided_at or approval.used_at),
+        "decided_at": moment(approval.decided_at or approval.used_at, now),
         "reason": approval.reason,
     }
 
 
 def approval_page(approval: ApprovalRecord, config: Config, now: datetime,
-                  viewer: str) -> dict[str, Any]:
-    """Everything an approver needs to decide, from the record stored at hold time."""
+                  viewer: str, *, enrolled: frozenset[str] | None = None,
+                  used: list[AuditRecord] | None = None) -> dict[str, Any]:
+    """Everything an approver needs to decide, from the record stored at hold time; `used`:
+    the audit records of the action that spent the approval (its outcome, its snapshots)."""
     details = approval.details
     content = details.get("content") or {}
     context = details.get("context") or {}
     decision = details.get("decision") or {}
     plan = details.get("safety_plan") or {"steps": [], "unprotected": []}
     kind = str(content.get("kind", ""))
-    view = approval_summary(approval, config, now)
+    view = approval_summary(approval, config, now, enrolled)
     targets = [{"target": t.get("target"), "resource": t.get("resource"),
                 "environments": [EnvironmentView(e, e == UNKNOWN_ENVIRONMENT
                                                  or config.environment(e).production)
@@ -96,22 +98,79 @@ def approval_page(approval: ApprovalRecord, config: Config, now: datetime,
         "effects": details.get("effects") or [], "reasons": details.get("reasons") or [],
         "complete": details.get("complete", True), "classifier": details.get("classifier"),
         "rule": decision.get("rule"), "rule_reason": decision.get("reason"),
-        "plan_steps": plan.get("steps") or [], "plan_unprotected": plan.get("unprotected") or [],
+        "plan_steps": [plan_step(step) for step in plan.get("steps") or []
+                       if isinstance(step, dict)], "plan_unprotected": plan.get("unprotected") or [],
         "snapshot_required": decision.get("snapshot_required", False),
-        "grants": [{"approver": g.approver, "decision": g.decision, "at": when(g.at),
+        "grants": [{"approver": g.approver, "decision": g.decision, "at": moment(g.at, now),
                     "reason": g.reason, "without_backup": g.without_backup}
                    for g in approval.grants],
         "own_request": viewer == approval.principal, "already_decided": already,
         "can_decide": view["pending"] and viewer != approval.principal and not already,
         "used_by_action": approval.used_by_action,
+        "agent_says": agent_says(details),
+        "outcome": outcome_of(used or [], now),
     })
     return view
 
 
-def audit_row(record: AuditRecord) -> dict[str, Any]:
-    data = json.dumps(redact(dict(record.data)), sort_keys=True, ensure_ascii=False)
-    return {"seq": record.seq, "at": when(record.at), "kind": record.kind,
-            "action_id": record.action_id or "",
-            "data": data if len(data) <= 400 else data[:399] + "…",
-            "alarm": record.kind in ("approval_refused", "error", "snapshot_failed",
-                                     "execution_failed", "notification_failed")}
+def plan_step(step: dict[str, Any]) -> dict[str, Any]:
+    """A backup step, with the tables it reaches and their row estimates when the plan carries
+    them (a cascading DELETE reaches more tables than it names)."""
+    tables = []
+    for t in step.get("tables") or []:
+        if isinstance(t, dict):
+            name = t.get("table") or t.get("name")
+            rows = t.get("estimated_rows", t.get("rows", t.get("estimate")))
+            if isinstance(name, str):
+                tables.append({"name": name, "rows": rows if isinstance(rows, int) else None,
+                               "why": str(t.get("why") or t.get("via") or "")})
+        elif isinstance(t, str):
+            tables.append({"name": t, "rows": None, "why": ""})
+    return {**step, "tables": tables}
+
+
+def outcome_of(records: list[AuditRecord], now: datetime) -> dict[str, Any] | None:
+    """What happened when the approval was used: the newest outcome of the action, with the
+    snapshots (backups) taken first."""
+    for record in records:
+        if record.kind == "outcome":
+            data = record.data
+            snapshots = [s for s in data.get("snapshots") or [] if isinstance(s, str)]
+            return {"status": str(data.get("status") or ""),
+                    "reason": redact_text(str(data.get("reason") or "")),
+                    "backup": redact_text(str(data.get("backup") or "")),
+                    "snapshots": snapshots, "seq": record.seq, "at": moment(record.at, now)}
+    return None
+
+def agent_says(details: dict[str, Any]) -> dict[str, str]:
+    """The agent's own account of the call (its description, its session), redacted again:
+    text the agent wrote is shown as its claim, never as airlock's judgement."""
+    said = details.get("agent_says")
+    if not isinstance(said, dict):
+        return {}
+    return {k: redact_text(v) for k, v in said.items()
+            if k in ("description", "conversation", "harness") and isinstance(v, str) and v}
+
+
+def approval_json(approval: ApprovalRecord, config: Config, now: datetime) -> dict[str, Any]:
+    """What `airlock approve --server` shows before it asks for a code: the same facts as the
+    hold page, redacted, as JSON."""
+    details = approval.details
+    plan = details.get("safety_plan") or {}
+    decision = details.get("decision") or {}
+    envs = environments(details, config)
+    return {
+        "id": approval.id, "status": effective_status(approval, now).value,
+        "risk": approval.risk.value, "principal": approval.principal,
+        "front": details.get("front") or "", "summary": redact_text(approval.summary),
+        "environments": [{"name": e.name, "label": e.label, "production": e.production}
+                         for e in envs],
+        "reason": decision.get("reason"), "rule": decision.get("rule"),
+        "agent_says": agent_says(details),
+        "plan": {"steps": [plan_step(step) for step in plan.get("steps") or []
+                           if isinstance(step, dict)],
+                 "unprotected": [u for u in plan.get("unprotected") or [] if isinstance(u, dict)]},
+        "approvals": sum(g.decision == "approve" for g in approval.grants),
+        "approvals_required": approval.approvals_required,
+        "requested_at": approval.requested_at, "expires_at": approval.expires_at,
+    }

@@ -29,7 +29,7 @@ from fnmatch import fnmatchcase
 
 from airlock.config import Config
 from airlock.errors import InputError
-from airlock.model import Action, ActionContext, Caller, Payload
+from airlock.model import Action, ActionContext, AgentStatement, Caller, Payload
 
 __all__ = ["action_context", "front_action", "shell_environment"]
 
@@ -70,7 +70,7 @@ def shell_environment(config: Config, caller: Caller) -> str | None:
 
 
 def front_action(payload: Payload, caller: Caller, front: str,
-                 context: ActionContext) -> Action:
+                 context: ActionContext, *, stated: AgentStatement | None = None) -> Action:
     """The action a front submits: what to do, who asks (the caller the front authenticated),
-    through which front, and where."""
-    return Action(payload, caller.principal.name, front, context)
+    through which front, and where — and, apart, what the agent says it is for (`stated`)."""
+    return Action(payload, caller.principal.name, front, context, stated=stated)

@@ -1,24 +1,38 @@
-// airlock console: live countdowns and a self-refreshing waiting list. No dependencies; the
-// pages work without it (it only saves reloading).
+// airlock console: relative times kept current, and a self-refreshing waiting list. No
+// dependencies; the pages work without it (the server renders the same words once).
 (function () {
   "use strict";
 
-  function left(iso) {
-    var ms = Date.parse(iso) - Date.now();
-    if (isNaN(ms)) return null;
-    if (ms <= 0) return "expired";
-    var s = Math.floor(ms / 1000), m = Math.floor(s / 60), h = Math.floor(m / 60);
-    if (h > 0) return "in " + h + " h " + (m % 60) + " min";
-    return "in " + m + ":" + String(s % 60).padStart(2, "0");
+  // The same words as airlock/console/moments.py `relative`: keep the two in step.
+  function relative(ms) {
+    var future = ms > 0, left = Math.abs(Math.trunc(ms / 1000));
+    if (left < 45) return future ? "in under a minute" : "just now";
+    var minutes = Math.floor((left + 30) / 60), span;
+    if (minutes < 60) {
+      span = minutes + " min";
+    } else if (minutes < 24 * 60) {
+      var hours = Math.floor(minutes / 60), rest = minutes % 60;
+      span = rest && hours < 6 ? hours + " h " + rest + " min" : hours + " h";
+    } else {
+      var days = Math.round(minutes / (24 * 60));
+      span = days + " day" + (days !== 1 ? "s" : "");
+    }
+    return future ? "in " + span : span + " ago";
   }
 
   function tick() {
-    document.querySelectorAll("time[data-expires]").forEach(function (el) {
-      var text = left(el.getAttribute("data-expires"));
-      if (text !== null) {
-        el.textContent = text;
-        el.classList.toggle("prod-text", text === "expired");
+    var now = Date.now();
+    document.querySelectorAll("time[data-relative]").forEach(function (el) {
+      var at = Date.parse(el.getAttribute("datetime"));
+      if (isNaN(at)) return;
+      if (!el.hasAttribute("data-local")) {  // the exact time, in the reader's own zone
+        el.setAttribute("title", new Date(at).toLocaleString());
+        el.setAttribute("data-local", "");
       }
+      var expiry = el.closest(".expires");
+      var text = expiry && at <= now ? "now (expired)" : relative(at - now);
+      if (el.textContent !== text) el.textContent = text;
+      if (expiry) expiry.classList.toggle("prod-text", at <= now);
     });
   }
 
@@ -42,7 +56,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     tick();
-    window.setInterval(tick, 1000);
+    window.setInterval(tick, 15000);
     var box = document.getElementById("pending");
     if (box) window.setInterval(function () { refresh(box); }, 4000);
   });

@@ -16,7 +16,15 @@ from enum import StrEnum
 from typing import Any
 
 from airlock.errors import InputError
-from airlock.model import FileAccess, McpCall, Payload, ShellCommand, canonical_json, sha256_hex
+from airlock.model import (
+    AgentStatement,
+    FileAccess,
+    McpCall,
+    Payload,
+    ShellCommand,
+    canonical_json,
+    sha256_hex,
+)
 
 
 class Reply(StrEnum):
@@ -40,6 +48,7 @@ class ToolCall:
     cwd: str | None
     can_ask: bool = False  # the harness honours an "ask" answer on this event
     second_look: bool = False  # a permission dialog after PreToolUse: deny-only re-check
+    stated: AgentStatement | None = None  # the agent's own description: shown, never judged
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,7 +45,10 @@ def denied(judged: Judged) -> str:
     return "\n".join(lines)
 
 
-def held(judged: Sequence[Judged], *, approver_note: str | None) -> str:
+def held(judged: Sequence[Judged], *, approver_note: str | None,
+         console_url: str | None = None) -> str:
+    """`console_url` (the configured `public_url`) puts each approval's console page in the
+    message, so the person watching the agent can open it from there."""
     lines: list[str] = []
     for one in judged:
         lines.append(f"airlock held this action: {one.action.summary(MAX_SUMMARY)}")
@@ -60,6 +63,8 @@ def held(judged: Sequence[Judged], *, approver_note: str | None) -> str:
                          f"{approval.expires_at})")
         elif one.outcome.approval_id:
             lines.append(f"approval: {one.outcome.approval_id}")
+        if console_url and one.outcome.approval_id:
+            lines.append(f"console: {console_url}/console/approvals/{one.outcome.approval_id}")
     waiting = [j for j in judged if j.approval is None
                or j.approval.status is not ApprovalStatus.APPROVED]
     if not waiting:  # approved, but something else stopped it (a backup that failed)

@@ -23,6 +23,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from airlock.audit import AuditLog
@@ -33,6 +34,7 @@ from airlock.fronts.hooks import HARNESSES
 from airlock.fronts.hooks import messages as say
 from airlock.fronts.hooks.base import Answer, Harness, Reply, ToolCall
 from airlock.fronts.hooks.messages import Judged
+from airlock.fronts.hooks.stated import agent_statement
 from airlock.gate import Gate
 from airlock.model import (
     Action,
@@ -91,7 +93,8 @@ class HookRunner:
             return Answer(2, "", f"airlock does not know the harness {harness_name!r} (it knows "
                                  f"{', '.join(HARNESSES)}); the call is blocked")
         try:
-            call = harness.parse(decode(raw))
+            data = decode(raw)
+            call = replace(harness.parse(data), stated=agent_statement(harness.name, data))
         except InputError as exc:
             return self._refuse(harness, exc.message)
         except Exception as exc:  # a translation bug must not become an allow
@@ -126,14 +129,15 @@ class HookRunner:
             holds = [j for j in judged if j.outcome.status is Status.HELD]
             if self.settings.ask_passthrough and call.can_ask:
                 return Reply.ASK, say.asked(holds)
-            return Reply.BLOCK, say.held(holds, approver_note=self._approver_note())
+            return Reply.BLOCK, say.held(holds, approver_note=self._approver_note(),
+                                         console_url=self.config.approvals.public_url)
         return Reply.ALLOW, say.allowed(judged)
 
     # ----------------------------------------------------------------------------------------
 
     def _action(self, call: ToolCall, payload: Payload) -> Action:
         return front_action(payload, self.caller, f"hook:{call.harness}",
-                            self._context(call, payload))
+                            self._context(call, payload), stated=call.stated)
 
     def _context(self, call: ToolCall, payload: Payload) -> ActionContext:
         if isinstance(payload, McpCall):

@@ -433,19 +433,26 @@ class SqlStore(ABC):
     # ---- audit ------------------------------------------------------------------------------
 
     def append_audit(self, make: Callable[[AuditRecord | None], AuditRecord]) -> AuditRecord:
+        return self.append_audit_many(lambda prev: [make(prev)])[0]
+
+    def append_audit_many(self, make: Callable[[AuditRecord | None], Sequence[AuditRecord]]
+                          ) -> list[AuditRecord]:
+        # One transaction (one commit, one fsync) for records that belong together: the records
+        # of one gate submission, or of several submissions committed as a group (audit.py).
         with self._transaction(lock_audit=True) as cur:
             cur.execute("SELECT seq, at, kind, action_id, data, prev, hash, mac FROM audit "
                         "ORDER BY seq DESC LIMIT 1")
             row = cur.fetchone()
-            record = make(_audit(row) if row else None)
-            cur.execute(
-                "INSERT INTO audit (seq, at, kind, action_id, data, prev, hash, mac) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (record.seq, record.at, record.kind, record.action_id,
-                 json.dumps(record.data, sort_keys=True, separators=(",", ":"),
-                            ensure_ascii=False),
-                 record.prev, record.hash, record.mac))
-        return record
+            records = list(make(_audit(row) if row else None))
+            for record in records:
+                cur.execute(
+                    "INSERT INTO audit (seq, at, kind, action_id, data, prev, hash, mac) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (record.seq, record.at, record.kind, record.action_id,
+                     json.dumps(record.data, sort_keys=True, separators=(",", ":"),
+                                ensure_ascii=False),
+                     record.prev, record.hash, record.mac))
+        return records
 
     def audit_head(self) -> AuditRecord | None:
         with self._transaction(read=True) as cur:

@@ -3,7 +3,8 @@
     harness  user file (under ~)       project file (under the project)  events
     claude   .claude/settings.json     .claude/settings.local.json       PreToolUse, PermissionRequest
     cursor   .cursor/hooks.json        .cursor/hooks.json                beforeShellExecution,
-                                                                         beforeMCPExecution, beforeReadFile
+                                                                         beforeMCPExecution, beforeReadFile,
+                                                                         preToolUse (file writes)
     codex    .codex/hooks.json         .codex/hooks.json                 PreToolUse
     gemini   .gemini/settings.json     .gemini/settings.json             BeforeTool
 

@@ -70,6 +70,11 @@ SCHEMA = (
         status TEXT NOT NULL, requested_at TEXT NOT NULL, version INTEGER NOT NULL,
         record TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS approvals_by_digest ON approvals (digest, status)",
+    # Every held call looks up its digest's pending approval, newest first. Without the time in
+    # a digest index SQLite preferred approvals_by_status (it sorts for free) and scanned every
+    # pending approval: 1.1 ms at 800 pending, growing; by digest it is ~0.01 ms at any count.
+    "CREATE INDEX IF NOT EXISTS approvals_by_digest_time ON approvals "
+    "(digest, status, requested_at)",
     "CREATE INDEX IF NOT EXISTS approvals_by_status ON approvals (status, requested_at)",
     # approvers and the notification outbox: a JSON document beside the searched columns,
     # updated by compare-and-set on `version` (like approvals)

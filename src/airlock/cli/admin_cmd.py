@@ -69,6 +69,10 @@ def up(ctx: typer.Context,
     from airlock.services import console_url, planned
 
     runtime = state(ctx).runtime()
+    from airlock.config.resources import missing_credentials
+
+    for missing in missing_credentials(runtime.config.resources)[:1]:  # serving needs them all
+        missing.reveal()  # raises the error reading it gave, with what to do
     # Open (and migrate) the store now, and check it whole: a broken store must stop start-up.
     problems = runtime.store.check()
     if problems:

@@ -227,5 +227,6 @@ def test_a_missing_resource_credential_stops_only_what_uses_it(tmp_path: Path) -
     for args in (["approvals"], ["audit", "verify"], ["snapshots"], ["check", "ls"]):
         result = airlock("--config", "airlock.toml", *args, cwd=tmp_path)
         assert result.returncode == 0, (args, result.stderr)
-    up = airlock("--config", "airlock.toml", "up", "--port", "1", cwd=tmp_path)
-    assert up.returncode == 2 and "AIRLOCK_TEST_UNSET_VAR is not set" in up.stderr
+    for args in (["up", "--port", "1"], ["config", "check"]):
+        refused = airlock("--config", "airlock.toml", *args, cwd=tmp_path)
+        assert refused.returncode == 2 and "AIRLOCK_TEST_UNSET_VAR is not set" in refused.stderr

@@ -34,6 +34,10 @@ def init(path: Path = typer.Argument(Path("airlock.toml"), help="Where to write 
 def config_check(ctx: typer.Context) -> None:
     """Load and validate the configuration (credentials included) and summarise it."""
     config = state(ctx).config()
+    from airlock.config.resources import missing_credentials
+
+    for missing in missing_credentials(config.resources)[:1]:  # loads without; serving needs
+        missing.reveal()  # raises the error reading it gave
     out.print(f"[bold green]OK[/] {escape(config.source)}")
     out.print(f"state: {config.state_dir}")
     envs = ", ".join(f"{e.name}{' (production)' if e.production else ''}"

@@ -25,6 +25,7 @@ def test_seal_chains_records() -> None:
     log = MemoryAuditLog(b"k" * 32)
     a = log.record("action", "act_1", {"x": 1})
     b = log.record("decision", "act_1", {"y": [1, 2]})
+    assert a is not None and b is not None
     assert (a.seq, a.prev, b.seq, b.prev) == (1, GENESIS, 2, a.hash)
     assert verify_records(log.records, b"k" * 32).ok
 

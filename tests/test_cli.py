@@ -123,7 +123,7 @@ def test_token_create_bad_input(project: Path, args: list[str], message: str) ->
     ("state_dir = 5\n", "`state_dir`: Input should be a valid string"),
     ("surprise = 1\n", "`surprise`: unknown key"),
     ('[resources.db]\nkind = "postgres"\nenvironment = "x"\nurl = { env = "AIRLOCK_TEST_UNSET_VAR" }\n',
-     "AIRLOCK_TEST_UNSET_VAR is not set"),
+     "environment 'x' is not declared"),
 ])
 def test_broken_config_stops_every_command(tmp_path: Path, text: str, message: str) -> None:
     (tmp_path / "airlock.toml").write_text(text)
@@ -206,3 +206,27 @@ def test_airlock_sql_needs_a_token(project: Path) -> None:
     assert "`airlock check` and `airlock policy explain`" in named.stderr
     forged = airlock("sql", "prod-db", "SELECT 1", "--token", "alk_tok_x_y", cwd=project)
     assert forged.returncode == 2 and "not an airlock token" in forged.stderr
+
+
+def test_a_missing_resource_credential_stops_only_what_uses_it(tmp_path: Path) -> None:
+    """The agent's environment lacks the resources' variables: the hook's fallback still judges,
+    the approver's commands still work, and only `airlock up` (which serves them) refuses."""
+    (tmp_path / "airlock.toml").write_text(
+        '[environments.production]\n[resources.db]\nkind = "postgres"\n'
+        'environment = "production"\nurl = { env = "AIRLOCK_TEST_UNSET_VAR" }\n')
+    hook = json.dumps({"session_id": "s", "transcript_path": "/t", "cwd": str(tmp_path),
+                       "permission_mode": "default", "hook_event_name": "PreToolUse",
+                       "tool_name": "Bash", "tool_input": {"command": "ls"},
+                       "tool_use_id": "t"})
+    done = airlock("--config", "airlock.toml", "hook", "claude", cwd=tmp_path, input=hook)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["hookSpecificOutput"]["permissionDecision"] == "allow"
+    dropped = hook.replace('"ls"', '"psql postgres://db:5432/app -c \\"drop table users\\""')
+    held = airlock("--config", "airlock.toml", "hook", "claude", cwd=tmp_path, input=dropped)
+    assert held.returncode == 2 and "held" in held.stderr  # unclaimed: (unknown), production
+    for args in (["approvals"], ["audit", "verify"], ["snapshots"], ["check", "ls"]):
+        result = airlock("--config", "airlock.toml", *args, cwd=tmp_path)
+        assert result.returncode == 0, (args, result.stderr)
+    for args in (["up", "--port", "1"], ["config", "check"]):
+        refused = airlock("--config", "airlock.toml", *args, cwd=tmp_path)
+        assert refused.returncode == 2 and "AIRLOCK_TEST_UNSET_VAR is not set" in refused.stderr

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from airlock.config import load_config
+from airlock.config.resources import missing_credentials
 from airlock.errors import ConfigError, SecretError
+from airlock.secrets import MissingSecret
 
 GOOD = """
 [environments.production]
@@ -99,11 +101,19 @@ def test_invalid_values_name_file_key_and_expectation(in_tmp: Path, text: str, e
 
 
 def test_missing_credential_variable(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Judging never needs a resource's credential (the agent's environment, where the hook's
+    fallback runs, lacks it): the configuration loads, and only using the credential fails."""
     monkeypatch.delenv("TEST_APP_DB_URL")
     path = write(in_tmp / "airlock.toml", GOOD)
-    with pytest.raises(ConfigError, match=r"resources.app-db.*TEST_APP_DB_URL is not set") as info:
-        load_config(path)
-    assert str(path) in str(info.value)
+    config = load_config(path)
+    url = config.resources["app-db"].url
+    assert isinstance(url, MissingSecret) and not url.available
+    with pytest.raises(SecretError, match=r"resources.app-db.url: .*TEST_APP_DB_URL is not set"):
+        url.reveal()
+    assert missing_credentials(config.resources) == [url]
+    assert "<missing>" in repr(url)
+    # it claims no database by address: what it would have claimed stays (unknown)
+    assert not any(s.startswith("postgres:") for s in config.resources["app-db"].selectors)
 
 
 def test_credential_from_file(in_tmp: Path) -> None:
@@ -111,8 +121,10 @@ def test_credential_from_file(in_tmp: Path) -> None:
     path = write(in_tmp / "airlock.toml", GOOD.replace('{ env = "TEST_APP_DB_URL" }', '{ file = "db.url" }'))
     assert load_config(path).resources["app-db"].url is not None
     path = write(in_tmp / "airlock.toml", GOOD.replace('{ env = "TEST_APP_DB_URL" }', '{ file = "missing.url" }'))
-    with pytest.raises(ConfigError, match="cannot read credential file"):
-        load_config(path)
+    url = load_config(path).resources["app-db"].url  # loads; using it says why it cannot
+    assert url is not None and not url.available
+    with pytest.raises(SecretError, match="cannot read credential file"):
+        url.reveal()
 
 
 def test_secret_source_needs_exactly_one_of_env_or_file() -> None:

@@ -16,13 +16,16 @@ therefore anchors the head in the vault, out of the agent's reach (anchors.py), 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
 import logging
 import os
 import secrets
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -139,22 +142,94 @@ def read_export(path: Path) -> Iterator[AuditRecord]:
 
 
 class AuditLog(Protocol):
-    """What the gate needs from the audit log: append one record."""
+    """What the gate needs from the audit log: append records, and group the records of one
+    submission so they are written in one transaction.
 
-    def record(self, kind: str, action_id: str | None, data: Mapping[str, Any]) -> AuditRecord: ...
+    `record` inside `group()` keeps the record pending (and returns None); the group's records
+    are written together — all durable, or none — when it closes, or earlier at `flush()`, which
+    the gate calls before anything that cannot be undone (a backup, a statement it runs). A
+    record outside a group is written at once. Either way a record is durable before the answer
+    that depends on it is given: the group closes before the gate returns."""
+
+    def record(self, kind: str, action_id: str | None,
+               data: Mapping[str, Any]) -> AuditRecord | None: ...
+
+    def group(self) -> AbstractContextManager[None]: ...
+
+    def flush(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """A record not yet sealed: sealing needs its predecessor, known only when it is written.
+    The data is frozen as canonical JSON now (what is hashed is what was recorded), and so is
+    the time it happened."""
+
+    kind: str
+    action_id: str | None
+    data: str
+    at: str
+
+    @classmethod
+    def of(cls, kind: str, action_id: str | None, data: Mapping[str, Any]) -> _Entry:
+        return cls(kind, action_id, canonical_json(dict(data)), utcnow().isoformat())
+
+    def seal(self, prev: AuditRecord | None, key: bytes) -> AuditRecord:
+        return seal(prev, self.kind, self.action_id, json.loads(self.data), key, self.at)
+
+
+def _seal_all(entries: Sequence[_Entry], prev: AuditRecord | None,
+              key: bytes) -> list[AuditRecord]:
+    records: list[AuditRecord] = []
+    for entry in entries:
+        prev = entry.seal(prev, key)
+        records.append(prev)
+    return records
+
+
+class _Pending(threading.local):
+    entries: list[_Entry] | None = None
 
 
 class MemoryAuditLog:
-    """In-memory twin for unit tests."""
+    """In-memory twin for unit tests (groups too, so tests see what a crash would keep)."""
 
     def __init__(self, key: bytes = b"test-key") -> None:
         self.key = key
         self.records: list[AuditRecord] = []
+        self._pending = _Pending()
 
-    def record(self, kind: str, action_id: str | None, data: Mapping[str, Any]) -> AuditRecord:
-        rec = seal(self.records[-1] if self.records else None, kind, action_id, data, self.key)
-        self.records.append(rec)
-        return rec
+    def record(self, kind: str, action_id: str | None,
+               data: Mapping[str, Any]) -> AuditRecord | None:
+        entry = _Entry.of(kind, action_id, data)
+        if self._pending.entries is not None:
+            self._pending.entries.append(entry)
+            return None
+        return self._write([entry])[0]
+
+    @contextlib.contextmanager
+    def group(self) -> Iterator[None]:
+        if self._pending.entries is not None:  # nested: the outer group writes
+            yield
+            return
+        self._pending.entries = []
+        try:
+            yield
+        finally:
+            entries, self._pending.entries = self._pending.entries, None
+            if entries:
+                self._write(entries)
+
+    def flush(self) -> None:
+        entries = self._pending.entries
+        if entries:
+            self._pending.entries = []
+            self._write(entries)
+
+    def _write(self, entries: Sequence[_Entry]) -> list[AuditRecord]:
+        records = _seal_all(entries, self.records[-1] if self.records else None, self.key)
+        self.records.extend(records)
+        return records
 
 
 def load_or_create_key(path: Path) -> bytes:
@@ -206,23 +281,115 @@ def key_from_secret(text: str) -> bytes:
 
 
 class _Appender(Protocol):
-    def append_audit(self, make: Any) -> AuditRecord: ...
+    def append_audit_many(self, make: Callable[[AuditRecord | None], Sequence[AuditRecord]]
+                          ) -> list[AuditRecord]: ...
 
 
 class StoreAuditLog:
     """The audit log kept in the state store. `on_record` (set by `airlock up`) hears of every
-    record written, after it is written: it asks for the head to be anchored (anchors.py)."""
+    record written, after it is written: it asks for the head to be anchored (anchors.py).
+
+    Writes are *group commits*: a thread whose records are ready queues them; one thread at a
+    time (the leader) writes everything queued in one store transaction, then wakes the others,
+    each returning only once its own records are durable. Under load many submissions share one
+    commit and one fsync; alone, a submission pays exactly one."""
 
     def __init__(self, store: _Appender, key: bytes) -> None:
         self.store = store
         self.key = key
         self.on_record: Callable[[AuditRecord], object] | None = None
+        self._pending = _Pending()
+        self._commits = _GroupCommit(self._append)
 
-    def record(self, kind: str, action_id: str | None, data: Mapping[str, Any]) -> AuditRecord:
-        written = self.store.append_audit(lambda prev: seal(prev, kind, action_id, data, self.key))
-        if self.on_record is not None:
+    def record(self, kind: str, action_id: str | None,
+               data: Mapping[str, Any]) -> AuditRecord | None:
+        entry = _Entry.of(kind, action_id, data)
+        if self._pending.entries is not None:
+            self._pending.entries.append(entry)
+            return None
+        return self._commits.commit([entry])[0]
+
+    @contextlib.contextmanager
+    def group(self) -> Iterator[None]:
+        if self._pending.entries is not None:  # nested: the outer group writes
+            yield
+            return
+        self._pending.entries = []
+        try:
+            yield
+        finally:
+            # Written even when the body failed: what happened before the failure happened.
+            entries, self._pending.entries = self._pending.entries, None
+            if entries:
+                self._commits.commit(entries)
+
+    def flush(self) -> None:
+        entries = self._pending.entries
+        if entries:
+            self._pending.entries = []
+            self._commits.commit(entries)
+
+    def _append(self, batches: Sequence[Sequence[_Entry]]) -> list[list[AuditRecord]]:
+        entries = [entry for batch in batches for entry in batch]
+        written = self.store.append_audit_many(lambda prev: _seal_all(entries, prev, self.key))
+        if self.on_record is not None and written:
             try:
-                self.on_record(written)
+                self.on_record(written[-1])
             except Exception:  # a listener must never undo a record that was written
                 logging.getLogger("airlock.audit").exception("audit listener failed")
-        return written
+        out: list[list[AuditRecord]] = []
+        start = 0
+        for batch in batches:
+            out.append(written[start:start + len(batch)])
+            start += len(batch)
+        return out
+
+
+@dataclass(slots=True)
+class _Batch:
+    entries: Sequence[_Entry]
+    records: list[AuditRecord] | None = None
+    error: BaseException | None = None
+
+
+class _GroupCommit:
+    """Leader/follower group commit: whoever finds no write in progress writes every batch
+    queued so far in one transaction; the rest wait for that write and find their batch done,
+    or one of them leads the next write."""
+
+    def __init__(self, append: Callable[[Sequence[Sequence[_Entry]]], list[list[AuditRecord]]]
+                 ) -> None:
+        self._append = append
+        self._cond = threading.Condition()
+        self._queue: list[_Batch] = []
+        self._writing = False
+
+    def commit(self, entries: Sequence[_Entry]) -> list[AuditRecord]:
+        mine = _Batch(entries)
+        with self._cond:
+            self._queue.append(mine)
+            while self._writing and mine.records is None and mine.error is None:
+                self._cond.wait()
+            if mine.records is None and mine.error is None:
+                self._writing = True
+                taken, self._queue = self._queue, []
+            else:
+                taken = []
+        if taken:
+            try:
+                for batch, records in zip(taken, self._append([b.entries for b in taken]),
+                                          strict=True):
+                    batch.records = records
+            except BaseException as exc:  # nothing of this write is durable: all of it failed
+                for batch in taken:
+                    batch.error = exc
+            finally:
+                with self._cond:
+                    self._writing = False
+                    self._cond.notify_all()
+        if mine.error is not None:
+            if taken:  # this thread's own write failed
+                raise mine.error
+            raise AuditError(f"the audit log could not be written: {mine.error}") from mine.error
+        assert mine.records is not None
+        return mine.records

@@ -213,18 +213,25 @@ class Gate:
 
     def submit(self, action: Action, caller: Caller) -> Outcome:
         try:
-            return self._submit(action, caller)
+            # One write transaction for the submission's records, committed before the outcome
+            # is returned (so before any front answers or releases the action); a log that
+            # cannot be written raises here, and the answer is no.
+            with self.audit.group():
+                return self._submit(action, caller)
         except Exception as exc:  # the last line: whatever broke, the answer is no
-            log.exception("gate failed on %s", action.id)
-            reason = (f"airlock failed while handling this action ({type(exc).__name__}: {exc}); "
-                      "denied to be safe")
-            try:
-                self.audit.record("error", action.id, {"step": "gate", "error": repr(exc)})
-            except Exception:
-                log.exception("could not record the failure of %s in the audit log", action.id)
-            return Outcome(action.id, Status.DENIED, reason,
-                           Assessment.unknown(reason, classifier="error"), (),
-                           Decision(Verdict.DENY, "error:gate", reason))
+            return self._failed(action, exc)
+
+    def _failed(self, action: Action, exc: Exception) -> Outcome:
+        log.exception("gate failed on %s", action.id)
+        reason = (f"airlock failed while handling this action ({type(exc).__name__}: {exc}); "
+                  "denied to be safe")
+        try:
+            self.audit.record("error", action.id, {"step": "gate", "error": repr(exc)})
+        except Exception:
+            log.exception("could not record the failure of %s in the audit log", action.id)
+        return Outcome(action.id, Status.DENIED, reason,
+                       Assessment.unknown(reason, classifier="error"), (),
+                       Decision(Verdict.DENY, "error:gate", reason))
 
     def submit_all(self, actions: Sequence[Action], caller: Caller
                    ) -> list[tuple[Action, Outcome]]:
@@ -235,6 +242,14 @@ class Gate:
         the strictest outcome is the batch's verdict."""
         if len(actions) == 1:
             return [(actions[0], self.submit(actions[0], caller))]
+        try:
+            with self.audit.group():  # the whole batch's records: one write transaction
+                return self._submit_batch(actions, caller)
+        except Exception as exc:  # its records could not be written: the batch is denied
+            return [(actions[0], self._failed(actions[0], exc))]
+
+    def _submit_batch(self, actions: Sequence[Action], caller: Caller
+                      ) -> list[tuple[Action, Outcome]]:
         evaluations = [self.evaluate(action, caller) for action in actions]
         denied = [a for a, ev in zip(actions, evaluations, strict=True)
                   if ev.decision.verdict is Verdict.DENY]
@@ -342,6 +357,7 @@ class Gate:
 
         protection = Protection()
         if plan.steps and not plan.defers:
+            self.audit.flush()  # the action and its decision are on record before a backup
             try:
                 protection = self.safety_net.protect(action, plan)
             except Exception as exc:
@@ -366,6 +382,8 @@ class Gate:
         if plan.defers:
             return self._defer(ev, plan, decision, grant.id if grant else None)
 
+        if self.executor.performs:
+            self.audit.flush()  # on record before it runs: a crash while it runs keeps them
         try:
             result = self.executor.execute(action, protection)
         except Exception as exc:
@@ -387,6 +405,7 @@ class Gate:
         after a grace period unless a human cancels it. Done after the approval is spent, so a
         race can burn an approval (ask again) but never leave a stray deferral behind."""
         action = ev.action
+        self.audit.flush()
         try:
             ids = self.safety_net.protect(action, plan).ids
         except Exception as exc:

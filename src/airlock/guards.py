@@ -114,8 +114,8 @@ class AirlockPlaces:
             # a password is refused) — unless a secret such as a webhook URL is written in it.
             # So a search of the project may read it; nothing may change it.
             add(config.path, "airlock's configuration file",
-                any(secret.source == "config" for secret, _ in _secrets_of(config)
-                    if _written_secret(secret)))
+                any(secret.source == "config" and _written_secret(secret)
+                    for secret, _ in _secrets_of(config)))
         add(config.state_dir, "airlock's state folder (its store, keys and hooks socket)", True)
         for path, what in _secret_files(config):
             add(path, what, True)

@@ -56,14 +56,22 @@ def relay(harness: str, args: list[str]) -> int:
     _signal.signal(_signal.SIGALRM, _out_of_time)
     _signal.setitimer(_signal.ITIMER_REAL, timeout)
     payload = read_input()
+    stale = False
     try:
         conn = connect(socket_path) if socket_path else None
-    except OSError:
+    except OSError as exc:
         conn = None  # no daemon: the in-process path answers instead
+        # A socket nobody listens on: `airlock up` died without removing it. Said on stderr
+        # (not in the verdict), so the slow path is not taken silently.
+        stale = isinstance(exc, ConnectionRefusedError)
     if conn is None:
         if not fallback:
             raise Failure("airlock's daemon is not running and no fallback command is set")
         code, out, err = run_fallback(fallback, payload, deadline)
+        if stale:
+            err += (b"\nairlock: nothing answers on " + str(socket_path).encode("utf-8", "replace")
+                    + b" (airlock up stopped without removing it); this call took the slow "
+                    b"path. Start `airlock up` again.\n")
     else:
         code, out, err = ask_daemon(conn, harness, payload, deadline)
     _signal.setitimer(_signal.ITIMER_REAL, 0)

@@ -24,6 +24,11 @@ class Secret:
     def reveal(self) -> str:
         return self._value
 
+    @property
+    def available(self) -> bool:
+        """False for a credential that could not be read (`MissingSecret`)."""
+        return True
+
     def __repr__(self) -> str:
         return f"Secret(<hidden>, from {self.source})"
 
@@ -34,6 +39,52 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self.source)
+
+
+class MissingSecret(Secret):
+    """A resource's credential that could not be read when the configuration was loaded.
+
+    Judging an action never needs a resource's credential, and neither do the approver's
+    commands (`approvals`, `audit verify`, `snapshots`) or the hook's fallback: the agent's
+    environment, where the hook runs, rightly lacks the variables airlock takes them from. So
+    the configuration loads, and only what *uses* the credential — connecting, proxying, a
+    backup, `airlock up` at start — fails, with the error reading it gave."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: SecretError, source: str) -> None:
+        super().__init__("", source)
+        self.error = error
+
+    def reveal(self) -> str:
+        raise SecretError(self.error.message, hint=self.error.hint)
+
+    @property
+    def available(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return f"Secret(<missing>, from {self.source})"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MissingSecret) and other.source == self.source
+
+    def __hash__(self) -> int:
+        return hash(self.source)
+
+
+def read_resource_secret(*, env: str | None, file: str | None, where: str,
+                         base_dir: Path) -> Secret:
+    """`read_secret` for a resource's credential: one that cannot be read now is a
+    `MissingSecret` (its use fails), not a configuration that cannot load."""
+    try:
+        return read_secret(env=env, file=file, where=where, base_dir=base_dir)
+    except SecretError as exc:
+        if (env is None) == (file is None):  # a mistake in the file, not a missing credential
+            raise
+        return MissingSecret(exc, f"env:{env}" if env is not None else f"file:{file}")
 
 
 def read_secret(*, env: str | None, file: str | None, where: str, base_dir: Path) -> Secret:

@@ -114,6 +114,13 @@ class Services:
 
     def request_stop(self) -> None:
         self._stop.set()
+        for service in self._started:  # what must go first, before anything slow (the hooks)
+            withdraw = getattr(service, "withdraw", None)
+            if withdraw is not None:
+                try:
+                    withdraw()
+                except Exception:
+                    log.exception("service %s could not withdraw", service.name)
 
     def run(self, *, signals: Sequence[signal.Signals] = (signal.SIGTERM, signal.SIGINT),
             on_started: Callable[[], None] | None = None) -> None:

@@ -62,6 +62,8 @@ def test_without_a_daemon_the_fallback_answers(world: World, tmp_path: Path) -> 
     held = run_client(client_command("claude", stale, *fallback, timeout=90),
                       with_command(data, "rm -rf /srv/data"))
     assert held.returncode == 2 and "airlock held this action" in held.stderr
+    assert f"nothing answers on {stale}" in held.stderr  # the slow path is not taken silently
+    assert "nothing answers" not in done.stderr  # no socket at all: nothing stale to report
 
 
 def _python(code: str) -> list[str]:

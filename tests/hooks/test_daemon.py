@@ -150,3 +150,20 @@ def test_a_socket_group_lets_that_group_in_and_nobody_else(world: World) -> None
     finally:
         shutil.rmtree(sockdir, ignore_errors=True)
         shutil.rmtree(clientdir, ignore_errors=True)
+
+
+def test_a_stop_request_removes_the_socket_before_any_service_stops(world: World,
+                                                                     tmp_path: Path) -> None:
+    from airlock.services import Services
+
+    daemon = HookDaemon(world.runner, tmp_path / "w.sock")
+    services = Services([daemon])
+    services.start()
+    try:
+        assert daemon.path.is_socket()
+        services.request_stop()  # what the SIGTERM handler calls
+        assert not daemon.path.exists()
+        assert daemon.health().ok  # calls in flight still finish
+    finally:
+        services.stop()
+    assert not daemon.health().ok

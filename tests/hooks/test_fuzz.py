@@ -40,6 +40,7 @@ FIELDS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("claude", "pretooluse_mcp", ("tool_name",)),
     ("cursor", "before_shell_execution", ("command",)),
     ("cursor", "before_read_file", ("file_path",)),
+    ("cursor", "pre_tool_use_write", ("tool_input", "content")),
     ("codex", "pretooluse_bash", ("tool_input", "command")),
     ("codex", "pretooluse_apply_patch", ("tool_input", "command")),
     ("gemini", "beforetool_shell", ("tool_input", "command")),

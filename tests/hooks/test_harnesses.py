@@ -235,3 +235,55 @@ def test_refusals_block(harness: str) -> None:
         assert json.loads(answer.stdout)["permission"] == "deny"
     else:
         assert (answer.exit_code, answer.stderr) == (2, "unreadable")
+
+
+# ---- Cursor's preToolUse: file writes ---------------------------------------------------------
+
+def _cursor_tool(tool: str, tool_input: object) -> dict[str, object]:
+    data = fixture("cursor", "pre_tool_use_write")
+    data["tool_name"] = tool
+    data["tool_input"] = tool_input
+    return data
+
+
+def test_cursor_file_writes_are_judged_bound_to_their_content() -> None:
+    def one(data: dict[str, object]) -> FileAccess:
+        (payload,) = cursor.parse(data).payloads
+        assert isinstance(payload, FileAccess)
+        return payload
+
+    write = one(fixture("cursor", "pre_tool_use_write"))
+    assert write == FileAccess("/home/user/my-project/.env", write=True,
+                               content_sha256=write.content_sha256)
+    assert write.content_sha256 is not None
+    other = one(_cursor_tool("Write", {"file_path": ".env", "content": "DEBUG=0\n"}))
+    assert other.path == write.path  # relative to the cwd
+    assert other.content_sha256 != write.content_sha256
+    for tool, key in (("Edit", "path"), ("StrReplace", "target_file"), ("edit_file", "filePath")):
+        access = one(_cursor_tool(tool, {key: "a.py", "x": 1}))
+        assert access == FileAccess("/home/user/my-project/a.py", write=True,
+                                    content_sha256=access.content_sha256)
+    gone = one(_cursor_tool("Delete", {"path": "app.db"}))
+    assert gone.delete and gone.path == "/home/user/my-project/app.db"
+    assert one(_cursor_tool("Grep", {"pattern": "KEY"})) == FileAccess("/home/user/my-project")
+
+
+def test_cursor_tools_with_their_own_event_are_judged_there_once() -> None:
+    for tool, event in (("Shell", "beforeShellExecution"), ("Read", "beforeReadFile"),
+                        ("MCP:query", "beforeMCPExecution")):
+        call = cursor.parse(_cursor_tool(tool, {"command": "rm -rf /"}))
+        assert (call.payloads, call.gated_by) == ((), event)
+    assert cursor.parse(_cursor_tool("Glob", {"pattern": "*"})).gated_by
+
+
+@pytest.mark.parametrize(("tool", "tool_input", "why"), [
+    ("Write", {"content": "x"}, "named no file"),
+    ("Delete", {}, "named no file"),
+    ("Write", "[1]", "must be a JSON object"),
+    ("Write", "{not json", "not valid JSON"),
+    ("SomethingNew", {"file_path": "a"}, "does not know Cursor's tool 'SomethingNew'"),
+])
+def test_cursor_tool_calls_airlock_cannot_read_are_refused(tool: str, tool_input: object,
+                                                           why: str) -> None:
+    with pytest.raises(InputError, match=why):
+        cursor.parse(_cursor_tool(tool, tool_input))

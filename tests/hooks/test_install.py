@@ -103,7 +103,8 @@ def test_a_shared_group_keeps_its_other_handlers(tmp_path: Path, config: Config)
 def test_each_harness_gets_its_own_shape(tmp_path: Path, config: Config) -> None:
     cursor = json.loads(json.dumps(installer.merged({}, "cursor", "C hookclient.py airlock", 20)))
     assert cursor["version"] == 1
-    assert set(cursor["hooks"]) == {"beforeShellExecution", "beforeMCPExecution", "beforeReadFile"}
+    assert set(cursor["hooks"]) == {"beforeShellExecution", "beforeMCPExecution", "beforeReadFile",
+                                    "preToolUse"}
     assert cursor["hooks"]["beforeReadFile"] == [{"command": "C hookclient.py airlock",
                                                   "failClosed": True}]
     gemini = installer.merged({"ui": {"theme": "x"}}, "gemini", "G", 20)

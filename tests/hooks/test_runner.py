@@ -354,3 +354,16 @@ def test_a_call_with_nothing_to_judge_is_blocked(world: World) -> None:
     reply, message = world.runner.decide(ToolCall("claude", "PreToolUse", "Bash", (), "/tmp"))
     assert reply is Reply.BLOCK and "nothing it could judge" in message
     assert worst([]) is Verdict.DENY
+
+
+def test_cursor_file_writes_go_through_the_gate(world: World) -> None:
+    secret = world.run("cursor", fixture("cursor", "pre_tool_use_write"))  # a write to .env
+    body = json.loads(secret.stdout)
+    assert secret.exit_code == 0 and body["permission"] == "deny", body
+    assert ".env" in body["agent_message"]
+    shell = fixture("cursor", "pre_tool_use_write") | {"tool_name": "Shell",
+                                                        "tool_input": {"command": RM}}
+    # judged by beforeShellExecution, once: preToolUse leaves it to that event
+    assert json.loads(world.run("cursor", shell).stdout) == {"permission": "allow"}
+    assert json.loads(world.run("cursor", with_command(
+        fixture("cursor", "before_shell_execution"), RM)).stdout)["permission"] == "deny"

@@ -44,6 +44,10 @@ def config_check(ctx: typer.Context,
     from airlock.cli.approve_cmd import approver_shortfalls, enrolled_approvers
 
     config = state(ctx).config()
+    from airlock.config.resources import missing_credentials
+
+    for missing in missing_credentials(config.resources)[:1]:  # loads without; serving needs
+        missing.reveal()  # raises the error reading it gave
     warnings = approver_shortfalls(config, enrolled_approvers(state(ctx)))
     if as_json:
         print(json.dumps({"ok": True, "source": config.source, "state_dir": str(config.state_dir),
@@ -103,6 +107,10 @@ def up(ctx: typer.Context,
     from airlock.services import console_url, planned
 
     runtime = state(ctx).runtime()
+    from airlock.config.resources import missing_credentials
+
+    for missing in missing_credentials(runtime.config.resources)[:1]:  # serving needs them all
+        missing.reveal()  # raises the error reading it gave, with what to do
     # Open (and migrate) the store now, and check it whole: a broken store must stop start-up.
     problems = runtime.store.check()
     if problems:

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from airlock.config.base import BuildContext, SecretSource, Strict, secret_or_plain
 from airlock.errors import ConfigError
-from airlock.secrets import Secret, read_secret
+from airlock.secrets import MissingSecret, Secret, read_resource_secret
 
 # What an api resource's upstream speaks, which decides how airlock authenticates to it and how
 # its calls are read: Railway's GraphQL API (Bearer), AWS (SigV4 with `aws` keys), or any other
@@ -110,11 +110,17 @@ def build_resources(parsed: Mapping[str, ResourceFile], known_envs: set[str],
 
 def build_resource(name: str, res: ResourceFile, base: Path) -> Resource:
     where = f"resources.{name}"
-    url = secret_or_plain(res.url, f"{where}.url", base) if res.url is not None else None
+    # Credentials that cannot be read now load as MissingSecret: judging never needs them.
+    url = None
+    if isinstance(res.url, SecretSource):
+        url = read_resource_secret(env=res.url.env, file=res.url.file, where=f"{where}.url",
+                                   base_dir=base)
+    elif res.url is not None:
+        url = secret_or_plain(res.url, f"{where}.url", base)
     credential = None
     if res.credential is not None:
-        credential = read_secret(env=res.credential.env, file=res.credential.file,
-                                 where=f"{where}.credential", base_dir=base)
+        credential = read_resource_secret(env=res.credential.env, file=res.credential.file,
+                                          where=f"{where}.credential", base_dir=base)
     selectors: list[str] = []
     paths: list[str] = []
     for selector in res.match:
@@ -126,7 +132,10 @@ def build_resource(name: str, res: ResourceFile, base: Path) -> Resource:
         if url is None:
             raise ConfigError(f"{where}.url: a {res.kind} resource needs its connection URL "
                               f'(url = {{ env = "NAME" }})')
-        selectors.append(database_selector(res.kind, url.reveal(), where))
+        if url.available:
+            selectors.append(database_selector(res.kind, url.reveal(), where))
+        # Without its URL the resource claims no database by address: what it would have
+        # claimed is unclaimed, so (unknown) — judged as production, never more leniently.
     if res.kind in ("sqlite", "path"):
         if res.path is None:
             raise ConfigError(f"{where}.path: a {res.kind} resource needs `path`")
@@ -173,8 +182,8 @@ def _api_provider(name: str, res: ResourceFile, base: Path) -> tuple[str, AwsKey
                           "Bearer credential; remove `credential`")
 
     def read(source: SecretSource, key: str) -> Secret:
-        return read_secret(env=source.env, file=source.file, where=f"{where}.aws.{key}",
-                           base_dir=base)
+        return read_resource_secret(env=source.env, file=source.file,
+                                    where=f"{where}.aws.{key}", base_dir=base)
 
     keys = AwsKeys(read(res.aws.access_key_id, "access_key_id"),
                    read(res.aws.secret_access_key, "secret_access_key"),
@@ -196,3 +205,16 @@ def database_selector(kind: str, url: str, where: str = "url") -> str:
     host = (parts.hostname or "localhost").lower()
     db = parts.path.lstrip("/") or "?"
     return f"{kind}:{host}:{port}/{db}"
+
+
+def missing_credentials(resources: Mapping[str, Resource]) -> list[MissingSecret]:
+    """The resources' credentials that could not be read when the configuration was loaded.
+    Judging needs none of them; serving does (`airlock up` refuses to start without them)."""
+    found: list[MissingSecret] = []
+    for res in resources.values():
+        keys = (res.aws.access_key_id, res.aws.secret_access_key, res.aws.session_token) \
+            if res.aws is not None else ()
+        for secret in (res.url, res.credential, *keys):
+            if isinstance(secret, MissingSecret):
+                found.append(secret)
+    return found

@@ -11,7 +11,7 @@ One small interface with three implementations:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -106,6 +106,11 @@ class Store(Protocol):
     def append_audit(self, make: Callable[[AuditRecord | None], AuditRecord]) -> AuditRecord:
         """Append `make(head)` atomically: no other record can slip between reading the head
         and writing its successor, even from another process or replica."""
+        ...
+    def append_audit_many(self, make: Callable[[AuditRecord | None], Sequence[AuditRecord]]
+                          ) -> list[AuditRecord]:
+        """Append the records `make(head)` returns (each following the one before it) in one
+        transaction: all of them are durable, or none."""
         ...
     def audit_records(self, after: int = 0) -> Iterator[AuditRecord]: ...
     def audit_head(self) -> AuditRecord | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 
 from airlock.audit import AuditRecord
@@ -132,10 +132,14 @@ class MemoryStore:
             return True
 
     def append_audit(self, make: Callable[[AuditRecord | None], AuditRecord]) -> AuditRecord:
+        return self.append_audit_many(lambda prev: [make(prev)])[0]
+
+    def append_audit_many(self, make: Callable[[AuditRecord | None], Sequence[AuditRecord]]
+                          ) -> list[AuditRecord]:
         with self._lock:
-            record = make(self.audit[-1] if self.audit else None)
-            self.audit.append(record)
-            return record
+            records = list(make(self.audit[-1] if self.audit else None))
+            self.audit.extend(records)
+            return records
 
     def audit_records(self, after: int = 0) -> Iterator[AuditRecord]:
         return iter([r for r in self.audit if r.seq > after])

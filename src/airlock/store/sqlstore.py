@@ -70,6 +70,11 @@ SCHEMA = (
         status TEXT NOT NULL, requested_at TEXT NOT NULL, version INTEGER NOT NULL,
         record TEXT NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS approvals_by_digest ON approvals (digest, status)",
+    # Every held call looks up its digest's pending approval, newest first. Without the time in
+    # a digest index SQLite preferred approvals_by_status (it sorts for free) and scanned every
+    # pending approval: 1.1 ms at 800 pending, growing; by digest it is ~0.01 ms at any count.
+    "CREATE INDEX IF NOT EXISTS approvals_by_digest_time ON approvals "
+    "(digest, status, requested_at)",
     "CREATE INDEX IF NOT EXISTS approvals_by_status ON approvals (status, requested_at)",
     # approvers and the notification outbox: a JSON document beside the searched columns,
     # updated by compare-and-set on `version` (like approvals)
@@ -433,19 +438,26 @@ class SqlStore(ABC):
     # ---- audit ------------------------------------------------------------------------------
 
     def append_audit(self, make: Callable[[AuditRecord | None], AuditRecord]) -> AuditRecord:
+        return self.append_audit_many(lambda prev: [make(prev)])[0]
+
+    def append_audit_many(self, make: Callable[[AuditRecord | None], Sequence[AuditRecord]]
+                          ) -> list[AuditRecord]:
+        # One transaction (one commit, one fsync) for records that belong together: the records
+        # of one gate submission, or of several submissions committed as a group (audit.py).
         with self._transaction(lock_audit=True) as cur:
             cur.execute("SELECT seq, at, kind, action_id, data, prev, hash, mac FROM audit "
                         "ORDER BY seq DESC LIMIT 1")
             row = cur.fetchone()
-            record = make(_audit(row) if row else None)
-            cur.execute(
-                "INSERT INTO audit (seq, at, kind, action_id, data, prev, hash, mac) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (record.seq, record.at, record.kind, record.action_id,
-                 json.dumps(record.data, sort_keys=True, separators=(",", ":"),
-                            ensure_ascii=False),
-                 record.prev, record.hash, record.mac))
-        return record
+            records = list(make(_audit(row) if row else None))
+            for record in records:
+                cur.execute(
+                    "INSERT INTO audit (seq, at, kind, action_id, data, prev, hash, mac) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (record.seq, record.at, record.kind, record.action_id,
+                     json.dumps(record.data, sort_keys=True, separators=(",", ":"),
+                                ensure_ascii=False),
+                     record.prev, record.hash, record.mac))
+        return records
 
     def audit_head(self) -> AuditRecord | None:
         with self._transaction(read=True) as cur:

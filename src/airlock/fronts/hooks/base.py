@@ -49,6 +49,10 @@ class ToolCall:
     can_ask: bool = False  # the harness honours an "ask" answer on this event
     second_look: bool = False  # a permission dialog after PreToolUse: deny-only re-check
     stated: AgentStatement | None = None  # the agent's own description: shown, never judged
+    # The harness calls airlock for this tool on a dedicated event as well (Cursor's preToolUse
+    # sees shell commands that beforeShellExecution gates): judged there, once, so an approval
+    # is not spent by the first of two hooks. Named so the reason is on record.
+    gated_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -226,6 +226,14 @@ class HookDaemon:
         except Exception:  # a slow first call is all this costs
             log.exception("warming the hook classifiers failed")
 
+    def withdraw(self) -> None:
+        """Remove the socket now, at the stop request, before the slower services stop: a
+        supervisor that kills airlock after a short grace period must not leave a socket that
+        sends every hook to the slow path. Calls in flight finish; new ones fall back."""
+        if self._server is not None:
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+
     def close(self) -> None:
         if self._server is None:
             return

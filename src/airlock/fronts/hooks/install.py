@@ -3,7 +3,8 @@
     harness  user file (under ~)       project file (under the project)  events
     claude   .claude/settings.json     .claude/settings.local.json       PreToolUse, PermissionRequest
     cursor   .cursor/hooks.json        .cursor/hooks.json                beforeShellExecution,
-                                                                         beforeMCPExecution, beforeReadFile
+                                                                         beforeMCPExecution, beforeReadFile,
+                                                                         preToolUse (file writes)
     codex    .codex/hooks.json         .codex/hooks.json                 PreToolUse
     gemini   .gemini/settings.json     .gemini/settings.json             BeforeTool
 
@@ -22,6 +23,12 @@ there; the hook must not pick it up):
 
     <python> -I -S <…/airlock/hookclient.py> <harness> --socket <state>/hooks.sock
         --timeout <s> -- <venv python> -m airlock [--config <file>] hook <harness> --state-dir <state>
+
+Where a C compiler exists, the native client (`hookclient.c`, built by native.py) comes first
+and the Python client above is its fallback for when the daemon is not running:
+
+    <…/_native/airlock-hookclient-<hash>> <harness> --socket … --timeout <s> -- <the command above>
+        || exit 2
 """
 
 from __future__ import annotations
@@ -79,8 +86,11 @@ def settings_path(harness: str, *, project: Path | None, home: Path | None = Non
 
 
 def hook_command(harness: str, config: Config, *, client_python: str | None = None,
-                 fallback_python: str | None = None) -> str:
-    """The shell command a harness runs (all paths absolute)."""
+                 fallback_python: str | None = None, native: Path | None = None) -> str:
+    """The shell command a harness runs (all paths absolute). With `native` (the built
+    `hookclient.c`, native.py) that binary asks the daemon, and the Python client is its
+    fallback; `|| exit 2` blocks the call should the binary be gone (the shell's 127 would
+    let it through)."""
     import airlock
 
     client = Path(airlock.__file__).resolve().parent / CLIENT_MARK
@@ -92,9 +102,12 @@ def hook_command(harness: str, config: Config, *, client_python: str | None = No
         fallback += ["--config", str(config.path.resolve())]
     fallback += ["hook", harness, "--state-dir", str(config.state_dir)]
     timeout = client_timeout(config)
-    return shlex.join([fast, "-I", "-S", str(client), harness,
-                       "--socket", str(socket_path(config.state_dir, config.hooks.socket)),
-                       "--timeout", str(timeout), "--", *fallback])
+    ask = ["--socket", str(socket_path(config.state_dir, config.hooks.socket)),
+           "--timeout", str(timeout)]
+    python_client = [fast, "-I", "-S", str(client), harness, *ask, "--", *fallback]
+    if native is None:
+        return shlex.join(python_client)
+    return f"{shlex.join([str(native), harness, *ask, '--', *python_client])} || exit 2"
 
 
 def client_timeout(config: Config) -> int:
@@ -172,8 +185,14 @@ def _is_airlock(handler: Any) -> bool:
     return isinstance(command, str) and CLIENT_MARK in command and "airlock" in command
 
 
-def install(harness: str, config: Config, path: Path, *, command: str | None = None) -> Installed:
-    command = command or hook_command(harness, config)
+def install(harness: str, config: Config, path: Path, *, command: str | None = None,
+            native: bool = True) -> Installed:
+    """`native`: build and install the native client where a compiler exists (native.py)."""
+    if command is None:
+        from airlock.fronts.hooks import native as native_client
+
+        command = hook_command(harness, config,
+                               native=native_client.build() if native else None)
     before = read_settings(path)
     after = merged(before, harness, command, client_timeout(config))
     changed = after != before

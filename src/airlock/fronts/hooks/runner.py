@@ -108,6 +108,8 @@ class HookRunner:
             return self._refuse(harness, f"{type(exc).__name__}: {exc}")
 
     def decide(self, call: ToolCall) -> tuple[Reply, str]:
+        if call.gated_by is not None:  # judged by that event's own hook, which also runs
+            return Reply.DEFER, ""
         if not call.payloads:  # nothing judged must never read as nothing objected to
             return Reply.BLOCK, ("airlock found nothing it could judge in this tool call, so it "
                                  "is blocked")

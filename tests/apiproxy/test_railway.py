@@ -85,6 +85,7 @@ def test_production_token_is_held_with_blast_radius_then_forwarded_once(
         f"/console/approvals/{held['approval_id']}")
     (target,) = [t for t in held["targets"] if t["target"] == "railway:volume:vol-prod-pg"]
     assert target["blast_radius"] == ["pg-volume", "pg-backups"]
+    assert [c["resource"] for c in target["casualties"]] == ["pg-volume", "pg-backups"]
     assert held["risk"] == "catastrophic"
     assert upstream.seen == []
 
@@ -117,7 +118,7 @@ def test_approved_deletion_of_a_volume_is_deferred_and_the_agent_is_told(
     (record,) = proxy.runtime.store.list_deferred(status=DeferredStatus.PENDING)
     assert record.id == deferred["deferred_ids"][0]
     assert record.context["resource"] is None and REAL_SECRET not in json.dumps(record.to_json())
-    assert token.rsplit("_", 1)[1] not in json.dumps(record.to_json())
+    assert token[-43:] not in json.dumps(record.to_json())
     assert upstream.seen == []
 
 
@@ -149,6 +150,9 @@ railway_projects = ["proj-1"]
     (target,) = [t for t in denied["targets"] if t["target"] == "railway:volume:vol-shared"]
     assert set(target["environments"]) == {"staging", "production"}
     assert target["blast_radius"] == ["pg-service"]
+    # how it is hit travels with it, as for configured targets (the "also reaches" line)
+    assert [(c["resource"], c["environment"]) for c in target["casualties"]] == [
+        ("pg-service", "production")]
     assert "mounted by postgres in staging, postgres in production" in target["note"]
     (lookup,) = upstream.seen  # one read-only query, with airlock's own token
     assert b"airlockProjectMap" in lookup.body and b"mutation" not in lookup.body

@@ -23,7 +23,7 @@ from airlock.config import Resource
 from airlock.fronts.apiproxy.railway import RailwayLookup
 from airlock.fronts.apiproxy.settings import ProxiedResource
 from airlock.inventory import Inventory
-from airlock.model import UNKNOWN_ENVIRONMENT, ActionContext, ResolvedTarget, Target
+from airlock.model import UNKNOWN_ENVIRONMENT, ActionContext, Casualty, ResolvedTarget, Target
 
 __all__ = ["EndpointResolver"]
 
@@ -53,18 +53,20 @@ class EndpointResolver:
             found = self.railway.environments_of(target.kind, target.value)
             if found is not None:
                 envs, placement = found
-                blast: list[str] = []
+                hit: dict[str, Casualty] = {}
                 for kind, value in placement.related:
                     for related in self.inventory.resolve([Target(kind, value)], context):
                         if related.resource is None:
                             continue  # only what the configuration knows adds to the radius
-                        blast += related.blast_radius
+                        for casualty in related.casualties:
+                            hit.setdefault(casualty.resource, casualty)
                         envs += tuple(e for e in related.environments if e not in envs)
-                return ResolvedTarget(target, None, envs, tuple(dict.fromkeys(blast)),
-                                      placement.note)
+                return ResolvedTarget(target, None, envs, tuple(hit), placement.note,
+                                      tuple(hit.values()))
         if self.proxied.one_environment:
+            casualties = tuple(self.inventory.casualties(self.resource.name))
             return ResolvedTarget(target, self.resource.name, (self.resource.environment,),
-                                  tuple(self.inventory.blast_radius(self.resource.name)),
+                                  tuple(c.resource for c in casualties),
                                   f"reached through {self.resource.name}, an endpoint of one "
-                                  "environment")
+                                  "environment", casualties)
         return placed

@@ -18,7 +18,7 @@ PUBLIC = {
         "PrincipalConfig", "Resource", "ResourceVault", "Rule", "SecretSource", "Strict",
         "VaultSettings", "Webhook", "config_from_mapping", "database_selector", "find_config",
         "front_sections", "load_config"},
-    "airlock.fronts.context": {"action_context", "front_action"},
+    "airlock.fronts.context": {"action_context", "front_action", "shell_environment"},
     # the runbook and `airlock demo` build on these (blast radius, inventory JSON)
     "airlock.inventory": {"DATABASE_OBJECT_KINDS", "Inventory", "Resolver", "describe_blast"},
     "airlock.inventory.discovery": {"DEFAULT_TTL", "Discovered", "Discovery", "FolderSummary",

@@ -191,13 +191,12 @@ class _Pending(threading.local):
     entries: list[_Entry] | None = None
 
 
-class MemoryAuditLog:
-    """In-memory twin for unit tests (groups too, so tests see what a crash would keep)."""
+class _Grouping:
+    """`record`, `group` and `flush` for both logs: records made inside `group()` (per thread)
+    are written together when it ends — in one transaction for the store — even when its body
+    failed, since what happened before the failure happened. Subclasses say how to `_write`."""
 
-    def __init__(self, key: bytes = b"test-key") -> None:
-        self.key = key
-        self.records: list[AuditRecord] = []
-        self._pending = _Pending()
+    _pending: _Pending
 
     def record(self, kind: str, action_id: str | None,
                data: Mapping[str, Any]) -> AuditRecord | None:
@@ -225,6 +224,18 @@ class MemoryAuditLog:
         if entries:
             self._pending.entries = []
             self._write(entries)
+
+    def _write(self, entries: Sequence[_Entry]) -> list[AuditRecord]:
+        raise NotImplementedError
+
+
+class MemoryAuditLog(_Grouping):
+    """In-memory twin for unit tests (groups too, so tests see what a crash would keep)."""
+
+    def __init__(self, key: bytes = b"test-key") -> None:
+        self.key = key
+        self.records: list[AuditRecord] = []
+        self._pending = _Pending()
 
     def _write(self, entries: Sequence[_Entry]) -> list[AuditRecord]:
         records = _seal_all(entries, self.records[-1] if self.records else None, self.key)
@@ -285,7 +296,7 @@ class _Appender(Protocol):
                           ) -> list[AuditRecord]: ...
 
 
-class StoreAuditLog:
+class StoreAuditLog(_Grouping):
     """The audit log kept in the state store. `on_record` (set by `airlock up`) hears of every
     record written, after it is written: it asks for the head to be anchored (anchors.py).
 
@@ -301,33 +312,8 @@ class StoreAuditLog:
         self._pending = _Pending()
         self._commits = _GroupCommit(self._append)
 
-    def record(self, kind: str, action_id: str | None,
-               data: Mapping[str, Any]) -> AuditRecord | None:
-        entry = _Entry.of(kind, action_id, data)
-        if self._pending.entries is not None:
-            self._pending.entries.append(entry)
-            return None
-        return self._commits.commit([entry])[0]
-
-    @contextlib.contextmanager
-    def group(self) -> Iterator[None]:
-        if self._pending.entries is not None:  # nested: the outer group writes
-            yield
-            return
-        self._pending.entries = []
-        try:
-            yield
-        finally:
-            # Written even when the body failed: what happened before the failure happened.
-            entries, self._pending.entries = self._pending.entries, None
-            if entries:
-                self._commits.commit(entries)
-
-    def flush(self) -> None:
-        entries = self._pending.entries
-        if entries:
-            self._pending.entries = []
-            self._commits.commit(entries)
+    def _write(self, entries: Sequence[_Entry]) -> list[AuditRecord]:
+        return self._commits.commit(entries)
 
     def _append(self, batches: Sequence[Sequence[_Entry]]) -> list[list[AuditRecord]]:
         entries = [entry for batch in batches for entry in batch]

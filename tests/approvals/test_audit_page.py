@@ -25,8 +25,8 @@ class CountingStore(MemoryStore):
         super().__init__()
         self.read = 0
 
-    def audit_records(self, after: int = 0) -> Iterator[AuditRecord]:
-        for record in super().audit_records(after):
+    def audit_records(self, after: int = 0, kind: str | None = None) -> Iterator[AuditRecord]:
+        for record in super().audit_records(after, kind):
             self.read += 1
             yield record
 

@@ -336,6 +336,17 @@ def test_audit_chain_appends_in_order(store: Store) -> None:
     assert [r.seq for r in store.audit_records(after=3)] == [4, 5]
 
 
+def test_audit_records_of_one_kind_are_filtered_by_the_store(store: Store) -> None:
+    kinds = ["action", "drill", "decision", "drill", "action", "drill"]
+    for n, kind in enumerate(kinds):
+        append(store, kind, {"n": n})
+    drills = list(store.audit_records(kind="drill"))
+    assert [r.seq for r in drills] == [2, 4, 6]
+    assert all(r.kind == "drill" for r in drills)
+    assert [r.seq for r in store.audit_records(after=2, kind="drill")] == [4, 6]
+    assert list(store.audit_records(kind="no such kind")) == []
+
+
 def test_audit_pages_through_long_logs(store: Store) -> None:
     for n in range(1205):
         append(store, "action", {"n": n})

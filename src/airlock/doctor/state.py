@@ -27,13 +27,12 @@ def read_state(config_path: Path | str | None) -> dict[str, Any]:
                 newest[snap.resource] = snap.created_at
         drills: dict[str, dict[str, Any]] = {}
         chain = verify_records(store.audit_records(), runtime.existing_audit_key())
-        for record in store.audit_records():
-            if record.kind == "drill":
-                resource = str(record.data.get("resource", ""))
-                drills.setdefault(resource, {"last": "", "last_ok": ""})
-                drills[resource]["last"] = record.at
-                if record.data.get("ok"):
-                    drills[resource]["last_ok"] = record.at
+        for record in store.audit_records(kind="drill"):
+            resource = str(record.data.get("resource", ""))
+            drills.setdefault(resource, {"last": "", "last_ok": ""})
+            drills[resource]["last"] = record.at
+            if record.data.get("ok"):
+                drills[resource]["last_ok"] = record.at
         audit = {"ok": chain.ok, "count": chain.count, "head": chain.head,
                  "problem": chain.problem, "bad_seq": chain.bad_seq}
         return {"tokens": tokens, "approvers": approvers, "snapshots": newest, "drills": drills,

@@ -223,8 +223,8 @@ def _lives_on(config: Config, name: str) -> tuple[str, ...]:
 def _drills(runtime: Runtime, name: str) -> tuple[Drill | None, Drill | None]:
     last: Drill | None = None
     passing: Drill | None = None
-    for record in runtime.store.audit_records():
-        if record.kind != "drill" or record.data.get("resource") != name:
+    for record in runtime.store.audit_records(kind="drill"):
+        if record.data.get("resource") != name:
             continue
         drill = Drill(at=record.at, ok=bool(record.data.get("ok")),
                       snapshot=str(record.data.get("snapshot", "")),

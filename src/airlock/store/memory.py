@@ -141,8 +141,9 @@ class MemoryStore:
             self.audit.extend(records)
             return records
 
-    def audit_records(self, after: int = 0) -> Iterator[AuditRecord]:
-        return iter([r for r in self.audit if r.seq > after])
+    def audit_records(self, after: int = 0, kind: str | None = None) -> Iterator[AuditRecord]:
+        return iter([r for r in self.audit
+                     if r.seq > after and (kind is None or r.kind == kind)])
 
     def audit_head(self) -> AuditRecord | None:
         return self.audit[-1] if self.audit else None

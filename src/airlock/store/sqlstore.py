@@ -466,13 +466,14 @@ class SqlStore(ABC):
             row = cur.fetchone()
         return _audit(row) if row else None
 
-    def audit_records(self, after: int = 0) -> Iterator[AuditRecord]:
+    def audit_records(self, after: int = 0, kind: str | None = None) -> Iterator[AuditRecord]:
         # Pages, so a long log streams without holding a transaction open for its whole length.
         page = 1000
+        where, extra = ("seq > ?", ()) if kind is None else ("seq > ? AND kind = ?", (kind,))
         while True:
             with self._transaction(read=True) as cur:
                 cur.execute("SELECT seq, at, kind, action_id, data, prev, hash, mac FROM audit "
-                            "WHERE seq > ? ORDER BY seq LIMIT ?", (after, page))
+                            f"WHERE {where} ORDER BY seq LIMIT ?", (after, *extra, page))
                 rows = cur.fetchall()
             for row in rows:
                 yield _audit(row)

@@ -11,6 +11,7 @@ whatever is left (users, groups, folders), so parallel runs and reruns never col
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
@@ -62,6 +63,18 @@ class Installed:
             except subprocess.TimeoutExpired:
                 os.killpg(self.up.pid, signal.SIGKILL)
                 self.up.wait(timeout=30)
+        if self.up is not None:
+            # `sh` dies at once on SIGTERM, while runuser forwards it and `airlock up` is still
+            # stopping: wait until nobody serves the socket, or `setup --undo` sees it running.
+            from airlock.doctor.service import Peer, peer_of
+
+            deadline = time.monotonic() + 30
+            while isinstance(peer_of(str(self.layout.socket_path)), Peer):
+                if time.monotonic() > deadline:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(self.up.pid, signal.SIGKILL)
+                    break
+                time.sleep(0.1)
         if self.up is not None and self.up.stderr is not None:
             self.up.stderr.close()
 

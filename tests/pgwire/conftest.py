@@ -109,9 +109,26 @@ def vault_dir(tmp_path: Path) -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
+def native_relay() -> str:
+    """The `[fronts.pgwire]` line that puts sessions through the compiled relay (pgrelay.c);
+    the test needs a C compiler (it FAILS under CI=true without one)."""
+    from airlock.fronts.pgwire import relay
+
+    require(relay.build() is not None, "a C compiler to build the compiled relay (pgrelay.c)")
+    return 'relay = "auto"'
+
+
+@pytest.fixture(params=["python", "native"])
+def relay_line(request: pytest.FixtureRequest) -> str:
+    """Every test of a served proxy runs twice: with the Python relay, and with sessions lent
+    to the compiled relay."""
+    return native_relay() if request.param == "native" else 'relay = "python"'
+
+
 @pytest.fixture
-def served(pg_cluster: Cluster, tmp_path: Path, vault_dir: Path) -> Iterator[Served]:
-    s = serve(pg_cluster, tmp_path, vault_dir)
+def served(pg_cluster: Cluster, tmp_path: Path, vault_dir: Path,
+           relay_line: str) -> Iterator[Served]:
+    s = serve(pg_cluster, tmp_path, vault_dir, relay_line)
     try:
         yield s
     finally:

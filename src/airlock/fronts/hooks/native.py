@@ -7,93 +7,22 @@ binary into the hook command, with the Python client (`hookclient.py`) as its fa
 the daemon is not running. Without a compiler — or when the build or its self-check fails — the
 Python client is installed, as before: slower, equally fail-closed.
 
-The binary is named by the sha256 of its source (and the compiler's flags), next to the package
-(`<airlock>/_native/`), so an upgraded source never runs an old build, and it goes away with the
-installation it belongs to. It is built under a temporary name, checked — run with no daemon and
-no fallback it must give the blocking answer — and renamed into place.
+It is built by `airlock.native` (named by the sha256 of its source, checked, then renamed into
+place); its check: run with no daemon and no fallback it must give the blocking answer.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import logging
 import os
-import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
-log = logging.getLogger("airlock.hooks.native")
+from airlock import native
+from airlock.native import FLAGS, compiler
+
+__all__ = ["FLAGS", "binary_path", "build", "compiler", "source_path"]
 
 SOURCE_NAME = "hookclient.c"
-FLAGS = ("-O2", "-std=c99", "-Wall", "-Wextra", "-Werror")
-# Static where the C library allows it: no dynamic loader at each start (~0.5 ms).
-STATIC = ("-static",)
-BUILD_SECONDS = 60
-
-
-def source_path() -> Path:
-    import airlock
-
-    return Path(airlock.__file__).resolve().parent / SOURCE_NAME
-
-
-def binary_path(source: Path | None = None) -> Path:
-    source = source or source_path()
-    digest = hashlib.sha256(source.read_bytes() + " ".join(FLAGS).encode()).hexdigest()[:16]
-    return source.parent / "_native" / f"airlock-hookclient-{digest}"
-
-
-def compiler() -> str | None:
-    """The C compiler to use: $CC, else cc or gcc or clang on PATH."""
-    configured = os.environ.get("CC")
-    if configured:
-        return shutil.which(configured)
-    for name in ("cc", "gcc", "clang"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
-def build(source: Path | None = None) -> Path | None:
-    """The built client (building it if needed), or None where it cannot be built — the
-    caller then installs the Python client. Never raises."""
-    try:
-        return _build(source or source_path())
-    except Exception:  # any failure here means the slower client, never no client
-        log.exception("could not build the native hook client")
-        return None
-
-
-def _build(source: Path) -> Path | None:
-    target = binary_path(source)
-    if _works(target):
-        return target
-    cc = compiler()
-    if cc is None:
-        log.info("no C compiler: the Python hook client is installed")
-        return None
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".build-", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        for extra in (STATIC, ()):
-            done = subprocess.run([cc, *FLAGS, *extra, "-o", str(tmp), str(source)],
-                                  capture_output=True, text=True, timeout=BUILD_SECONDS,
-                                  check=False)
-            if done.returncode == 0 and _works(tmp):
-                os.chmod(tmp, 0o755)  # noqa: S103  (the harness runs it, as any user of airlock)
-                os.replace(tmp, target)
-                return target
-            log.info("building the native hook client%s failed: %s",
-                     " statically" if extra else "", done.stderr.strip()[-500:])
-        return None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
 
 
 def _works(binary: Path) -> bool:
@@ -107,3 +36,21 @@ def _works(binary: Path) -> bool:
     except (OSError, subprocess.SubprocessError):
         return False
     return done.returncode == 2 and b"blocked to be safe" in done.stderr
+
+
+# Static where the C library allows it: no dynamic loader at each start (~0.5 ms).
+PROGRAM = native.Program(SOURCE_NAME, "airlock-hookclient", _works, static_first=True)
+
+
+def source_path() -> Path:
+    return PROGRAM.source_path()
+
+
+def binary_path(source: Path | None = None) -> Path:
+    return PROGRAM.binary_path(source)
+
+
+def build(source: Path | None = None) -> Path | None:
+    """The built client (building it if needed), or None where it cannot be built — the
+    caller then installs the Python client. Never raises."""
+    return native.build(PROGRAM, source)

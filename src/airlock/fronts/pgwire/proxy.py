@@ -26,12 +26,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from airlock.config import Config, Resource
 from airlock.errors import AirlockError, AuthError
 from airlock.fronts.context import action_context
-from airlock.fronts.pgwire import auth, splice, upstream
+from airlock.fronts.pgwire import auth, relay, splice, upstream
 from airlock.fronts.pgwire import protocol as pw
 from airlock.fronts.pgwire import session as ses
 from airlock.fronts.pgwire.rulings import Journal, Rulings
@@ -96,9 +97,18 @@ class Proxy:
         self.stopping = False
         self.addresses: dict[str, tuple[str, int]] = {}
         self.socket_paths: dict[str, Path] = {}
+        self.relay: relay.Relay | None = None  # the compiled relay, when configured and built
 
     async def start(self) -> None:
         await self.splice.start()
+        if self.settings.relay == "auto":
+            binary = await asyncio.to_thread(relay.build)
+            if binary is None:
+                log.warning("the compiled relay (pgrelay.c) could not be built here; the wire "
+                            "proxy relays in Python")
+            else:
+                self.relay = relay.Relay(binary)
+                self.relay.start()
         for name in self.names:
             resource = self.config.resources[name]
             assert resource.url is not None
@@ -151,6 +161,8 @@ class Proxy:
             conn.end(pw.error_response("57P01", "airlock is shutting down", severity="FATAL"))
         for janitor in self._janitors:
             janitor.cancel()
+        if self.relay is not None:
+            await self.relay.stop()
         await self.splice.stop()
         for journal in self.journals:
             journal.close()
@@ -217,9 +229,12 @@ class Connection:
         self.splice_status = pw.TX_IDLE
         self.splice_done = asyncio.Event()
         self.tasks: set[asyncio.Task[None]] = set()
+        self.lent: int | None = None  # the relay's id for this session while it has it
 
     @property
     def idle(self) -> bool:
+        if self.lent is not None:
+            return True  # the relay does not tell its transaction state: treated as idle
         s = self.session
         return s is None or (s.status == pw.TX_IDLE and not s.pending and s.unit is None
                              and not s.queue)
@@ -409,6 +424,8 @@ class Connection:
         self.writer.write(b"".join(out))
         if leftover:
             self._from_server(leftover)
+        else:
+            self._maybe_lend()
 
     # ---- relay ------------------------------------------------------------------------------
 
@@ -435,6 +452,7 @@ class Connection:
         if session.queued_bytes > HIGH_WATER and not self.closed \
                 and self._client_side is not None:
             self._client_side.hold(self.writer.transport, "queued")  # resumed by `_do`
+        self._maybe_lend()
 
     def _from_server(self, data: bytes) -> None:
         session = self.session
@@ -443,6 +461,7 @@ class Connection:
         try:
             if self.splice is None:
                 self._do(session.server_data(data))
+                self._maybe_lend()
                 return
             frames = up.frames  # framing while psycopg has the session (splice.py)
             frames.feed(data)
@@ -539,6 +558,7 @@ class Connection:
             return
         try:
             self._do(session.ruled(rule))
+            self._maybe_lend()
             await self._drain()
         except pw.ProtocolViolation as exc:
             self.end(pw.error_response("08P01", f"airlock: {exc.message}", severity="FATAL"))
@@ -564,9 +584,89 @@ class Connection:
         session.status = self.splice_status
         try:
             self._do(session.gated(result))
+            self._maybe_lend()
             await self._drain()
         except pw.ProtocolViolation as exc:
             self.end(pw.error_response("08P01", f"airlock: {exc.message}", severity="FATAL"))
+
+    # ---- the compiled relay (relay.py) --------------------------------------------------------
+
+    def _maybe_lend(self) -> None:
+        """Lend the session to the compiled relay when it is quiet: nothing in flight either
+        way, nothing buffered, nothing Python is still doing for it, and plain sockets both."""
+        rel = self.proxy.relay
+        if rel is None or self.lent is not None or self.closed or not rel.ready \
+                or self.tls or self.proxy.stopping:
+            return
+        s, up, caller = self.session, self.up, self.caller
+        cside, sside = self._client_side, self._server_side
+        if s is None or up is None or caller is None or cside is None or sside is None:
+            return
+        if s.pending or s.queue or s.unit is not None or s.waiting is not None or s.gating \
+                or s.copying or s.skipping or s.batch_open or s._server_rest or s.closed \
+                or self.frames.buffered or up.frames.buffered or self.splice is not None \
+                or self.tasks or cside.holding or sside.holding:
+            return
+        ctrans, strans = self.writer.transport, up.writer.transport
+        if ctrans.get_write_buffer_size() or strans.get_write_buffer_size() \
+                or ctrans.get_extra_info("ssl_object") is not None \
+                or strans.get_extra_info("ssl_object") is not None:
+            return
+        csock, ssock = ctrans.get_extra_info("socket"), strans.get_extra_info("socket")
+        if csock is None or ssock is None:
+            return
+        rulings = self.listener.rulings
+        texts = rulings.relayable(caller)
+        if not texts:
+            return  # nothing it could forward: every batch would come straight back
+        statements = [(name, rulings.relay_id(caller, sql) if rule is ses.ALLOW else 0)
+                      for name, (sql, rule) in s.statements.items()]
+        cside.hold(ctrans, "relay")
+        sside.hold(strans, "relay")
+        sid = rel.lend(self, csock.fileno(), ssock.fileno(), s.status, _ttl_ms(caller, rulings.clock()),
+                       texts, statements)
+        if sid is None:
+            cside.release(ctrans, "relay")
+            sside.release(strans, "relay")
+            return
+        self.lent = sid
+
+    def relay_hits(self, hits: list[tuple[int, int]]) -> None:
+        self.last_seen = time.monotonic()
+        if hits and self.caller is not None:
+            self.listener.rulings.relayed(self.caller, hits)
+        if self.listener.rulings.journal.broken is not None and self.lent is not None \
+                and self.proxy.relay is not None:
+            self.proxy.relay.invalidate(self.lent)  # its statements come back and are refused
+
+    def relay_back(self, status: str, data: bytes, statements: dict[str, int]) -> None:
+        """The relay met something it was not told about: carry on in Python from here."""
+        self.lent = None
+        session, up = self.session, self.up
+        if self.closed or session is None or up is None:
+            return
+        session.status = status
+        old, rulings = session.statements, self.listener.rulings
+        known: dict[str, tuple[str, ses.Rule]] = {}
+        for name, text_id in statements.items():
+            sql = rulings.relay_text(text_id) if text_id else None
+            if sql is not None:
+                known[name] = (sql, ses.ALLOW)
+            elif not text_id and name in old:
+                known[name] = old[name]
+        session.statements = known
+        session.portals.pop("", None)  # the relay's Binds replaced the unnamed portal
+        self.last_seen = time.monotonic()
+        if self._client_side is not None:
+            self._client_side.release(self.writer.transport, "relay")
+        if self._server_side is not None:
+            self._server_side.release(up.writer.transport, "relay")
+        self._from_client(data)
+
+    def relay_closed(self, reason: str) -> None:
+        log.debug("the relay ended a session: %s", reason)
+        self.lent = None
+        self.end(None)
 
     def _other(self, side: _Side) -> _Side | None:
         return self._server_side if side is self._client_side else self._client_side
@@ -582,9 +682,13 @@ class Connection:
         if self.closed:
             return
         self.closed = True
-        with contextlib.suppress(Exception):
-            if error is not None:
-                self.writer.write(error)
+        lent, self.lent = self.lent, None
+        if lent is not None and self.proxy.relay is not None:
+            self.proxy.relay.end(lent, error)  # the relay owns the stream: it says goodbye
+        else:
+            with contextlib.suppress(Exception):
+                if error is not None:
+                    self.writer.write(error)
         self.close_all()
 
     def close_all(self) -> None:
@@ -641,18 +745,16 @@ class _Side(asyncio.Protocol):
         return bool(self._holds)
 
     def hold(self, transport: asyncio.BaseTransport, why: str) -> None:
-        if not self._holds and isinstance(transport, asyncio.ReadTransport) \
-                and not transport.is_closing():
-            transport.pause_reading()
+        if not self._holds and _readable(transport) and not transport.is_closing():
+            transport.pause_reading()  # type: ignore[attr-defined]
         self._holds.add(why)
 
     def release(self, transport: asyncio.BaseTransport, why: str) -> None:
         if why not in self._holds:
             return
         self._holds.discard(why)
-        if not self._holds and isinstance(transport, asyncio.ReadTransport) \
-                and not transport.is_closing():
-            transport.resume_reading()
+        if not self._holds and _readable(transport) and not transport.is_closing():
+            transport.resume_reading()  # type: ignore[attr-defined]
 
     async def writable(self) -> None:
         if self._paused:
@@ -667,6 +769,13 @@ class _Side(asyncio.Protocol):
                 waiter.set_result(None)
 
 
+def _readable(transport: asyncio.BaseTransport) -> bool:
+    """Whether reading can be paused. uvloop's transports have the methods without being
+    subclasses of asyncio.ReadTransport, so an isinstance check would skip them (and with it,
+    backpressure on uvloop)."""
+    return callable(getattr(transport, "pause_reading", None))
+
+
 def _unread(reader: asyncio.StreamReader) -> bytes:
     """Bytes a stream reader took in that nobody read (its buffer has no public accessor)."""
     buffer = getattr(reader, "_buffer", b"")
@@ -674,6 +783,14 @@ def _unread(reader: asyncio.StreamReader) -> bytes:
     if isinstance(buffer, bytearray):
         buffer.clear()
     return data
+
+
+def _ttl_ms(caller: Caller, now: datetime) -> int | None:
+    """Milliseconds until the caller's token expires (the relay stops forwarding then)."""
+    ends = [s.expires_at for s in caller.scopes if s.expires_at is not None]
+    if not ends:
+        return None
+    return max(0, int((min(ends) - now).total_seconds() * 1000))
 
 
 def unsafe_parameters(params: Mapping[str, str]) -> str:

@@ -59,6 +59,7 @@ FLUSH_SECONDS = 0.02
 MAX_BATCH = 512
 CACHE_SIZE = 8192
 MAX_AUDITED_TEXT = 4096
+RELAY_TEXTS = 1024  # texts per token the relay may be lent
 
 
 # One run for the journal: when, principal, token id, the statement, verdict, risk.
@@ -78,6 +79,23 @@ def grouped(runs: list[Run]) -> list[dict[str, Any]]:
                                     "sql": redact_text(text), "verdict": verdict,
                                     "risk": risk, "at": []}
         entry["at"].append(at.isoformat())
+    return list(entries.values())
+
+
+def relayed(counts: list[tuple[Run, int]]) -> list[dict[str, Any]]:
+    """Runs the compiled relay served (relay.py), as it reported them: per statement the
+    count since its last report and the report's time — not each run's own."""
+    entries: dict[tuple[str, str | None, str, str, str], dict[str, Any]] = {}
+    for (at, principal, token, sql, verdict, risk), count in counts:
+        key = (principal, token, sql, verdict, risk)
+        entry = entries.get(key)
+        if entry is None:
+            text = sql if len(sql) <= MAX_AUDITED_TEXT else sql[:MAX_AUDITED_TEXT] + "…"
+            entry = entries[key] = {"principal": principal, "token": token,
+                                    "sql": redact_text(text), "verdict": verdict,
+                                    "risk": risk, "at": [], "relayed": 0}
+        entry["at"].append(at.isoformat())
+        entry["relayed"] += count
     return list(entries.values())
 
 
@@ -109,6 +127,7 @@ class Journal:
         self.audit = audit
         self.resource = resource
         self._entries: list[Run] = []
+        self._counts: list[tuple[Run, int]] = []  # runs the compiled relay reported
         self._waiters: list[Future[None]] = []
         self._cond = threading.Condition()
         self._stopped = False
@@ -130,6 +149,12 @@ class Journal:
             if len(self._entries) >= MAX_BATCH:
                 self._cond.notify()
             return self.added
+
+    def add_counted(self, entry: Run, count: int) -> None:
+        """Journal `count` runs of one statement the compiled relay served (reads only)."""
+        with self._cond:
+            if self.broken is None:
+                self._counts.append((entry, count))
 
     def add_durable(self, entry: Run) -> Future[None]:
         """Journal a run that must not start before its record is sealed: wait on the result."""
@@ -158,20 +183,23 @@ class Journal:
                 if not self._waiters and not self._stopped:
                     self._cond.wait(FLUSH_SECONDS)
                 entries, self._entries = self._entries, []
+                counts, self._counts = self._counts, []
                 waiters, self._waiters = self._waiters, []
                 stopped = self._stopped
-            if entries:
-                self._write(entries, waiters)
+            if entries or counts:
+                self._write(entries, waiters, counts)
             else:
                 for w in waiters:
                     w.set_result(None)
             if stopped:
                 return
 
-    def _write(self, entries: list[Run], waiters: list[Future[None]]) -> None:
+    def _write(self, entries: list[Run], waiters: list[Future[None]],
+               counts: list[tuple[Run, int]] | None = None) -> None:
         try:
+            statements = grouped(entries) + relayed(counts or [])
             self.audit.record("pgwire_statements", None,
-                              {"resource": self.resource, "statements": grouped(entries)})
+                              {"resource": self.resource, "statements": statements})
             self.batches += 1
             with self._cond:
                 self.sealed += len(entries)
@@ -225,6 +253,12 @@ class Rulings:
         self.by_shape = _Lru(CACHE_SIZE)
         self.hits = 0
         self.misses = 0
+        # What sessions may run in the compiled relay (relay.py): per token, texts ruled
+        # allowed, pure reads that cannot end a transaction — with an id the relay reports
+        # runs by, and whether the verdict holds for the text's whole shape.
+        self._relayable: dict[str, OrderedDict[str, tuple[int, bool]]] = {}
+        self._relay_texts: dict[int, str] = {}
+        self._next_text = 1
 
     def warm(self) -> None:
         """Load the classifiers now, so the first client does not wait for the imports."""
@@ -333,6 +367,54 @@ class Rulings:
         self.by_text.put((token, sql), cached)
         if shape is not None:
             self.by_shape.put((token, shape), cached)
+        if cached.rule is ses.ALLOW and cached.read and not cached.commits:
+            self._relayable_add(token, sql, shape is not None)
+
+    # ---- the compiled relay -----------------------------------------------------------------
+
+    def _relayable_add(self, token: str, sql: str, by_shape: bool) -> None:
+        with self.by_text.lock:
+            texts = self._relayable.setdefault(token, OrderedDict())
+            if sql in texts:
+                texts.move_to_end(sql)
+                return
+            text_id = self._next_text
+            self._next_text += 1
+            texts[sql] = (text_id, by_shape)
+            self._relay_texts[text_id] = sql
+            if len(texts) > RELAY_TEXTS:
+                _, (old, _) = texts.popitem(last=False)
+                self._relay_texts.pop(old, None)
+
+    def relayable(self, caller: Caller) -> list[tuple[int, str, bool]]:
+        """What a session of `caller` may run in the relay: (id, text, by shape). Nothing
+        when its token is revoked or expired or the journal is broken."""
+        if self.journal.broken is not None or _expired(caller, self.clock()) or (
+                caller.token_id is not None and caller.token_id in self.revoked()):
+            return []
+        token = caller.token_id or caller.principal.name
+        with self.by_text.lock:
+            texts = self._relayable.get(token)
+            return [(i, sql, shape) for sql, (i, shape) in texts.items()] if texts else []
+
+    def relay_id(self, caller: Caller, sql: str) -> int:
+        """The id a relayable text goes by for this caller, 0 if it is not relayable."""
+        texts = self._relayable.get(caller.token_id or caller.principal.name)
+        found = texts.get(sql) if texts is not None else None
+        return found[0] if found is not None else 0
+
+    def relay_text(self, text_id: int) -> str | None:
+        return self._relay_texts.get(text_id)
+
+    def relayed(self, caller: Caller, hits: list[tuple[int, int]]) -> None:
+        """Journal the runs the relay reports (each id's text, with its count)."""
+        now = self.clock()
+        for text_id, count in hits:
+            sql = self._relay_texts.get(text_id)
+            if sql is None:  # pushed out of the list since: recorded by its id
+                sql = f"/* statement {text_id} lent to the relay, no longer remembered */"
+            self.journal.add_counted((now, caller.principal.name, caller.token_id, sql,
+                                      "allow", "read"), count)
 
 
 

@@ -10,6 +10,7 @@
     password_auth = false    # also accept a token as a cleartext password (local or TLS only)
     shutdown_grace = "10s"   # on SIGTERM, open transactions get this long to finish
     uvloop = true            # the proxy's event loop: uvloop (false: asyncio's own)
+    relay = "python"         # "auto": the compiled relay (pgrelay.c) where it builds
 
 Each resource in `listen` gets its own service in `airlock up` (`pgwire:<resource>`). A
 resource that is not declared, or is not `kind = "postgres"`, is an error naming the key.
@@ -21,6 +22,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -42,6 +44,7 @@ class PgwireFile(Strict):
     password_auth: bool = False
     shutdown_grace: str = "10s"
     uvloop: bool = True
+    relay: Literal["auto", "python"] = "python"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +66,7 @@ class PgwireSettings:
     password_auth: bool = False
     shutdown_grace: timedelta = timedelta(seconds=10)
     uvloop: bool = True
+    relay: str = "python"  # "auto": sessions of plain sockets go to pgrelay where it is built
 
     def files(self) -> Iterator[tuple[Path, str, bool]]:
         """The files airlock depends on here (guards.AirlockPlaces): the TLS key is a secret
@@ -117,7 +121,7 @@ def build(parsed: PgwireFile, ctx: BuildContext) -> PgwireSettings:
         shutdown_grace=ctx.duration(parsed.shutdown_grace, "shutdown_grace",
                                     least=timedelta(seconds=0), most=timedelta(minutes=10),
                                     default=defaults.shutdown_grace),
-        uvloop=parsed.uvloop)
+        uvloop=parsed.uvloop, relay=parsed.relay)
 
 
 def _postgres_resource(name: str, key: str, ctx: BuildContext) -> bool:

@@ -1,0 +1,327 @@
+"""The compiled relay (pgrelay.c) as a real process, driven by playbooks of wire messages.
+
+Each test lends sessions made of socket pairs (a fake client, a fake server) to a real relay
+process through `relay.Relay`, then plays both ends: what reaches the server, what comes back
+to Python, what ends. The real-client tests (test_clients.py, test_proxy.py) run through the
+relay too, via the `relay_line` fixture.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import struct
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from airlock.fronts.pgwire import protocol as pw
+from airlock.fronts.pgwire import relay
+from tests.conftest import require
+from tests.pgwire.conftest import Served, native_relay, serve
+
+SELECT = "SELECT abalance FROM pgbench_accounts WHERE aid = 42;"
+
+
+@pytest.fixture(scope="module")
+def binary() -> Path:
+    built = relay.build()
+    require(built is not None, "a C compiler to build the compiled relay (pgrelay.c)")
+    assert built is not None
+    return built
+
+
+@dataclass
+class Lent:
+    """One lent session: our ends of its sockets, and what the relay told Python about it."""
+
+    client: socket.socket
+    server: socket.socket
+    hits: list[tuple[int, int]] = field(default_factory=list)
+    back: tuple[str, bytes, dict[str, int]] | None = None
+    closed: str | None = None
+    sid: int = 0
+
+    def relay_hits(self, hits: list[tuple[int, int]]) -> None:
+        self.hits += hits
+
+    def relay_back(self, status: str, data: bytes, statements: dict[str, int]) -> None:
+        self.back = (status, data, statements)
+
+    def relay_closed(self, reason: str) -> None:
+        self.closed = reason
+
+
+_OPEN: list[socket.socket] = []
+
+
+def _pair() -> tuple[socket.socket, socket.socket]:
+    ours, lent = socket.socketpair()
+    ours.setblocking(False)
+    _OPEN.append(ours)
+    return ours, lent
+
+
+def lend(r: relay.Relay, texts: list[tuple[int, str, bool]],
+         statements: list[tuple[str, int]] | None = None, status: str = "I") -> Lent:
+    client, client_lent = _pair()
+    server, server_lent = _pair()
+    session = Lent(client, server)
+    sid = r.lend(session, client_lent, server_lent, status, None, texts, statements or [])
+    assert sid is not None
+    session.sid = sid
+    _OPEN.extend((client_lent, server_lent))  # kept open, as the proxy keeps its copies
+    return session
+
+
+async def until(check: Callable[[], object], seconds: float = 3.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("the relay did not get there in time")
+        await asyncio.sleep(0.005)
+
+
+async def received(sock: socket.socket, size: int, seconds: float = 3.0) -> bytes:
+    got = b""
+    deadline = time.monotonic() + seconds
+    while len(got) < size and time.monotonic() < deadline:
+        try:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            got += chunk
+        except BlockingIOError:
+            await asyncio.sleep(0.005)
+    return got
+
+
+async def nothing_arrives(sock: socket.socket, seconds: float = 0.2) -> None:
+    await asyncio.sleep(seconds)
+    with pytest.raises(BlockingIOError):
+        sock.recv(65536)
+
+
+def run(binary: Path, play: Callable[[relay.Relay], Awaitable[None]]) -> None:
+    async def main() -> None:
+        r = relay.Relay(binary)
+        r.start()
+        try:
+            await play(r)
+        finally:
+            await r.stop(grace=0.5)
+            while _OPEN:
+                _OPEN.pop().close()
+
+    asyncio.run(main())
+
+
+def query(sql: str) -> bytes:
+    return pw.frame(b"Q", sql.encode() + b"\0")
+
+
+def answer(status: bytes = b"I") -> bytes:
+    return pw.frame(b"C", b"SELECT 1\0") + pw.frame(b"Z", status)
+
+
+def parse(name: str, sql: str) -> bytes:
+    return pw.frame(b"P", name.encode() + b"\0" + sql.encode() + b"\0" + struct.pack("!H", 0))
+
+
+def bind(statement: str) -> bytes:
+    return pw.frame(b"B", b"\0" + statement.encode() + b"\0" + struct.pack("!HHH", 0, 0, 0))
+
+
+EXECUTE = pw.frame(b"E", b"\0" + struct.pack("!I", 0))
+SYNC = pw.frame(b"S", b"")
+
+
+def test_the_relay_checks_itself(binary: Path) -> None:
+    assert relay._works(binary)
+
+
+def test_a_hit_is_forwarded_unchanged_and_its_answer_comes_back(binary: Path) -> None:
+    async def play(r: relay.Relay) -> None:
+        s = lend(r, [(7, SELECT, False)])
+        s.client.send(query(SELECT))
+        assert await received(s.server, len(query(SELECT))) == query(SELECT)
+        s.server.send(answer(b"T"))
+        assert await received(s.client, len(answer())) == answer(b"T")
+        await until(lambda: s.hits)  # reported within a second
+        assert s.hits == [(7, 1)]
+        assert s.back is None and s.closed is None
+
+    run(binary, play)
+
+
+def test_a_new_literal_passes_by_shape_only_when_python_said_so(binary: Path) -> None:
+    async def play(r: relay.Relay) -> None:
+        other = SELECT.replace("42", "99")
+        by_shape = lend(r, [(1, SELECT, True)])
+        by_shape.client.send(query(other))
+        assert await received(by_shape.server, len(query(other))) == query(other)
+        exact = lend(r, [(1, SELECT, False)])
+        exact.client.send(query(other))
+        await until(lambda: exact.back is not None)
+        await nothing_arrives(exact.server)
+        # a different statement of another shape is a miss even by shape
+        by_shape.server.send(answer())
+        await received(by_shape.client, len(answer()))
+        drop = "DROP TABLE pgbench_accounts"
+        by_shape.client.send(query(drop))
+        await until(lambda: by_shape.back is not None)
+        assert by_shape.back == ("I", query(drop), {})
+
+    run(binary, play)
+
+
+def test_a_miss_is_handed_back_with_its_bytes_after_every_answer(binary: Path) -> None:
+    async def play(r: relay.Relay) -> None:
+        s = lend(r, [(1, SELECT, False)])
+        miss = query("DELETE FROM t")
+        s.client.send(query(SELECT) + miss)  # pipelined: the hit goes, the miss waits
+        assert await received(s.server, len(query(SELECT))) == query(SELECT)
+        await asyncio.sleep(0.1)
+        assert s.back is None  # the forwarded Query is not answered yet
+        s.server.send(answer(b"T"))
+        await until(lambda: s.back is not None)
+        assert s.back == ("T", miss, {})
+        assert await received(s.client, len(answer())) == answer(b"T")
+        await nothing_arrives(s.server)  # the miss never reached the server
+
+    run(binary, play)
+
+
+def test_named_statements_count_once_the_server_confirms_them(binary: Path) -> None:
+    async def play(r: relay.Relay) -> None:
+        sql = "SELECT abalance FROM pgbench_accounts WHERE aid = $1"
+        s = lend(r, [(3, sql, False)], statements=[("held", 0)])
+        first = parse("p1", sql) + bind("p1") + EXECUTE + SYNC
+        s.client.send(first)
+        assert await received(s.server, len(first)) == first
+        s.server.send(pw.frame(b"1", b"") + pw.frame(b"2", b"") + answer())
+        await received(s.client, 100, seconds=0.3)
+        again = bind("p1") + EXECUTE + SYNC
+        s.client.send(again)
+        assert await received(s.server, len(again)) == again
+        s.server.send(pw.frame(b"2", b"") + answer())
+        await received(s.client, 100, seconds=0.3)
+        # a statement Python knows but did not lend comes back to Python
+        s.client.send(bind("held") + EXECUTE + SYNC)
+        await until(lambda: s.back is not None)
+        assert s.back is not None
+        assert s.back[2] == {"held": 0, "p1": 3}
+        await until(lambda: s.hits)
+        assert sum(c for _, c in s.hits) == 2
+
+    run(binary, play)
+
+
+def test_a_parse_the_server_refused_gives_the_name_nothing(binary: Path) -> None:
+    async def play(r: relay.Relay) -> None:
+        sql = "SELECT 1"
+        s = lend(r, [(3, sql, False)])
+        # a name prepared in SQL (unknown to the relay) makes the server refuse the Parse
+        s.client.send(parse("x", sql) + SYNC)
+        await received(s.server, 100, seconds=0.3)
+        s.server.send(pw.error_response("42P05", "prepared statement \"x\" already exists")
+                      + pw.frame(b"Z", b"I"))
+        await received(s.client, 200, seconds=0.3)
+        s.client.send(bind("x") + EXECUTE + SYNC)
+        await until(lambda: s.back is not None)
+        await nothing_arrives(s.server)
+
+    run(binary, play)
+
+
+def test_a_malformed_frame_ends_that_session_and_others_are_served(binary: Path) -> None:
+    async def play(r: relay.Relay) -> None:
+        bad = lend(r, [(1, SELECT, False)])
+        good = lend(r, [(1, SELECT, False)])
+        bad.client.send(b"Q" + struct.pack("!I", 2) + b"xx")
+        await until(lambda: bad.closed is not None)
+        assert await received(bad.client, 1) == b""  # shut down
+        good.client.send(query(SELECT))
+        assert await received(good.server, len(query(SELECT))) == query(SELECT)
+
+    run(binary, play)
+
+
+def test_copy_from_stdin_and_an_unreadable_encoding_end_the_session(binary: Path) -> None:
+    async def play(r: relay.Relay) -> None:
+        for reply in (pw.frame(b"G", b"\0\0\0"),
+                      pw.parameter_status("client_encoding", "SJIS")):
+            s = lend(r, [(1, SELECT, False)])
+            s.client.send(query(SELECT))
+            await received(s.server, 10)
+            s.server.send(reply)
+            await until(lambda s=s: s.closed is not None)  # type: ignore[misc]
+
+    run(binary, play)
+
+
+def test_ending_a_session_says_why_and_closes_it_at_once(binary: Path) -> None:
+    async def play(r: relay.Relay) -> None:
+        s = lend(r, [(1, SELECT, False)])
+        farewell = pw.error_response("28000", "token was revoked", severity="FATAL")
+        started = time.monotonic()
+        r.end(s.sid, farewell)
+        got = await received(s.client, len(farewell) + 1)
+        assert got == farewell
+        assert time.monotonic() - started < 0.5
+        await until(lambda: s.closed is not None)
+
+    run(binary, play)
+
+
+def test_a_killed_relay_ends_its_sessions_and_a_new_one_serves(binary: Path) -> None:
+    async def play(r: relay.Relay) -> None:
+        s = lend(r, [(1, SELECT, False)])
+        pid = r.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        await until(lambda: s.closed is not None)
+        await until(lambda: r.ready and r.pid != pid)
+        fresh = lend(r, [(1, SELECT, False)])
+        fresh.client.send(query(SELECT))
+        assert await received(fresh.server, len(query(SELECT))) == query(SELECT)
+
+    run(binary, play)
+
+
+@pytest.mark.postgres
+def test_through_the_proxy_a_killed_relay_ends_sessions_and_new_ones_work(
+        pg_cluster: object, tmp_path: Path, vault_dir: Path) -> None:
+    s: Served = serve(pg_cluster, tmp_path, vault_dir, native_relay())  # type: ignore[arg-type]
+    try:
+        rel = s.proxy.relay
+        assert rel is not None
+        with psycopg.connect(s.dsn(), autocommit=True) as conn:
+            for _ in range(3):
+                assert conn.execute("SELECT 1").fetchone() == (1,)
+            deadline = time.monotonic() + 3
+            while not rel.sessions and time.monotonic() < deadline:
+                conn.execute("SELECT 1")
+            assert rel.sessions  # the session is lent
+            pid = rel.pid
+            assert pid is not None
+            os.kill(pid, signal.SIGKILL)
+            with pytest.raises(psycopg.OperationalError):  # noqa: PT012 — polls until it ends
+                for _ in range(100):
+                    conn.execute("SELECT 1")
+                    time.sleep(0.01)
+        deadline = time.monotonic() + 5
+        while not (rel.ready and rel.pid != pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with psycopg.connect(s.dsn(), autocommit=True) as conn:
+            for _ in range(3):
+                assert conn.execute("SELECT 2").fetchone() == (2,)
+    finally:
+        s.thread.stop()
+        s.runtime.close()

@@ -1,7 +1,8 @@
 """The wire proxy against its baselines, all in one run on one throwaway cluster: pgbench
 select-only (simple and prepared protocol) and TPC-B with 8 clients — direct, through PgBouncer
-(Debian's package, session pooling) and through airlock (asyncio and uvloop) — then the p50
-latency with one client, and the proxy's memory over a longer run.
+(Debian's package, session pooling) and through airlock (sessions relayed by Python on uvloop,
+and lent to the compiled relay, pgrelay.c) — then the p50 latency with one client, and memory
+over a longer run.
 
     bin/bench pgwire                       # 8 s per run, 3 rounds, medians
     .venv/bin/python bench/bench_pgwire.py --seconds 20 --rounds 5 --soak 60
@@ -47,7 +48,8 @@ kind = "agent"
 enabled = false
 [fronts.pgwire]
 listen = {{ bench = "127.0.0.1:0" }}
-uvloop = {uvloop}
+uvloop = true
+relay = "{relay}"
 """
 
 
@@ -122,8 +124,19 @@ def process_cpu() -> float:
     return times.user + times.system
 
 
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
+def relay_cpu(pid: int | None) -> float:
+    """CPU seconds the compiled relay's process used (it is not this process)."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int | str = "self") -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
@@ -152,18 +165,21 @@ def main() -> None:
         (work / "bouncer").mkdir()
         bouncer, bport = start_pgbouncer(cluster, db, work / "bouncer")
         proxies = {}
-        for flavour in ("asyncio", "uvloop"):
+        for flavour in ("python", "native"):
             folder = work / flavour
             folder.mkdir()
             (folder / "airlock.toml").write_text(CONFIG.format(
                 state=folder / "state", url=cluster.url(db),
-                uvloop="true" if flavour == "uvloop" else "false"))
+                relay="auto" if flavour == "native" else "python"))
             runtime = Runtime(load_config(folder / "airlock.toml"))
             token = issue_token(runtime.store, runtime.config, principal="agent",
                                 environments=["bench"]).token
             thread = ProxyThread(runtime)
             proxy = thread.start()
             proxies[flavour] = (thread, proxy.addresses["bench"][1], token)
+            if flavour == "native" and proxy.relay is None:
+                raise SystemExit("the compiled relay could not be built (no C compiler?)")
+        relay_pid = proxies["native"][0].proxy.relay.pid  # type: ignore[union-attr]
         try:
             targets = {"direct": (cluster.port, None, cluster.user),
                        "pgbouncer": (bport, None, cluster.user),
@@ -180,10 +196,11 @@ def main() -> None:
                     # alternate the order: a neighbour's load hits every target alike
                     order = list(targets.items())
                     for target, (port, password, user) in order if r % 2 == 0 else order[::-1]:
-                        before = process_cpu()
+                        extra = relay_pid if target == "airlock/native" else None
+                        before = process_cpu() + relay_cpu(extra)
                         runs[target].append(tps(pgbench(cluster, port, db, [
                             *wl, "-c", "8", "-j", "2", "-T", T], password, user)))
-                        cpu[target].append((process_cpu() - before)
+                        cpu[target].append((process_cpu() + relay_cpu(extra) - before)
                                            / (runs[target][-1] * args.seconds) * 1e6)
                 got = {t: statistics.median(v) for t, v in runs.items()}
                 for target in targets:
@@ -202,12 +219,15 @@ def main() -> None:
                 p50 = p50_ms(cluster, port, db, token, "agent", args.seconds)
                 print(f"   airlock/{f:<9} {p50:.3f} ms  (+{p50 - base:.3f} ms)")
             if args.soak:
-                _, port, token = proxies["asyncio"]
-                start = rss_mb()
-                tps(pgbench(cluster, port, db, ["-S", "-c", "8", "-j", "2", "-T", str(args.soak)],
-                            token, "agent"))
-                print(f"-- memory over {args.soak}s select-only: {start:.1f} MB → {rss_mb():.1f} MB "
-                      "(the whole benchmark process)")
+                for f in proxies:
+                    _, port, token = proxies[f]
+                    start, rstart = rss_mb(), rss_mb(relay_pid) if relay_pid else 0.0
+                    tps(pgbench(cluster, port, db, ["-S", "-c", "8", "-j", "2", "-T",
+                                                    str(args.soak)], token, "agent"))
+                    rend = rss_mb(relay_pid) if relay_pid else 0.0
+                    print(f"-- memory over {args.soak}s select-only through airlock/{f}: "
+                          f"{start:.1f} MB → {rss_mb():.1f} MB (the whole benchmark process); "
+                          f"the relay process {rstart:.1f} MB → {rend:.1f} MB")
         finally:
             for thread, _, _ in proxies.values():
                 thread.stop()

@@ -58,6 +58,7 @@
 #define MAX_TEXTS 8192
 #define MAX_STMTS 4096
 #define PARAM_MAX 4096
+#define SHAPE_MAX (16u * 1024)
 
 static uint64_t seed = 1469598103934665603ULL;
 
@@ -114,8 +115,21 @@ static void buf_free(Buf *b) { free(b->p); memset(b, 0, sizeof *b); }
  * such literals, which airlock's fingerprint ignores too; Python sends a text "by shape" only
  * when its verdict holds for every text of its fingerprint. Where the lexing could be in doubt
  * (a backslash, a dollar sign, a double quote, a comment) there is no shape: exact text only. */
+static int utf8_valid(const unsigned char *p, size_t n) {
+    for (size_t i = 0; i < n;) {
+        unsigned char c = p[i];
+        size_t k = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : 9;
+        if (k == 9 || (k == 1 && c < 0xC2) || i + k >= n + (k ? 0 : 1)) return 0;
+        for (size_t j = 1; j <= k; j++) if ((p[i + j] & 0xC0) != 0x80) return 0;
+        i += k + 1;
+    }
+    return 1;
+}
+
 static int shape_of(const char *t, size_t n, Buf *out) {
     out->off = out->len = 0;
+    /* what airlock's parser would not read (too long, not UTF-8) never shares a verdict */
+    if (n > SHAPE_MAX || !utf8_valid((const unsigned char *)t, n)) return -1;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)t[i];
         if (c == '\\' || c == '$' || c == '"' || c == 0) return -1;
@@ -147,7 +161,8 @@ static int shape_of(const char *t, size_t n, Buf *out) {
             size_t j = i;
             while (j < n && t[j] >= '0' && t[j] <= '9') j++;
             unsigned char next = j < n ? (unsigned char)t[j] : ' ';
-            if (!IDENT(next) && next != '.') {
+            /* at most 9 digits: always an integer token to the server (longer ones may be numeric) */
+            if (!IDENT(next) && next != '.' && j - i <= 9) {
                 unsigned char one = 1;
                 buf_add(out, &one, 1);
                 i = j;
@@ -773,7 +788,9 @@ static int self_check(void) {
         {"SELECT abalance FROM t WHERE aid = 42;", "SELECT abalance FROM t WHERE aid = \1;"},
         {"SELECT 'it''s', x1, 1.5 FROM t", "SELECT \2, x1, 1.5 FROM t"},
         {"SELECT 1 -- c", NULL}, {"SELECT E'\\''", NULL}, {"SELECT $1", NULL},
-        {"SELECT \"a\"", NULL}, {"SELECT 'open", NULL},
+        {"SELECT \"a\"", NULL}, {"SELECT 'open", NULL}, {"SELECT '\xff'", NULL},
+        {"SELECT 1234567890, B'01', 0x1F", "SELECT 1234567890, B\2, 0x1F"},
+        {"SELECT 'caf\xc3\xa9'", "SELECT \2"},
     };
     Buf b = {0};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -329,3 +329,27 @@ def test_through_the_proxy_a_killed_relay_ends_sessions_and_new_ones_work(
     finally:
         s.thread.stop()
         s.runtime.close()
+
+
+@pytest.mark.postgres
+def test_tls_sessions_stay_in_python(pg_cluster: object, tmp_path: Path,
+                                     vault_dir: Path) -> None:
+    from tests.pgwire.test_proxy import _self_signed
+
+    cert, key = _self_signed(tmp_path)
+    s: Served = serve(pg_cluster, tmp_path, vault_dir,  # type: ignore[arg-type]
+                      f'tls_cert = "{cert}"\ntls_key = "{key}"\n{native_relay()}')
+    try:
+        rel = s.proxy.relay
+        assert rel is not None
+        with psycopg.connect(s.dsn(sslmode="require"), autocommit=True) as conn:
+            for _ in range(20):
+                assert conn.execute("SELECT 1").fetchone() == (1,)
+            assert not rel.sessions  # never lent: the relay cannot read TLS
+        with psycopg.connect(s.dsn(), autocommit=True) as conn:  # plain: lent once quiet
+            for _ in range(20):
+                assert conn.execute("SELECT 1").fetchone() == (1,)
+            assert rel.sessions
+    finally:
+        s.thread.stop()
+        s.runtime.close()

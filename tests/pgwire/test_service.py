@@ -68,6 +68,7 @@ def test_without_a_section_nothing_is_served(tmp_path: Path) -> None:
     ({"idle_timeout": "soon"}, "`fronts.pgwire.idle_timeout`: 'soon' is not a duration"),
     ({"lisen": {"app": "127.0.0.1:1"}}, "`fronts.pgwire.lisen`: unknown key"),
     ({"uvloop": "yes"}, "`fronts.pgwire.uvloop`: Input should be a valid boolean"),
+    ({"relay": "native"}, "`fronts.pgwire.relay`: Input should be 'auto' or 'python'"),
 ])
 def test_mistakes_are_named_by_their_key(tmp_path: Path, fronts: dict[str, Any],
                                          message: str) -> None:

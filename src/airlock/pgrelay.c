@@ -133,6 +133,7 @@ static int shape_of(const char *t, size_t n, Buf *out) {
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)t[i];
         if (c == '\\' || c == '$' || c == '"' || c == 0) return -1;
+        if (c == '&' && i + 1 < n && t[i + 1] == '\'') return -1;  /* U&'…': escapes inside */
         if ((c == '-' && i + 1 < n && t[i + 1] == '-') || (c == '/' && i + 1 < n && t[i + 1] == '*'))
             return -1;
     }
@@ -143,6 +144,8 @@ static int shape_of(const char *t, size_t n, Buf *out) {
         unsigned char c = (unsigned char)t[i];
         unsigned char prev = i ? (unsigned char)t[i - 1] : ' ';
         if (c == '\'') {
+            /* B'…', X'…', E'…', N'…', name'…': a prefix changes how the literal ends */
+            if (IDENT(prev)) return -1;
             size_t j = i + 1;
             for (;;) {
                 if (j >= n) return -1;  /* unterminated */
@@ -789,8 +792,8 @@ static int self_check(void) {
         {"SELECT 'it''s', x1, 1.5 FROM t", "SELECT \2, x1, 1.5 FROM t"},
         {"SELECT 1 -- c", NULL}, {"SELECT E'\\''", NULL}, {"SELECT $1", NULL},
         {"SELECT \"a\"", NULL}, {"SELECT 'open", NULL}, {"SELECT '\xff'", NULL},
-        {"SELECT 1234567890, B'01', 0x1F", "SELECT 1234567890, B\2, 0x1F"},
-        {"SELECT 'caf\xc3\xa9'", "SELECT \2"},
+        {"SELECT 1234567890, 0x1F", "SELECT 1234567890, 0x1F"}, {"SELECT X'1''2'", NULL},
+        {"SELECT 'caf\xc3\xa9'", "SELECT \2"}, {"SELECT U&'d!0061'", NULL},
     };
     Buf b = {0};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -804,8 +807,29 @@ static int self_check(void) {
     return 0;
 }
 
+/* For tests: NUL-separated texts on stdin, each one's shape in hex (or "-") on a line. */
+static int print_shapes(void) {
+    Buf in = {0}, out = {0};
+    unsigned char tmp[CHUNK];
+    ssize_t n;
+    while ((n = read(0, tmp, sizeof tmp)) > 0) buf_add(&in, tmp, (size_t)n);
+    size_t at = 0;
+    while (at < in.len) {
+        unsigned char *z = memchr(in.p + at, 0, in.len - at);
+        size_t len = z ? (size_t)(z - (in.p + at)) : in.len - at;
+        if (shape_of((const char *)in.p + at, len, &out) != 0) puts("-");
+        else {
+            for (size_t i = 0; i < out.len; i++) printf("%02x", out.p[i]);
+            putchar('\n');
+        }
+        at += len + 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc == 2 && strcmp(argv[1], "--self-check") == 0) return self_check();
+    if (argc == 2 && strcmp(argv[1], "--shapes") == 0) return print_shapes();
     if (argc != 3 || strcmp(argv[1], "--control") != 0) {
         fprintf(stderr, "usage: pgrelay --control FD | --self-check\n");
         return 2;

@@ -389,3 +389,53 @@ def test_a_shape_never_joins_texts_the_fingerprint_tells_apart(binary: Path,
             groups.setdefault(shape, set()).add(fingerprint_sql(text))
     for shape, prints in groups.items():
         assert len(prints) == 1, (bytes.fromhex(shape), prints)
+
+
+_LENT = ["SELECT 1", "SELECT abalance FROM pgbench_accounts WHERE aid = $1"]
+_frames = st.one_of(
+    st.sampled_from([query(_LENT[0]), query("DELETE FROM t"), parse("", _LENT[1]),
+                     parse("s", _LENT[1]), parse("", "DROP TABLE t"), bind(""), bind("s"),
+                     EXECUTE, SYNC, pw.frame(b"H", b""), pw.frame(b"X", b""),
+                     pw.frame(b"d", b"1\t2\n"), pw.frame(b"F", b"\0\0\0\1")]),
+    st.builds(lambda k, b: k + struct.pack("!I", len(b) + 4) + b,
+              st.sampled_from([b"Q", b"P", b"B", b"E", b"D", b"C", b"S"]), st.binary(max_size=40)),
+    st.binary(min_size=1, max_size=12),  # garbage, malformed lengths among it
+)
+
+
+def _whole_frames(data: bytes) -> list[tuple[bytes, bytes]]:
+    frames, at = [], 0
+    while at < len(data):
+        kind, size = data[at:at + 1], struct.unpack_from("!I", data, at + 1)[0]
+        frames.append((kind, data[at + 5:at + 1 + size]))
+        at += 1 + size
+    assert at == len(data), "the server got part of a frame"
+    return frames
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_frames, min_size=1, max_size=12))
+def test_whatever_a_client_sends_only_lent_statements_reach_the_server(
+        binary: Path, chunks: list[bytes]) -> None:
+    stream = b"".join(chunks)
+
+    async def play(r: relay.Relay) -> None:
+        s = lend(r, [(1, _LENT[0], False), (2, _LENT[1], False)])
+        s.client.send(stream)
+        got = b""
+        deadline = time.monotonic() + 0.3
+        while s.closed is None and s.back is None and time.monotonic() < deadline:
+            got += await received(s.server, 1 << 20, seconds=0.02)
+        got += await received(s.server, 1 << 20, seconds=0.05)
+        assert stream.startswith(got)  # forwarded unchanged, in order, nothing added
+        for kind, body in _whole_frames(got):
+            if kind == b"Q":
+                assert body[:-1].decode() in _LENT
+            if kind == b"P":
+                assert body.split(b"\0")[1].decode() in _LENT
+            assert kind in b"QPBEDCSH"
+        other = lend(r, [(1, _LENT[0], False)])  # the relay still serves everyone else
+        other.client.send(query(_LENT[0]))
+        assert await received(other.server, len(query(_LENT[0]))) == query(_LENT[0])
+
+    run(binary, play)

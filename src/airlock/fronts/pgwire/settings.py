@@ -10,7 +10,8 @@
     password_auth = false    # also accept a token as a cleartext password (local or TLS only)
     shutdown_grace = "10s"   # on SIGTERM, open transactions get this long to finish
     uvloop = true            # the proxy's event loop: uvloop (false: asyncio's own)
-    relay = "python"         # "auto": the compiled relay (pgrelay.c) where it builds
+    relay = "auto"           # allowed reads go through the compiled relay (pgrelay.c) where it
+                             # builds; "python": every session stays in Python
 
 Each resource in `listen` gets its own service in `airlock up` (`pgwire:<resource>`). A
 resource that is not declared, or is not `kind = "postgres"`, is an error naming the key.
@@ -44,7 +45,7 @@ class PgwireFile(Strict):
     password_auth: bool = False
     shutdown_grace: str = "10s"
     uvloop: bool = True
-    relay: Literal["auto", "python"] = "python"
+    relay: Literal["auto", "python"] = "auto"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +67,7 @@ class PgwireSettings:
     password_auth: bool = False
     shutdown_grace: timedelta = timedelta(seconds=10)
     uvloop: bool = True
-    relay: str = "python"  # "auto": sessions of plain sockets go to pgrelay where it is built
+    relay: str = "auto"  # "auto": quiet plain-socket sessions are lent to pgrelay where it builds
 
     def files(self) -> Iterator[tuple[Path, str, bool]]:
         """The files airlock depends on here (guards.AirlockPlaces): the TLS key is a secret

@@ -439,3 +439,67 @@ def test_whatever_a_client_sends_only_lent_statements_reach_the_server(
         assert await received(other.server, len(query(_LENT[0]))) == query(_LENT[0])
 
     run(binary, play)
+
+
+def _lent_soon(rel: relay.Relay, conn: psycopg.Connection[tuple[object, ...]], sql: str) -> None:
+    """Run `sql` until the proxy has lent the session to the relay."""
+    deadline = time.monotonic() + 5
+    while not rel.sessions:
+        assert time.monotonic() < deadline, "the session was never lent"
+        conn.execute(sql)
+
+
+@pytest.mark.postgres
+def test_a_lent_session_hands_back_holds_and_carries_on(pg_cluster: object, tmp_path: Path,
+                                                        vault_dir: Path) -> None:
+    s: Served = serve(pg_cluster, tmp_path, vault_dir, native_relay())  # type: ignore[arg-type]
+    try:
+        rel = s.proxy.relay
+        assert rel is not None
+        s.direct("CREATE TABLE t (id int); INSERT INTO t VALUES (1)")
+        with psycopg.connect(s.dsn(), autocommit=True) as conn:
+            _lent_soon(rel, conn, "SELECT id FROM t")
+            with pytest.raises(psycopg.Error) as held:
+                conn.execute("DROP TABLE t")  # handed back, judged in Python: held
+            assert held.value.sqlstate == "AL001"
+            assert conn.execute("SELECT id FROM t").fetchone() == (1,)
+            # inside a transaction block: the held statement fails the transaction
+            conn.execute("BEGIN")
+            _lent_soon(rel, conn, "SELECT id FROM t")
+            with pytest.raises(psycopg.Error) as held:
+                conn.execute("UPDATE t SET id = 2")
+            assert held.value.sqlstate == "AL001"
+            with pytest.raises(psycopg.errors.InFailedSqlTransaction):
+                conn.execute("SELECT id FROM t")
+            conn.execute("ROLLBACK")
+            # prepared statements made in the relay keep working once the session is back
+            for i in range(8):
+                assert conn.execute("SELECT id + %s FROM t", (i,), prepare=True).fetchone() \
+                    == (1 + i,)
+                if i == 4:
+                    with pytest.raises(psycopg.Error):
+                        conn.execute("DELETE FROM t")  # handed back mid-way
+        assert s.direct("SELECT id FROM t").strip() == "1"
+    finally:
+        s.thread.stop()
+        s.runtime.close()
+
+
+def test_past_the_tokens_expiry_nothing_is_forwarded(binary: Path) -> None:
+    async def play(r: relay.Relay) -> None:
+        client, client_lent = _pair()
+        server, server_lent = _pair()
+        _OPEN.extend((client_lent, server_lent))
+        s = Lent(client, server)
+        sid = r.lend(s, client_lent, server_lent, "I", 150, [(1, SELECT, False)], [])
+        assert sid is not None
+        s.client.send(query(SELECT))
+        assert await received(s.server, len(query(SELECT))) == query(SELECT)
+        s.server.send(answer())
+        await received(s.client, len(answer()))
+        await asyncio.sleep(0.2)
+        s.client.send(query(SELECT))
+        await until(lambda: s.back is not None)  # Python refuses it: the token expired
+        await nothing_arrives(s.server)
+
+    run(binary, play)

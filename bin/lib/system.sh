@@ -39,6 +39,12 @@ airlock_ensure_system() {
     missing+=(chromium)
     why+=("Chromium: the approval console's tests drive a real browser (Playwright uses this one; it downloads none)")
   fi
+  # The hook client and the wire proxy's relay are small C programs built at install; their
+  # tests build them (without a compiler airlock falls back to Python, slower).
+  if ! command -v cc >/dev/null 2>&1; then
+    missing+=(gcc libc6-dev)
+    why+=("a C compiler: the tests build airlock's native hook client and PostgreSQL relay")
+  fi
   if [ "${#missing[@]}" -gt 0 ]; then
     local reasons
     reasons="$(printf '%s; ' "${why[@]}")"

@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -164,6 +165,9 @@ def main() -> None:
     parser.add_argument("--state-dir", default=None,
                         help="where airlock keeps its state (default: a temporary folder on "
                              "disk; /dev/shm shows the cost without the audit log's fsyncs)")
+    parser.add_argument("--profile", default=None, metavar="OUT",
+                        help="record the first airlock with py-spy while the load runs "
+                             "(collapsed stacks, every thread, to OUT)")
     options = parser.parse_args()
 
     from airlock.config import load_config
@@ -200,13 +204,20 @@ def main() -> None:
                                               env=env, stdout=subprocess.DEVNULL))
                 _wait_for(proxy_port, procs[-1], "airlock up")
                 endpoints += [str(proxy_port), token]
+            if options.profile:
+                spy = Path(sys.executable).with_name("py-spy")
+                procs.append(subprocess.Popen([str(spy), "record", "--pid", str(procs[1].pid),
+                                               "--format", "raw", "--threads", "--rate", "500",
+                                               "--output", options.profile, "--nonblocking"],
+                                              stdout=subprocess.DEVNULL))
             done = subprocess.run([sys.executable, str(here), "--load", str(upstream_port),
                                    str(options.rounds), str(options.requests),
                                    str(options.concurrency), *endpoints],
                                   capture_output=True, text=True, check=True)
         finally:
             for proc in reversed(procs):
-                proc.terminate()
+                proc.send_signal(signal.SIGINT if proc.args[1:2] == ["record"] else
+                                 signal.SIGTERM)  # py-spy writes its profile on SIGINT
                 proc.wait(timeout=30)
     result = json.loads(done.stdout)
     names = [name for name, _ in variants] + ["direct"]

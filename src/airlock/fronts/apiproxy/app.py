@@ -8,24 +8,23 @@
 
 Each endpoint has its own gate: the same classifier, policy, approvals, vault and audit log as
 every front, and a resolver that knows where that endpoint's targets live (placing.py).
-Store reads and the gate run on worker threads; the event loop only moves bytes. Any failure
-inside airlock is answered with an error, never by forwarding.
+Store reads and the gate run on the proxy's worker threads (one hop a call); the event loop
+only moves bytes, to the upstream through airlock's own keep-alive client (upstream/client.py).
+Any failure inside airlock is answered with an error, never by forwarding.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
-import socket
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 from urllib.parse import unquote
-
-import anyio.to_thread
-import httpx
 
 from airlock.classify import MAX_INPUT_BYTES
 from airlock.config import Resource
@@ -44,6 +43,7 @@ from airlock.model import Caller, Outcome, Verdict, utcnow
 from airlock.runtime import Runtime
 from airlock.tokens import authenticate, caller_of_token
 from airlock.upstream import aws
+from airlock.upstream.client import UpstreamClient, UpstreamProtocolError
 from airlock.upstream.http import canonical_base, forward_url, upstream_headers
 from airlock.verdicts import VerdictCache
 
@@ -59,8 +59,10 @@ Send = Callable[[Message], Awaitable[None]]
 FRONT = "apiproxy"
 _IN_MEMORY = 8 * 1024 * 1024  # request bodies above this spill to a temporary file
 _CHUNK = 64 * 1024
-_DECODABLE = frozenset({"gzip", "deflate", "br", "zstd", "identity", ""})
-UPSTREAM_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
+_WORKERS = 16  # threads for the gate and store reads (concurrent calls share a commit)
+# Never sent upstream from the agent's or the signer's headers: the client writes these itself.
+_FRAMING = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -92,7 +94,7 @@ class _Body:
             return
         assert self.spool is not None
         self.spool.seek(0)
-        while chunk := await anyio.to_thread.run_sync(self.spool.read, _CHUNK):
+        while chunk := await asyncio.to_thread(self.spool.read, _CHUNK):
             yield chunk
 
     def close(self) -> None:
@@ -105,17 +107,19 @@ class _TooLarge(Exception):
 
 
 class ApiProxyApp:
-    """The ASGI application. `transport` lets tests put an in-process upstream underneath."""
+    """The ASGI application. `client` lets tests trust their own CA for a TLS upstream."""
 
     def __init__(self, runtime: Runtime, settings: ApiProxySettings, *, console_url: str,
                  clock: Callable[[], datetime] = utcnow,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 client: UpstreamClient | None = None) -> None:
         self.runtime = runtime
         self.settings = settings
         self.console_url = console_url
         self.clock = clock
-        self._transport = transport
-        self._client: httpx.AsyncClient | None = None
+        # Made on the event loop that serves (its connections belong to that loop); redirects
+        # are the agent's business, not ours.
+        self.client = client or UpstreamClient(connect_timeout=10.0, read_timeout=120.0)
+        self._workers = ThreadPoolExecutor(_WORKERS, thread_name_prefix="airlock-apiproxy-gate")
         self.endpoints = {name: self._endpoint(resource)
                           for name, resource in runtime.config.resources.items()
                           if resource.kind == "api"}
@@ -144,23 +148,13 @@ class ApiProxyApp:
         return Endpoint(resource, gate, self.settings.endpoint(resource.name),
                         tuple(wire.secret_forms(secrets)))
 
-    @property
-    def client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            # One pooled client per event loop; redirects are the agent's business, not ours.
-            # TCP_NODELAY: httpx writes a request's head and body separately, and without it
-            # Nagle's algorithm waits for the upstream's delayed ACK (~40 ms) before the body.
-            limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
-            transport = self._transport or httpx.AsyncHTTPTransport(
-                limits=limits, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
-            self._client = httpx.AsyncClient(transport=transport, timeout=UPSTREAM_TIMEOUT,
-                                             follow_redirects=False, trust_env=False)
-        return self._client
-
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
+        await self.client.aclose()
+        self._workers.shutdown(wait=False, cancel_futures=True)
+
+    async def _in_worker(self, work: Callable[[], _T]) -> _T:
+        """`work` on one of the proxy's threads: store reads and writes never block the loop."""
+        return await asyncio.get_running_loop().run_in_executor(self._workers, work)
 
     # ---------------------------------------------------------------------------------------
 
@@ -246,7 +240,7 @@ class ApiProxyApp:
             return endpoint.gate.submit(action, caller), canonical
 
         try:
-            outcome, canonical = await anyio.to_thread.run_sync(judge)
+            outcome, canonical = await self._in_worker(judge)
         except AuthError as exc:
             code = "SignatureDoesNotMatch" if isinstance(exc, sigv4.SignatureError) \
                 else "AirlockUnauthorized"
@@ -262,7 +256,7 @@ class ApiProxyApp:
                                                        style=style))
             return
         if outcome.verdict is not Verdict.ALLOW:
-            due = await anyio.to_thread.run_sync(self._due_at, outcome.snapshots)
+            due = await self._in_worker(lambda: self._due_at(outcome.snapshots))
             await _send_answer(send, wire.outcome_answer(outcome, style=style,
                                                          console_url=self.console_url, due_at=due))
             return
@@ -333,7 +327,7 @@ class ApiProxyApp:
                 spool.write(b"".join(parts))
                 parts = []
             if spool is not None:
-                await anyio.to_thread.run_sync(spool.write, chunk)
+                await asyncio.to_thread(spool.write, chunk)
             else:
                 parts.append(chunk)
         data = b"".join(parts) if spool is None else None
@@ -344,62 +338,65 @@ class ApiProxyApp:
                        send: Send) -> None:
         resource = endpoint.resource
         target = forward_url(resource, canonical)
-        sent = upstream_headers(resource, method, canonical, target, headers, body.data,
-                                payload_sha256=body.sha256)
+        signed = upstream_headers(resource, method, canonical, target, headers, body.data,
+                                  payload_sha256=body.sha256)
+        sent = [(k, v) for k, v in signed if k.lower() not in _FRAMING]
         sent.append(("Accept-Encoding", "identity"))  # so the scrubber reads plain bytes
         content: bytes | AsyncIterator[bytes] | None = body.data if body.data is not None \
             else body.chunks()
-        if body.size:
-            sent.append(("Content-Length", str(body.size)))
         scrubber = wire.Scrubber(endpoint.secrets)
-        request = self.client.build_request(method, target, headers=sent,
-                                            content=content if body.size else None)
         try:
-            response = await self.client.send(request, stream=True)
-        except httpx.HTTPError as exc:
+            response = await self.client.request(method, target, sent,
+                                                 content if body.size else None, body.size)
+        except UpstreamProtocolError as exc:
             await _send_answer(send, wire.error_answer(
                 502, "AirlockUpstreamUnreachable",
                 scrubber.text(f"the upstream of {resource.name} did not answer: "
                               f"{type(exc).__name__}: {exc}"), style=style))
             return
         try:
-            encoding = response.headers.get("content-encoding", "").strip().lower()
-            if encoding not in _DECODABLE:
+            encoding = next((v for k, v in response.headers if k.lower() == "content-encoding"),
+                            "").strip().lower()
+            decoder = wire.body_decoder(encoding)
+            if decoder is None:
                 await _send_answer(send, wire.error_answer(
                     502, "AirlockUpstreamEncoding", f"the upstream answered in encoding "
                     f"{encoding!r}, which airlock cannot check for credentials", style=style))
                 return
             decoded = encoding not in ("", "identity")
             out_headers = wire.response_headers(
-                response.headers.multi_items(), scrubber,
-                forward_base=(resource.base_url or "").rstrip("/"),
+                response.headers, scrubber, forward_base=(resource.base_url or "").rstrip("/"),
                 local_base=endpoint.local_url, decoded=decoded)
-            await send({"type": "http.response.start", "status": response.status_code,
-                        "headers": [(k.lower().encode("latin-1"), v.encode("latin-1"))
-                                    for k, v in out_headers]})
-            stream = response.aiter_bytes() if decoded else response.aiter_raw()
-            if _small(response.headers.get("content-length"), decoded):
-                # A small answer of known length goes out as one write: read whole (h11 reads
-                # no more than its Content-Length), masked whole.
-                whole = b"".join([chunk async for chunk in stream])
+            start = {"type": "http.response.start", "status": response.status,
+                     "headers": [(k.lower().encode("latin-1"), v.encode("latin-1"))
+                                 for k, v in out_headers]}
+            if not decoded and response.content_length is not None \
+                    and response.content_length <= _CHUNK:
+                # A small answer of known length goes out as one write: read whole (no more
+                # than its Content-Length), masked whole. A stream of unknown length, such as
+                # a watch, is never held back.
+                try:
+                    whole = await response.read()
+                except UpstreamProtocolError as exc:
+                    await _send_answer(send, wire.error_answer(
+                        502, "AirlockUpstreamBroken", scrubber.text(
+                            f"the upstream of {resource.name} broke off its answer: {exc}"),
+                        style=style))
+                    return
+                await send(start)
                 await send({"type": "http.response.body",
                             "body": scrubber.feed(whole) + scrubber.close(), "more_body": False})
                 return
-            async for chunk in stream:
-                masked = scrubber.feed(chunk)
+            await send(start)
+            feed, flush = decoder
+            async for chunk in response.chunks():
+                masked = scrubber.feed(feed(chunk))
                 if masked:
                     await send({"type": "http.response.body", "body": masked, "more_body": True})
-            await send({"type": "http.response.body", "body": scrubber.close(),
-                        "more_body": False})
+            await send({"type": "http.response.body",
+                        "body": scrubber.feed(flush()) + scrubber.close(), "more_body": False})
         finally:
             await response.aclose()
-
-
-def _small(content_length: str | None, decoded: bool) -> bool:
-    """Whether an answer is short enough, and its length known, to be passed on in one piece
-    rather than streamed (a stream of unknown length, such as a watch, is never held back)."""
-    return not decoded and content_length is not None and content_length.strip().isdigit() \
-        and int(content_length) <= _CHUNK
 
 
 def _aws_service(headers: list[tuple[str, str]]) -> str | None:

@@ -27,7 +27,8 @@ credential is a credential. Redirects to the upstream are rewritten to the local
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+import zlib
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -38,7 +39,8 @@ from airlock.model import HttpRequest, Outcome, Status
 from airlock.upstream.http import BODY_NOT_KEPT, DROPPED_HEADERS
 
 __all__ = ["VOLATILE_HEADERS", "Answer", "BodyRefused", "Scrubber", "action_request",
-           "answer_style", "error_answer", "outcome_answer", "response_headers", "secret_forms"]
+           "answer_style", "body_decoder", "error_answer", "outcome_answer", "response_headers",
+           "secret_forms"]
 
 # Headers a client sets on its own, differently on every call: kept out of the judged action
 # (forwarded all the same) so an identical retry has an identical digest.
@@ -262,3 +264,42 @@ def response_headers(headers: Iterable[tuple[str, str]], scrubber: Scrubber, *,
             value = local_base + value[len(forward_base):]
         out.append((name, value))
     return out
+
+
+def body_decoder(encoding: str) -> tuple[Callable[[bytes], bytes], Callable[[], bytes]] | None:
+    """(feed, flush) that decode a body sent in `encoding` (a Content-Encoding value) so the
+    scrubber reads plain bytes, or None for an encoding airlock cannot read (the call is then
+    refused, not passed on unread). The identity encoding decodes to itself."""
+    name = encoding.strip().lower()
+    if name in ("", "identity"):
+        return (lambda data: data), (lambda: b"")
+    if name in ("gzip", "x-gzip"):
+        gzip = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
+        return gzip.decompress, gzip.flush
+    if name == "deflate":  # zlib-wrapped as the standard says, or raw as some servers send it
+        inflate = _Inflate()
+        return inflate.feed, inflate.flush
+    if name == "zstd":
+        import zstandard  # a runtime dependency (the vault's compression)
+
+        zstd = zstandard.ZstdDecompressor().decompressobj()
+        return zstd.decompress, (lambda: b"")
+    return None
+
+
+class _Inflate:
+    def __init__(self) -> None:
+        self._inflate = zlib.decompressobj()
+        self._first = True
+
+    def feed(self, data: bytes) -> bytes:
+        if self._first and data:
+            self._first = False
+            try:
+                return self._inflate.decompress(data)
+            except zlib.error:
+                self._inflate = zlib.decompressobj(-zlib.MAX_WBITS)
+        return self._inflate.decompress(data)
+
+    def flush(self) -> bytes:
+        return self._inflate.flush()

@@ -185,6 +185,7 @@ def main() -> None:
         env = {**os.environ, "BENCH_UPSTREAM_TOKEN": "bench-real-token-000000"}
         os.environ.update(env)
         procs: list[subprocess.Popen[bytes]] = []
+        spy: subprocess.Popen[bytes] | None = None
         try:
             procs.append(subprocess.Popen([sys.executable, str(here), "--serve-upstream",
                                            str(upstream_port)]))
@@ -205,19 +206,20 @@ def main() -> None:
                 _wait_for(proxy_port, procs[-1], "airlock up")
                 endpoints += [str(proxy_port), token]
             if options.profile:
-                spy = Path(sys.executable).with_name("py-spy")
-                procs.append(subprocess.Popen([str(spy), "record", "--pid", str(procs[1].pid),
-                                               "--format", "raw", "--threads", "--rate", "500",
-                                               "--output", options.profile, "--nonblocking"],
-                                              stdout=subprocess.DEVNULL))
+                spy = subprocess.Popen([str(Path(sys.executable).with_name("py-spy")), "record",
+                                        "--pid", str(procs[1].pid), "--format", "raw",
+                                        "--threads", "--rate", "500", "--nonblocking",
+                                        "--output", options.profile], stdout=subprocess.DEVNULL)
             done = subprocess.run([sys.executable, str(here), "--load", str(upstream_port),
                                    str(options.rounds), str(options.requests),
                                    str(options.concurrency), *endpoints],
                                   capture_output=True, text=True, check=True)
         finally:
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT
+                spy.wait(timeout=60)
             for proc in reversed(procs):
-                proc.send_signal(signal.SIGINT if proc.args[1:2] == ["record"] else
-                                 signal.SIGTERM)  # py-spy writes its profile on SIGINT
+                proc.terminate()
                 proc.wait(timeout=30)
     result = json.loads(done.stdout)
     names = [name for name, _ in variants] + ["direct"]

@@ -3,6 +3,7 @@ served by its own service on a free port, in front of it."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shutil
@@ -79,6 +80,9 @@ def upstream() -> Iterator[Upstream]:
             seen = Seen(self.command, self.path, dict(self.headers.items()),
                         self.rfile.read(length))
             up.seen.append(seen)
+            if seen.path.startswith(("/chunked-echo", "/gzip-echo")):
+                self._encoded_echo(seen)
+                return
             status, headers, body = up.answer(seen)
             self.send_response(status)
             for name, value in headers:
@@ -86,6 +90,29 @@ def upstream() -> Iterator[Upstream]:
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+
+        def _encoded_echo(self, seen: Seen) -> None:
+            """The credential echoed in a chunked body, split across chunks that arrive one by
+            one (`/chunked-echo`), or in a gzip-encoded body (`/gzip-echo`)."""
+            body = json.dumps({"echo": seen.headers.get("Authorization", ""),
+                               "filler": "x" * 100_000}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            if seen.path.startswith("/gzip-echo"):
+                packed = gzip.compress(body)
+                self.send_header("Content-Encoding", "gzip")
+                self.send_header("Content-Length", str(len(packed)))
+                self.end_headers()
+                self.wfile.write(packed)
+                return
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for at in range(0, len(body), 7):  # 7 bytes a chunk: the secret spans several
+                piece = body[at:at + 7]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                if at < 70:
+                    self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
 
         do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _any
 

@@ -3,6 +3,8 @@ API server) and an upstream that echoes the credential it got in every way it ca
 
 from __future__ import annotations
 
+import json
+
 import httpx
 
 from airlock.tokens import TOKEN_RE
@@ -74,6 +76,23 @@ def test_the_upstream_credential_never_reaches_the_agent(start_proxy: StartProxy
     kinds = [r.data for r in proxy.runtime.store.audit_records()]
     # the whole 43-character secret (it may contain "_", so not the text after the last one)
     assert REAL_SECRET not in str(kinds) and token[-43:] not in str(kinds)
+
+
+def test_chunked_and_compressed_answers_are_scrubbed_too(start_proxy: StartProxy,
+                                                         upstream: Upstream) -> None:
+    proxy = start_proxy(CLUSTER.format(upstream=upstream.url))
+    auth = {"Authorization": f"Bearer {proxy.token('staging')}"}
+    for path in ("/chunked-echo", "/gzip-echo"):
+        with httpx.stream("GET", f"{proxy.base}/cluster{path}", headers=auth) as answer:
+            body = answer.read()
+            headers = answer.headers
+        assert answer.status_code == 200, path
+        assert upstream.seen[-1].headers["Authorization"] == f"Bearer {REAL_SECRET}"
+        assert REAL_SECRET.encode() not in body and REAL_SECRET not in str(headers)
+        echoed = json.loads(body)  # passed on decoded, whole
+        assert echoed["echo"] == "Bearer " + "*" * len(REAL_SECRET), path
+        assert len(echoed["filler"]) == 100_000
+        assert "content-encoding" not in headers
 
 
 def test_an_unreachable_upstream_is_a_502_that_names_no_secret(start_proxy: StartProxy) -> None:

@@ -10,6 +10,7 @@ from airlock.fronts.apiproxy.wire import (
     BodyRefused,
     Scrubber,
     action_request,
+    body_decoder,
     error_answer,
     response_headers,
     secret_forms,
@@ -67,3 +68,33 @@ def test_aws_callers_get_errors_their_sdk_parses() -> None:
     assert b"<ErrorResponse><Error><Type>Sender</Type><Code>AirlockHeld</Code>" in query.body
     as_json = json.loads(error_answer(409, "AirlockHeld", "held", style="aws-json").body)
     assert as_json["__type"] == "AirlockHeld"
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "deflate-raw", "zstd", "identity", ""])
+def test_encoded_answers_are_decoded_piece_by_piece_for_the_scrubber(encoding: str) -> None:
+    import gzip
+    import zlib
+
+    import zstandard
+
+    plain = json.dumps({"echo": SECRET, "filler": "y" * 50_000}).encode()
+    packed = {"gzip": gzip.compress(plain), "deflate": zlib.compress(plain),
+              "deflate-raw": _raw_deflate(plain),
+              "zstd": zstandard.ZstdCompressor().compress(plain)}.get(encoding, plain)
+    decoder = body_decoder(encoding.replace("-raw", ""))
+    assert decoder is not None
+    feed, flush = decoder
+    out = b"".join(feed(packed[at:at + 999]) for at in range(0, len(packed), 999)) + flush()
+    assert out == plain
+
+
+def test_encodings_airlock_cannot_read_are_refused() -> None:
+    assert body_decoder("br") is None and body_decoder("gzip, br") is None
+    assert body_decoder("compress") is None
+
+
+def _raw_deflate(data: bytes) -> bytes:
+    import zlib
+
+    packer = zlib.compressobj(wbits=-zlib.MAX_WBITS)  # no zlib header, as some servers send
+    return packer.compress(data) + packer.flush()

@@ -39,7 +39,7 @@ from airlock.fronts.apiproxy.settings import ApiProxySettings
 from airlock.fronts.context import action_context, front_action
 from airlock.gate import Gate, Judge
 from airlock.inventory import Inventory
-from airlock.model import Caller, Outcome, Verdict, utcnow
+from airlock.model import ActionContext, Caller, Outcome, Verdict, utcnow
 from airlock.runtime import Runtime
 from airlock.tokens import authenticate, caller_of_token
 from airlock.upstream import aws
@@ -73,6 +73,9 @@ class Endpoint:
     gate: Gate
     local_url: str
     secrets: tuple[str, ...]  # every form of its credential to keep out of answers
+    # Worked out once from the configuration (a reload builds new endpoints), not per call:
+    context: ActionContext  # where its calls run, as the gate sees them
+    canonical_base: str  # its calls' canonical URLs start so (AWS: one per service, region)
 
     @property
     def provider(self) -> str:
@@ -145,8 +148,11 @@ class ApiProxyApp:
             secrets += [s.reveal() for s in (resource.aws.access_key_id,
                                              resource.aws.secret_access_key,
                                              resource.aws.session_token) if s is not None]
+        context = action_context(config, resource=resource.name
+                                 if proxied.one_environment else None)
         return Endpoint(resource, gate, self.settings.endpoint(resource.name),
-                        tuple(wire.secret_forms(secrets)))
+                        tuple(wire.secret_forms(secrets)), context,
+                        canonical_base(resource) if resource.provider != "aws" else "")
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -205,7 +211,8 @@ class ApiProxyApp:
                 f"(endpoints: {known}; see `airlock endpoints`)", style="json"))
             return
         method = scope["method"]
-        style = wire.answer_style(endpoint.provider, _aws_service(headers), headers, b"")
+        style = wire.answer_style(endpoint.provider, _aws_service(endpoint, headers), headers,
+                                  b"")
         try:
             body = await self._read_body(receive, headers)
         except _TooLarge:
@@ -224,7 +231,8 @@ class ApiProxyApp:
                                  headers: list[tuple[str, str]], body: _Body, style: str,
                                  send: Send) -> None:
         head = body.data[:MAX_INPUT_BYTES] if body.data is not None else b""
-        style = wire.answer_style(endpoint.provider, _aws_service(headers), headers, head)
+        style = wire.answer_style(endpoint.provider, _aws_service(endpoint, headers), headers,
+                                  head)
         path_and_query = (rest or "/") + (f"?{query}" if query else "")
 
         def judge() -> tuple[Outcome, str]:
@@ -233,10 +241,7 @@ class ApiProxyApp:
                                                    path_and_query)
             request = wire.action_request(method, canonical, headers, body.data, body.size,
                                           body.sha256)
-            one = self.settings.of(endpoint.resource.name).one_environment
-            context = action_context(self.runtime.config,
-                                     resource=endpoint.resource.name if one else None)
-            action = front_action(request, caller, FRONT, context)
+            action = front_action(request, caller, FRONT, endpoint.context)
             return endpoint.gate.submit(action, caller), canonical
 
         try:
@@ -274,7 +279,7 @@ class ApiProxyApp:
                 raise AuthError("send your airlock token as `Authorization: Bearer alk_…`; "
                                 "airlock adds the real credential")
             caller = authenticate(store, config, token.strip(), now=self.clock())
-            return caller, canonical_base(endpoint.resource) + path_and_query
+            return caller, endpoint.canonical_base + path_and_query
         signed = sigv4.parse_authorization(
             next((v for k, v in headers if k.lower() == "authorization"), None))
         key = store.get_aws_key(signed.access_key_id)
@@ -399,7 +404,9 @@ class ApiProxyApp:
             await response.aclose()
 
 
-def _aws_service(headers: list[tuple[str, str]]) -> str | None:
+def _aws_service(endpoint: Endpoint, headers: list[tuple[str, str]]) -> str | None:
+    if endpoint.provider != "aws":
+        return None
     auth = next((v for k, v in headers if k.lower() == "authorization"), "")
     try:
         return sigv4.parse_authorization(auth).service if auth else None

@@ -210,10 +210,13 @@ def main() -> None:
                                         "--pid", str(procs[1].pid), "--format", "raw",
                                         "--threads", "--rate", "500", "--nonblocking",
                                         "--output", options.profile], stdout=subprocess.DEVNULL)
+            cpu_before = [_cpu_seconds(proc.pid) for proc in procs[1:]]
             done = subprocess.run([sys.executable, str(here), "--load", str(upstream_port),
                                    str(options.rounds), str(options.requests),
                                    str(options.concurrency), *endpoints],
                                   capture_output=True, text=True, check=True)
+            cpu = [_cpu_seconds(proc.pid) - before
+                   for proc, before in zip(procs[1:], cpu_before, strict=True)]
         finally:
             if spy is not None:
                 spy.send_signal(signal.SIGINT)  # py-spy writes its profile on SIGINT
@@ -228,14 +231,28 @@ def main() -> None:
     direct, rps_direct = timings[-1], result["rps"][-1]
     for timing in timings:
         print(timing.line())
-    for timing, rps in zip(timings[:-1], result["rps"], strict=False):
+    # Every call sent to one airlock: the warm-up, the latency rounds, the throughput run.
+    calls = 50 + options.rounds + options.requests // options.concurrency * options.concurrency
+    for timing, rps, seconds in zip(timings[:-1], result["rps"], cpu, strict=False):
         print(ratio(timing, direct))
+        # CPU time is what a shared machine does not distort: it is the cost, not the wait.
+        print(f"{timing.name}: airlock's CPU (user+system, every thread) "
+              f"{seconds / calls * 1e6:.0f} µs a call")
         added = timing.percentile(50) - direct.percentile(50)
         print(f"{timing.name}: added at p50 {added:.3f} ms (goal ≤ {GOAL_ADDED_P50_MS} ms: "
               f"{'met' if added <= GOAL_ADDED_P50_MS else 'NOT met'}); "
               f"{options.concurrency} connections {rps:.0f}/s against {rps_direct:.0f}/s direct "
               f"(×{rps / rps_direct:.3f}; goal ≥ {GOAL_RPS:.0f}/s: "
               f"{'met' if rps >= GOAL_RPS else 'NOT met'})")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _config(state: Path, upstream_port: int, proxy_port: int, verdict_ttl: str) -> str:

@@ -59,7 +59,10 @@ Send = Callable[[Message], Awaitable[None]]
 FRONT = "apiproxy"
 _IN_MEMORY = 8 * 1024 * 1024  # request bodies above this spill to a temporary file
 _CHUNK = 64 * 1024
-_WORKERS = 16  # threads for the gate and store reads (concurrent calls share a commit)
+# Threads for the gate and store reads. Concurrent calls share an audit commit (one fsync for
+# several), but each more thread contends for the GIL with the event loop: with 16, a call cost
+# ~25 % more CPU than with 1 or 2 (bench_apiproxy, tmpfs). Four keep a group commit.
+_WORKERS = 4
 # Never sent upstream from the agent's or the signer's headers: the client writes these itself.
 _FRAMING = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 _T = TypeVar("_T")

@@ -165,6 +165,9 @@ def main() -> None:
     parser.add_argument("--state-dir", default=None,
                         help="where airlock keeps its state (default: a temporary folder on "
                              "disk; /dev/shm shows the cost without the audit log's fsyncs)")
+    parser.add_argument("--compare-src", default=None, metavar="DIR",
+                        help="also run an airlock from another source tree (its src folder, e.g. "
+                             "from `git archive main src`), cache on: a before/after in one run")
     parser.add_argument("--profile", default=None, metavar="OUT",
                         help="record the first airlock with py-spy while the load runs "
                              "(collapsed stacks, every thread, to OUT)")
@@ -178,7 +181,12 @@ def main() -> None:
     here = Path(__file__).resolve()
     upstream_port = _port()
     # name, verdict_ttl: as configured by default, and with every call judged afresh
-    variants = [("through airlock", "60s"), ("… verdict cache off", "0s")]
+    # name, verdict_ttl, source tree (None: this one)
+    variants: list[tuple[str, str, str | None]] = [("through airlock", "60s", None),
+                                                   ("… verdict cache off", "0s", None)]
+    if options.compare_src:
+        variants.append((f"… {options.compare_src}", "60s",
+                         str(Path(options.compare_src).resolve())))
     with tempfile.TemporaryDirectory(prefix="airlock-bench-apiproxy-") as tmp, \
             tempfile.TemporaryDirectory(prefix="airlock-bench-state-",
                                         dir=options.state_dir or tmp) as states:
@@ -191,7 +199,7 @@ def main() -> None:
                                            str(upstream_port)]))
             _wait_for(upstream_port, procs[-1], "the upstream")
             endpoints: list[str] = []
-            for index, (_name, ttl) in enumerate(variants):
+            for index, (_name, ttl, source) in enumerate(variants):
                 proxy_port, api_port = _port(), _port()
                 config = Path(tmp) / f"airlock-{index}.toml"
                 state = Path(states) / f"state-{index}"
@@ -202,7 +210,8 @@ def main() -> None:
                 runtime.close()
                 procs.append(subprocess.Popen([sys.executable, "-m", "airlock", "--config",
                                                str(config), "up", "--port", str(api_port)],
-                                              env=env, stdout=subprocess.DEVNULL))
+                                              env={**env, "PYTHONPATH": source} if source
+                                              else env, stdout=subprocess.DEVNULL))
                 _wait_for(proxy_port, procs[-1], "airlock up")
                 endpoints += [str(proxy_port), token]
             if options.profile:
@@ -225,7 +234,7 @@ def main() -> None:
                 proc.terminate()
                 proc.wait(timeout=30)
     result = json.loads(done.stdout)
-    names = [name for name, _ in variants] + ["direct"]
+    names = [name for name, _, _ in variants] + ["direct"]
     timings = [Timing(name, tuple(samples))
                for name, samples in zip(names, result["latency"], strict=True)]
     direct, rps_direct = timings[-1], result["rps"][-1]

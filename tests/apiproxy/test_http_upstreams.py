@@ -72,6 +72,9 @@ def test_the_upstream_credential_never_reaches_the_agent(start_proxy: StartProxy
     assert answer.headers["location"].startswith(f"{proxy.base}/cluster/echo/next?auth=***")
     assert answer.headers["x-echo-authorization"] == "Bearer " + "*" * len(REAL_SECRET)
     assert int(answer.headers["content-length"]) == len(answer.content)
+    # The upstream's Date and Server, once each: the proxy adds none of its own to them.
+    assert len(answer.headers.get_list("date")) == 1
+    assert [s.split("/")[0] for s in answer.headers.get_list("server")] == ["BaseHTTP"]
 
     kinds = [r.data for r in proxy.runtime.store.audit_records()]
     # the whole 43-character secret (it may contain "_", so not the text after the last one)
@@ -101,6 +104,7 @@ def test_an_unreachable_upstream_is_a_502_that_names_no_secret(start_proxy: Star
                        headers={"Authorization": f"Bearer {proxy.token('staging')}"})
     assert answer.status_code == 502 and answer.json()["status"] == "error"
     assert REAL_SECRET not in answer.text
+    assert len(answer.headers.get_list("date")) == 1  # airlock's own answer is dated
 
 
 def test_a_repeated_read_reuses_its_verdict_and_a_revoked_token_gets_nothing(

@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from email.utils import formatdate
 from typing import IO, Any, TypeVar
 from urllib.parse import unquote
 
@@ -420,5 +421,6 @@ def _aws_service(endpoint: Endpoint, headers: list[tuple[str, str]]) -> str | No
 async def _send_answer(send: Send, answer: wire.Answer) -> None:
     headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers]
     headers.append((b"content-length", str(len(answer.body)).encode()))
+    headers.append((b"date", formatdate(usegmt=True).encode()))
     await send({"type": "http.response.start", "status": answer.status, "headers": headers})
     await send({"type": "http.response.body", "body": answer.body, "more_body": False})

@@ -57,8 +57,11 @@ class ApiProxyService:
             self.settings = replace(self.settings, port=self.port)
         app = ApiProxyApp(self.runtime, self.settings, console_url=self.console_url)
         self.app = app
+        # No Date or Server of uvicorn's own: a forwarded answer keeps the upstream's (uvicorn
+        # would add a second Date), and airlock's own answers carry a Date (app.py).
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
-                                               lifespan="on", timeout_keep_alive=30))
+                                               lifespan="on", timeout_keep_alive=30,
+                                               server_header=False, date_header=False))
         self._server, self._socket = server, sock
         self._thread = threading.Thread(target=self._serve, args=(server, sock),
                                         name="airlock-apiproxy", daemon=True)

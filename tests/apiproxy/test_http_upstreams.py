@@ -132,3 +132,17 @@ def test_a_repeated_read_reuses_its_verdict_and_a_revoked_token_gets_nothing(
     refused = httpx.get(pods, headers=auth)
     assert refused.status_code == 401 and "revoked" in refused.text
     assert len(upstream.seen) == 3
+
+
+def test_a_large_request_body_is_spooled_and_streamed_upstream_whole(
+        start_proxy: StartProxy, upstream: Upstream) -> None:
+    proxy = start_proxy(CLUSTER.format(upstream=upstream.url))
+    body = bytes(range(256)) * (9 * 4096)  # 9 MiB: over the 8 MiB kept in memory
+    answer = httpx.put(f"{proxy.base}/cluster/api/v1/namespaces/shop/configmaps/big",
+                       headers={"Authorization": f"Bearer {proxy.token('staging')}",
+                                "Content-Type": "application/octet-stream"},
+                       content=body, timeout=60)
+    assert answer.status_code == 200, answer.text
+    seen = upstream.seen[-1]
+    assert seen.method == "PUT" and seen.body == body
+    assert seen.headers["Content-Length"] == str(len(body))

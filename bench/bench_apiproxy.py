@@ -2,6 +2,12 @@
 directly, measured in the same run from a second process.
 
     .venv/bin/python bench/bench_apiproxy.py [--requests N] [--concurrency C]
+        [--state-dir /dev/shm] [--compare-src DIR] [--profile OUT]
+
+`--compare-src DIR` also runs an airlock from another source tree (`git archive main src | tar
+-x -C /tmp/base`, then `--compare-src /tmp/base/src`): a before/after in the same run.
+`--profile OUT` records the first airlock with py-spy (collapsed stacks, every thread). Each
+airlock's CPU time per call is printed too: on a shared machine it moves far less than req/s.
 
 The audit log is written (and fsynced) at every step of every call, as for every front, so
 the state folder's disk sets the floor; `--state-dir /dev/shm` shows the rest.

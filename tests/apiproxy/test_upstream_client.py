@@ -368,3 +368,36 @@ def test_tls_upstreams_are_checked_against_the_trusted_cas(tmp_path: Path, run: 
             await client.request("GET", f"https://127.0.0.1:{server.port}/", [])
 
     run(_keep_answering, untrusted, tls=server_tls)  # the system's CAs do not know this one
+
+
+def test_a_head_answer_has_no_body_and_its_connection_is_not_reused(run: Run) -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                      server: Server) -> None:
+        while await server.read_request(reader) is not None:
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n")
+
+    async def test(server: Server, client: UpstreamClient) -> None:
+        for _ in range(2):
+            response = await client.request("HEAD", server.url + "/big", [])
+            assert (response.status, response.content_length) == (200, 500)
+            assert await response.read() == b""
+            await response.aclose()
+
+    server = run(handler, test)
+    assert server.connections == 2  # llhttp cannot be told it was a HEAD: never reused
+    assert b"Content-Length" not in server.requests[0]  # a HEAD sends no body length
+
+
+def test_idle_connections_past_their_time_are_closed(run: Run) -> None:
+    async def test(server: Server, client: UpstreamClient) -> None:
+        first = await client.request("GET", server.url + "/", [])
+        await first.read()
+        await first.aclose()
+        kept = next(iter(client._idle.values()))[0]
+        kept.idle_since -= 60  # as if a minute had passed
+        second = await client.request("GET", server.url + "/", [])
+        await second.read()
+        await second.aclose()
+        assert kept.closed  # not reused, and closed
+
+    assert run(_keep_answering, test).connections == 2

@@ -312,9 +312,13 @@ class UpstreamClient:
             connection.close()
             return
         idle = self._idle.setdefault(connection.key, deque())
-        if len(idle) >= self.max_idle_per_host:
+        now = time.monotonic()
+        # The oldest sit at the left: close those past their time (or closed by the upstream),
+        # so a quiet pool does not keep sockets open for ever.
+        while idle and (len(idle) >= self.max_idle_per_host or not idle[0].usable
+                        or idle[0].idle_since < now - IDLE_SECONDS):
             idle.popleft().close()
-        connection.idle_since = time.monotonic()
+        connection.idle_since = now
         idle.append(connection)
 
     async def aclose(self) -> None:

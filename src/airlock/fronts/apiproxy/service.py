@@ -58,10 +58,13 @@ class ApiProxyService:
         app = ApiProxyApp(self.runtime, self.settings, console_url=self.console_url)
         self.app = app
         # No Date or Server of uvicorn's own: a forwarded answer keeps the upstream's (uvicorn
-        # would add a second Date), and airlock's own answers carry a Date (app.py).
+        # would add a second Date), and airlock's own answers carry a Date (app.py). No
+        # X-Forwarded-* rewriting either: agents connect from 127.0.0.1, which uvicorn trusts
+        # by default, and the proxy has no use for a client address an agent could set.
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
                                                lifespan="on", timeout_keep_alive=30,
-                                               server_header=False, date_header=False))
+                                               server_header=False, date_header=False,
+                                               proxy_headers=False))
         self._server, self._socket = server, sock
         self._thread = threading.Thread(target=self._serve, args=(server, sock),
                                         name="airlock-apiproxy", daemon=True)

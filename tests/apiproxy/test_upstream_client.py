@@ -8,7 +8,7 @@ import datetime
 import functools
 import ipaddress
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -177,13 +177,12 @@ def test_a_large_answer_is_read_whole_with_flow_control(run: Run) -> None:
 
 
 def test_a_streamed_request_body_arrives_whole(run: Run) -> None:
-    async def body() -> object:
+    async def body() -> AsyncIterator[bytes]:
         for i in range(50):
             yield b"%05d" % i * 2000  # 10 kB pieces, 500 kB in all
 
     async def test(server: Server, client: UpstreamClient) -> None:
-        response = await client.request("PUT", server.url + "/bucket/key", [], body(),  # type: ignore[arg-type]
-                                         500_000)
+        response = await client.request("PUT", server.url + "/bucket/key", [], body(), 500_000)
         assert (await response.read()).startswith(b"you said 00000")
         await response.aclose()
 
@@ -401,3 +400,24 @@ def test_idle_connections_past_their_time_are_closed(run: Run) -> None:
         assert kept.closed  # not reused, and closed
 
     assert run(_keep_answering, test).connections == 2
+
+
+def test_a_streamed_get_body_is_never_sent_twice(run: Run) -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                      server: Server) -> None:
+        await server.read_request(reader)
+        writer.write(_answer(b"one"))
+        await writer.drain()
+        await server.read_request(reader)  # and dropped
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"only once"
+
+    async def test(server: Server, client: UpstreamClient) -> None:
+        first = await client.request("GET", server.url + "/", [])
+        await first.read()
+        await first.aclose()
+        with pytest.raises(UpstreamProtocolError, match="not sent again"):
+            await client.request("GET", server.url + "/", [], body(), 9)
+
+    assert len(run(handler, test).requests) == 2

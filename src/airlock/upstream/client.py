@@ -58,7 +58,6 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self.error: Exception | None = None
         self.idle_since = 0.0
-        self.used = False  # has carried a request before
         self._waiter: asyncio.Future[None] | None = None
         self._paused = False
         self._drain: asyncio.Future[None] | None = None  # set while the transport's buffer is full
@@ -225,7 +224,8 @@ class UpstreamClient:
             sent.append(("Content-Length", str(content_length)))
         head = request_head(method, target, sent)
         connection = self._take_idle(target)
-        if connection is not None and method in _SAFE:
+        # Sent again only when safe, and when the body can be sent again (not a stream).
+        if connection is not None and method in _SAFE and not _streamed(body):
             try:
                 return await self._exchange(connection, method, head, body)
             except _NothingReceived:
@@ -248,7 +248,6 @@ class UpstreamClient:
                         body: bytes | AsyncIterator[bytes] | None) -> Response:
         reader = ResponseReader(head_request=method == "HEAD")
         connection.reader = reader
-        connection.used = True
         transport = connection.transport
         assert transport is not None
         try:
@@ -327,6 +326,10 @@ class UpstreamClient:
             for connection in idle:
                 connection.close()
         self._idle.clear()
+
+
+def _streamed(body: bytes | AsyncIterator[bytes] | None) -> bool:
+    return body is not None and not isinstance(body, bytes)
 
 
 class _NothingReceived(Exception):

@@ -34,6 +34,11 @@ PUBLIC = {
                               "UpstreamAnswer", "UpstreamCallError", "call", "canonical_base",
                               "forward_url", "owner_of", "upstream_headers"},
     "airlock.upstream.aws": {"AwsScope", "canonical_url", "payload_hash", "scope_of_url", "sign"},
+    # the API proxy's keep-alive HTTP/1.1 client, and its framing without I/O
+    "airlock.upstream.client": {"Response", "UpstreamClient", "UpstreamConnectError",
+                                "UpstreamProtocolError", "UpstreamTimeout"},
+    "airlock.upstream.h1": {"ResponseHead", "ResponseReader", "Target", "UpstreamProtocolError",
+                            "request_head", "target_of"},
     "airlock.vault.snapshotters": {"SNAPSHOTTERS", "DeferredDelete", "FilesSnapshotter", "Planned",
                                    "PostgresSnapshotter", "Snapshotter", "SqliteSnapshotter",
                                    "snapshotter_for"},

@@ -58,6 +58,8 @@ EVENT_EXPIRED = "approval.expired"
 EVENT_OUTCOME = "approval.outcome"
 FEED_CURSOR = "notify.audit_seq"
 FEED_BATCH = 500
+# The records that announce something (events_of): holds, decisions, outcomes.
+FEED_KINDS = ("held", "approval_given", "approval_denied", "approval_refused", "outcome")
 events_log = logging.getLogger("airlock.events")
 # Waits before attempt 2, 3, …: quick at first (a blip), then patient (an outage).
 BACKOFF = (timedelta(seconds=5), timedelta(seconds=15), timedelta(minutes=1),
@@ -299,19 +301,24 @@ class EventFeed:
         if cursor is None:
             self.begin()
             return 0
+        # Only the kinds announced are read (the store filters; a busy proxy writes thousands
+        # of other records a second). The head is read first: every record up to it is
+        # committed, so the cursor can pass the ones not announced.
+        head = self.store.audit_head()
         records: list[AuditRecord] = []
-        for record in self.store.audit_records(after=int(cursor)):
+        for record in self.store.audit_records(after=int(cursor), kinds=FEED_KINDS):
             records.append(record)
             if len(records) >= FEED_BATCH:
                 break
-        if not records or not self.store.put_meta(FEED_CURSOR, str(records[-1].seq),
-                                                   expected=cursor):
+        last = records[-1].seq if records else 0
+        upto = last if len(records) >= FEED_BATCH else max(last, head.seq if head else 0)
+        if upto <= int(cursor) or not self.store.put_meta(FEED_CURSOR, str(upto),
+                                                           expected=cursor):
             return 0  # nothing new, or another replica announces these
         count = 0
         for record in records:
             approval_id = record.data.get("approval_id")
-            if record.kind not in ("held", "approval_given", "approval_denied",
-                                   "approval_refused", "outcome") or not approval_id:
+            if not approval_id:
                 continue
             approval = self.store.get_approval(str(approval_id))
             kind, event = events_of(record, approval)

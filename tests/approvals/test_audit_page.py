@@ -3,7 +3,7 @@ applied, a bounded read per load (never the whole log), and the last verificatio
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,8 +25,9 @@ class CountingStore(MemoryStore):
         super().__init__()
         self.read = 0
 
-    def audit_records(self, after: int = 0, kind: str | None = None) -> Iterator[AuditRecord]:
-        for record in super().audit_records(after, kind):
+    def audit_records(self, after: int = 0, kinds: Collection[str] | None = None
+                      ) -> Iterator[AuditRecord]:
+        for record in super().audit_records(after, kinds):
             self.read += 1
             yield record
 

@@ -369,3 +369,32 @@ format = "slack"
     assert f"https://airlock.example/console/approvals/{outcome.approval_id}" in expired
     stored = runtime_for(project).store.get_approval(outcome.approval_id)
     assert stored is not None and stored.status.value == "expired"
+
+
+def test_the_feed_passes_records_it_does_not_announce_without_reading_them() -> None:
+    """A busy front writes thousands of records a poll; the feed reads only the kinds it
+    announces, and its cursor moves past the rest (it does not read them again next time)."""
+    from airlock.audit import seal
+    from airlock.notify import FEED_BATCH, FEED_CURSOR, EventFeed
+
+    class Counting(MemoryStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.kinds_asked: list[object] = []
+
+        def audit_records(self, after: int = 0, kinds: Any = None) -> Any:
+            self.kinds_asked.append(kinds)
+            return super().audit_records(after, kinds)
+
+    store = Counting()
+    feed = EventFeed(store, make_config(), clock=lambda: T0)
+    feed.begin()
+    key = b"k" * 32
+    for n in range(FEED_BATCH * 3):
+        store.append_audit(lambda prev, n=n: seal(prev, "action", f"act_{n}", {"n": n}, key))
+    assert feed.run_once() == 0
+    assert store.get_meta(FEED_CURSOR) == str(FEED_BATCH * 3)
+    assert store.kinds_asked and all(k is not None and "action" not in k
+                                     for k in store.kinds_asked)
+    assert feed.run_once() == 0  # nothing new: the cursor stays
+    assert store.get_meta(FEED_CURSOR) == str(FEED_BATCH * 3)

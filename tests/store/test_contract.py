@@ -340,11 +340,13 @@ def test_audit_records_of_one_kind_are_filtered_by_the_store(store: Store) -> No
     kinds = ["action", "drill", "decision", "drill", "action", "drill"]
     for n, kind in enumerate(kinds):
         append(store, kind, {"n": n})
-    drills = list(store.audit_records(kind="drill"))
+    drills = list(store.audit_records(kinds=("drill",)))
     assert [r.seq for r in drills] == [2, 4, 6]
     assert all(r.kind == "drill" for r in drills)
-    assert [r.seq for r in store.audit_records(after=2, kind="drill")] == [4, 6]
-    assert list(store.audit_records(kind="no such kind")) == []
+    assert [r.seq for r in store.audit_records(after=2, kinds=["drill"])] == [4, 6]
+    assert list(store.audit_records(kinds={"no such kind"})) == []
+    assert list(store.audit_records(kinds=())) == []
+    assert [r.seq for r in store.audit_records(kinds=("decision", "drill"))] == [2, 3, 4, 6]
 
 
 def test_audit_pages_through_long_logs(store: Store) -> None:

@@ -27,7 +27,7 @@ def read_state(config_path: Path | str | None) -> dict[str, Any]:
                 newest[snap.resource] = snap.created_at
         drills: dict[str, dict[str, Any]] = {}
         chain = verify_records(store.audit_records(), runtime.existing_audit_key())
-        for record in store.audit_records(kind="drill"):
+        for record in store.audit_records(kinds=("drill",)):
             resource = str(record.data.get("resource", ""))
             drills.setdefault(resource, {"last": "", "last_ok": ""})
             drills[resource]["last"] = record.at

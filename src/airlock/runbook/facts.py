@@ -223,7 +223,7 @@ def _lives_on(config: Config, name: str) -> tuple[str, ...]:
 def _drills(runtime: Runtime, name: str) -> tuple[Drill | None, Drill | None]:
     last: Drill | None = None
     passing: Drill | None = None
-    for record in runtime.store.audit_records(kind="drill"):
+    for record in runtime.store.audit_records(kinds=("drill",)):
         if record.data.get("resource") != name:
             continue
         drill = Drill(at=record.at, ok=bool(record.data.get("ok")),

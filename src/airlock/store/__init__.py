@@ -11,7 +11,7 @@ One small interface with three implementations:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -112,9 +112,11 @@ class Store(Protocol):
         """Append the records `make(head)` returns (each following the one before it) in one
         transaction: all of them are durable, or none."""
         ...
-    def audit_records(self, after: int = 0, kind: str | None = None) -> Iterator[AuditRecord]:
-        """The records after seq `after`, oldest first; with `kind`, only records of that kind
-        (filtered by the store, so finding the drills does not decode the whole log)."""
+    def audit_records(self, after: int = 0, kinds: Collection[str] | None = None
+                      ) -> Iterator[AuditRecord]:
+        """The records after seq `after`, oldest first; with `kinds`, only records of those
+        kinds (filtered by the store: finding the drills, or the records webhooks announce,
+        does not decode every record of the log)."""
         ...
     def audit_head(self) -> AuditRecord | None:
         """The newest audit record (None for an empty log)."""

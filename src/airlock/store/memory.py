@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import replace
 
 from airlock.audit import AuditRecord
@@ -141,9 +141,10 @@ class MemoryStore:
             self.audit.extend(records)
             return records
 
-    def audit_records(self, after: int = 0, kind: str | None = None) -> Iterator[AuditRecord]:
+    def audit_records(self, after: int = 0, kinds: Collection[str] | None = None
+                      ) -> Iterator[AuditRecord]:
         return iter([r for r in self.audit
-                     if r.seq > after and (kind is None or r.kind == kind)])
+                     if r.seq > after and (kinds is None or r.kind in kinds)])
 
     def audit_head(self) -> AuditRecord | None:
         return self.audit[-1] if self.audit else None

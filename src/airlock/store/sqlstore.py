@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
@@ -466,10 +466,15 @@ class SqlStore(ABC):
             row = cur.fetchone()
         return _audit(row) if row else None
 
-    def audit_records(self, after: int = 0, kind: str | None = None) -> Iterator[AuditRecord]:
+    def audit_records(self, after: int = 0, kinds: Collection[str] | None = None
+                      ) -> Iterator[AuditRecord]:
         # Pages, so a long log streams without holding a transaction open for its whole length.
         page = 1000
-        where, extra = ("seq > ?", ()) if kind is None else ("seq > ? AND kind = ?", (kind,))
+        where, extra = "seq > ?", tuple(sorted(kinds or ()))
+        if kinds is not None:
+            if not kinds:
+                return
+            where += f" AND kind IN ({', '.join('?' * len(extra))})"
         while True:
             with self._transaction(read=True) as cur:
                 cur.execute("SELECT seq, at, kind, action_id, data, prev, hash, mac FROM audit "

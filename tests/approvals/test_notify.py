@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -374,13 +374,13 @@ format = "slack"
 def test_the_feed_passes_records_it_does_not_announce_without_reading_them() -> None:
     """A busy front writes thousands of records a poll; the feed reads only the kinds it
     announces, and its cursor moves past the rest (it does not read them again next time)."""
-    from airlock.audit import seal
+    from airlock.audit import AuditRecord, seal
     from airlock.notify import FEED_BATCH, FEED_CURSOR, EventFeed
 
     class Counting(MemoryStore):
         def __init__(self) -> None:
             super().__init__()
-            self.kinds_asked: list[object] = []
+            self.kinds_asked: list[Any] = []
 
         def audit_records(self, after: int = 0, kinds: Any = None) -> Any:
             self.kinds_asked.append(kinds)
@@ -390,8 +390,11 @@ def test_the_feed_passes_records_it_does_not_announce_without_reading_them() -> 
     feed = EventFeed(store, make_config(), clock=lambda: T0)
     feed.begin()
     key = b"k" * 32
+    def action(n: int) -> Callable[[AuditRecord | None], AuditRecord]:
+        return lambda prev: seal(prev, "action", f"act_{n}", {"n": n}, key)
+
     for n in range(FEED_BATCH * 3):
-        store.append_audit(lambda prev, n=n: seal(prev, "action", f"act_{n}", {"n": n}, key))
+        store.append_audit(action(n))
     assert feed.run_once() == 0
     assert store.get_meta(FEED_CURSOR) == str(FEED_BATCH * 3)
     assert store.kinds_asked and all(k is not None and "action" not in k

@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from airlock.classify import KindDispatch
+from airlock.classify.sql.rows import single_row_write
 from airlock.config import Config, config_from_mapping
 from airlock.model import Action, ActionContext, Risk, SqlQuery, Verdict
 from airlock.reach import LiveReach, Measurement, MemoryProbe, PostgresProbe, ProbeError
@@ -88,6 +89,46 @@ def test_a_measurement_refines_the_verdict(tmp_path: Path, text: str, measured: 
         assert any(word in r for r in assessment.reasons), (word, assessment.reasons)
     assert assessment.fingerprint is None  # a live verdict is never shared by fingerprint
     assert probe.asked and probe.asked[0][0] == "db"
+
+
+def _keyed(total: float) -> Measurement:
+    return Measurement("public.t", 1, total, keyed=True)
+
+
+@pytest.mark.parametrize(("text", "measured", "shared"), [
+    ("UPDATE t SET a = a + 1 WHERE id = 42", _keyed(10_000), True),
+    ("DELETE FROM t WHERE id = 42 AND a = 3", _keyed(10_000), True),
+    # one row of two is half the table: a broad write, and not for every constant alike
+    ("UPDATE t SET a = 1 WHERE id = 42", _keyed(2), False),
+    ("UPDATE t SET a = 1 WHERE id = 42", _measured(0.0001), False),  # no unique key confirmed
+    ("UPDATE t SET a = 1 WHERE id > 42", _measured(0.1), False),
+])
+def test_a_verdict_is_shared_by_fingerprint_only_when_it_holds_for_every_constant(
+        tmp_path: Path, text: str, measured: Measurement, shared: bool) -> None:
+    static = KindDispatch().classify(_action(text))
+    live = LiveReach(KindDispatch(), MemoryProbe({text: measured}), _config(tmp_path))
+    assessment = live.classify(_action(text))
+    assert assessment.fingerprint == (static.fingerprint if shared else None)
+    if shared:
+        assert assessment.fingerprint is not None and assessment.risk is Risk.WRITE
+
+
+@pytest.mark.parametrize(("text", "keys"), [
+    ("UPDATE pgbench_accounts SET abalance = abalance + -5 WHERE aid = 4711", {"aid"}),
+    ("UPDATE t a SET x = 1 WHERE a.id = 5 AND 7 = b AND c > 3", {"id", "b"}),
+    ("DELETE FROM t WHERE id = 0", {"id"}),
+    ("DELETE FROM t WHERE id = 5 OR id = 6", set()),
+    ("DELETE FROM t WHERE id = NULL", set()),
+    ("DELETE FROM t WHERE id = other", set()),
+    ("DELETE FROM t WHERE u.id = 5", set()),  # another relation's column
+    ("DELETE FROM t WHERE id OPERATOR(public.=) 5", set()),  # not the built-in operator
+    ("UPDATE t SET x = 1 FROM u WHERE id = 5", set()),  # `id` may be u's
+    ("DELETE FROM t USING u WHERE id = 5", set()),
+    ("WITH q AS (SELECT 1) DELETE FROM t WHERE id = 5", set()),
+])
+def test_the_columns_a_where_pins(text: str, keys: set[str]) -> None:
+    write = single_row_write(text)
+    assert write is not None and write.keys == keys
 
 
 def test_the_fraction_is_configurable(tmp_path: Path) -> None:
@@ -207,6 +248,45 @@ def test_the_probe_reads_and_changes_nothing(tmp_path: Path, events: str) -> Non
     facts = probe.measure(resource, "UPDATE events SET n = 1 WHERE id IS NOT NULL",
                           frozenset({"id", "note", "n", "big"}))
     assert facts.not_null == {"id", "note", "big"} and facts.integers == {"id", "n"}
+
+
+@pytest.mark.parametrize(("setup", "text", "keyed"), [
+    ("", "UPDATE events SET note = 'y' WHERE id = 77", True),
+    ("", "DELETE FROM events WHERE id = 77 AND n > 3", True),
+    ("", "UPDATE events SET note = 'y' WHERE n = 77", False),  # n is not unique
+    ("CREATE UNIQUE INDEX ON events (n) WHERE n > 0", "DELETE FROM events WHERE n = 7", False),
+    ("ALTER TABLE events ADD UNIQUE (big, n) DEFERRABLE", "DELETE FROM events WHERE big = 0 "
+     "AND n = 7", False),  # a deferred key may hold duplicates inside a transaction
+    ("CREATE UNIQUE INDEX ON events ((n + 0))", "DELETE FROM events WHERE n = 7", False),
+    ("CREATE TABLE kid () INHERITS (events); ANALYZE kid", "DELETE FROM events WHERE id = 7", False),
+    ("CREATE TABLE kid () INHERITS (events); ANALYZE kid", "DELETE FROM ONLY events WHERE id = 7", True),
+    ("CREATE RULE r AS ON DELETE TO events DO INSTEAD DELETE FROM events WHERE n > 0",
+     "DELETE FROM events WHERE id = 7", False),
+])
+def test_the_probe_confirms_a_unique_key_from_the_catalog(tmp_path: Path, events: str,
+                                                         setup: str, text: str,
+                                                         keyed: bool) -> None:
+    if setup:
+        with psycopg.connect(events, autocommit=True) as conn:
+            conn.execute(setup)
+    config = _config(tmp_path, events)
+    write = single_row_write(text)
+    assert write is not None
+    measured = PostgresProbe(config).measure(config.resources["db"], text,
+                                             write.reach.columns, write.keys)
+    assert measured.keyed is keyed
+
+
+def test_a_write_by_key_is_judged_once_a_shape(tmp_path: Path, events: str) -> None:
+    """The wire proxy's ruling cache shares verdicts by fingerprint: a keyed write keeps it,
+    so the next constants are not probed again; a range write does not."""
+    config = _config(tmp_path, events)
+    judge, caller = Runtime(config).judge, local_caller(config, None)
+    prints = {judge.evaluate(_action(f"UPDATE events SET note = 'y' WHERE id = {i}"),
+                             caller).assessment.fingerprint for i in (3, 40000)}
+    assert len(prints) == 1 and None not in prints
+    ranged = judge.evaluate(_action("DELETE FROM events WHERE id > 45000"), caller)
+    assert ranged.assessment.fingerprint is None and ranged.assessment.risk is Risk.WRITE
 
 
 @pytest.mark.parametrize(("text", "says"), [

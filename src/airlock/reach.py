@@ -25,6 +25,16 @@ How a measurement refines the verdict (`[policy] broad_write_fraction`, default 
 - anything else (no WHERE, `1 = 1`, several statements, an incomplete verdict, parameters) is
   not probed.
 
+A measured verdict depends on the live table and, in general, on the statement's constants (`n
+> 100` and `n > 90000` reach different shares), so it is not shared by fingerprint — each new
+constant would be judged, probed and recorded in full. One kind is the same for every constant:
+a WHERE that sets the columns of a unique key equal to constants (`aid = 4711`, the row-by-key
+write of most applications) reaches at most one row. When the catalog confirms such a key
+(`Measurement.keyed`: a valid, immediate, non-partial unique index on plain columns, all pinned,
+of an ordinary table with no rules and no inheritance children) and one row is below the
+fraction, the refined verdict keeps the text's fingerprint, so the wire proxy's ruling cache
+serves the next constants of that shape as it did before the live check existed.
+
 The probe fails closed only in the sense that matters here: when it cannot run (no connection,
 timeout, a table never analysed), the static verdict stands and the reasons say so. It runs no
 statement of the agent's: only catalog queries and EXPLAIN of a SELECT built from the
@@ -62,6 +72,9 @@ class Measurement:
     total: float  # the planner's estimate of the rows of the table
     not_null: frozenset[str] = frozenset()  # asked columns the catalog says are NOT NULL
     integers: frozenset[str] = frozenset()  # asked columns of an int2 or int4 type
+    # The WHERE pins a unique key of the table (see the module docstring): at most one row
+    # is reached, whatever the constants.
+    keyed: bool = False
 
     @property
     def fraction(self) -> float:
@@ -69,8 +82,10 @@ class Measurement:
 
 
 class ReachProbe(Protocol):
-    def measure(self, resource: Resource, text: str, columns: frozenset[str]) -> Measurement:
-        """Measure the one DELETE/UPDATE in `text` on `resource`; raise when it cannot."""
+    def measure(self, resource: Resource, text: str, columns: frozenset[str],
+                keys: frozenset[str] = frozenset()) -> Measurement:
+        """Measure the one DELETE/UPDATE in `text` on `resource`; raise when it cannot.
+        `keys`: the columns its WHERE pins to constants (`RowWrite.keys`)."""
         ...
 
 
@@ -81,7 +96,8 @@ class MemoryProbe:
         self.answers = dict(answers)
         self.asked: list[tuple[str, str, frozenset[str]]] = []
 
-    def measure(self, resource: Resource, text: str, columns: frozenset[str]) -> Measurement:
+    def measure(self, resource: Resource, text: str, columns: frozenset[str],
+                keys: frozenset[str] = frozenset()) -> Measurement:
         self.asked.append((resource.name, text, columns))
         answer = self.answers.get(text)
         if answer is None:
@@ -110,7 +126,7 @@ class LiveReach:
             return assessment
         try:
             measured: Measurement | Exception = self.probe.measure(
-                resource, action.payload.text, write.reach.columns)
+                resource, action.payload.text, write.reach.columns, write.keys)
         except Exception as exc:  # the static verdict stands; the reasons say why
             measured = exc
         return refine(assessment, write, measured, self.config.broad_write_fraction)
@@ -153,7 +169,7 @@ def refine(assessment: Assessment, write: RowWrite, measured: Measurement | Exce
             f"{type(measured).__name__}: {str(measured).strip()[:200]}"
         note = f"the live check of {name} could not run ({why}); the judgement from the text " \
                "stands"
-        return _rebuilt(assessment, assessment.effects, note)
+        return _rebuilt(assessment, assessment.effects, note)  # a later one may run: not shared
     share = measured.fraction
     estimate = (f"the planner estimates it reaches {share:.0%} of {measured.table}: "
                 f"{measured.rows:,.0f} of {measured.total:,.0f} rows")
@@ -188,14 +204,20 @@ def refine(assessment: Assessment, write: RowWrite, measured: Measurement | Exce
         replaced = Effect(verb, Risk.WRITE, reason, table(name), "rows", reversible=False)
     effects = [e for e in assessment.effects if e not in mine]
     effects.insert(assessment.effects.index(mine[0]), replaced)
-    return _rebuilt(assessment, tuple(effects), note)
+    # One row whatever the constants, and one row is not broad: every text of this shape gets
+    # this verdict, so it may be shared by the text's fingerprint (the module docstring).
+    every_constant = (not reach.assumed and measured.keyed and measured.total > 0
+                      and max(share, 1 / measured.total) < threshold)
+    return _rebuilt(assessment, tuple(effects), note, shared=every_constant)
 
 
 def _rebuilt(assessment: Assessment, effects: tuple[Effect, ...] | list[Effect],
-             note: str) -> Assessment:
-    # A verdict that depends on the live database is never shared by fingerprint.
+             note: str, *, shared: bool = False) -> Assessment:
+    # A verdict that depends on the live database is shared by fingerprint only when it holds
+    # for every constant of the shape (`refine`).
     return Assessment.of(effects, classifier=assessment.classifier,
-                         complete=assessment.complete, reasons=[note] if note else ())
+                         complete=assessment.complete, reasons=[note] if note else (),
+                         fingerprint=assessment.fingerprint if shared else None)
 
 
 class PostgresProbe:
@@ -205,7 +227,8 @@ class PostgresProbe:
         self.config = config
         self.budget = budget
 
-    def measure(self, resource: Resource, text: str, columns: frozenset[str]) -> Measurement:
+    def measure(self, resource: Resource, text: str, columns: frozenset[str],
+                keys: frozenset[str] = frozenset()) -> Measurement:
         import psycopg
 
         from airlock.upstream.postgres import postgres_of
@@ -234,6 +257,7 @@ class PostgresProbe:
                     raise ProbeError(f"{schema}.{name} has no planner statistics yet (it was "
                                      "never analysed); run ANALYZE on it")
                 not_null, integers = _column_facts(conn, oid, columns)
+                keyed = _keyed(conn, oid, keys, inherits)
                 _within(deadline)
                 capture = statement.capture_sql(writable_columns(conn, oid))
                 rows, _ = estimate_rows(conn, capture)
@@ -247,7 +271,8 @@ class PostgresProbe:
                              else type(exc).__name__) from None
         except VaultError as exc:
             raise ProbeError(exc.message) from None
-        return Measurement(f"{schema}.{name}", float(rows), float(total), not_null, integers)
+        return Measurement(f"{schema}.{name}", float(rows), float(total), not_null, integers,
+                           keyed)
 
 
 def _within(deadline: float) -> None:
@@ -271,6 +296,28 @@ def _statistics(conn: Any, oid: int, inherits: bool) -> tuple[bool, float]:
     """Whether every table the statement reaches has been analysed, and their rows."""
     row = conn.execute(_STATISTICS, {"oid": oid, "inh": inherits}).fetchone()
     return (bool(row[0]), float(row[1])) if row else (False, 0.0)
+
+
+_KEYED = """
+SELECT EXISTS (
+  SELECT FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid
+  WHERE i.indrelid = %(oid)s AND i.indisunique AND i.indisvalid AND i.indimmediate
+    AND i.indpred IS NULL AND i.indexprs IS NULL
+    AND c.relkind = 'r' AND NOT c.relhasrules AND NOT (c.relhassubclass AND %(inh)s)
+    AND ARRAY(SELECT a.attname::text FROM pg_attribute a
+              WHERE a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)) <@ %(keys)s::text[]
+)
+"""
+
+
+def _keyed(conn: Any, oid: int, keys: frozenset[str], inherits: bool) -> bool:
+    """Whether `keys` cover a unique key of the table that holds at every moment (immediate,
+    not partial, on plain columns), on an ordinary table whose statements no rule rewrites and
+    no child table shares (a parent's unique index does not reach its children's rows)."""
+    if not keys:
+        return False
+    row = conn.execute(_KEYED, {"oid": oid, "inh": inherits, "keys": sorted(keys)}).fetchone()
+    return bool(row and row[0])
 
 
 def _column_facts(conn: Any, oid: int, columns: frozenset[str]

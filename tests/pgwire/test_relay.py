@@ -485,6 +485,45 @@ def test_a_lent_session_hands_back_holds_and_carries_on(pg_cluster: object, tmp_
         s.runtime.close()
 
 
+@pytest.mark.postgres
+def test_a_read_only_transaction_block_stays_in_the_relay(pg_cluster: object, tmp_path: Path,
+                                                          vault_dir: Path) -> None:
+    s: Served = serve(pg_cluster, tmp_path, vault_dir, native_relay())  # type: ignore[arg-type]
+    try:
+        rel = s.proxy.relay
+        assert rel is not None
+        scratch = s.dbname + "_scratch"  # staging: its writes are allowed
+        s.cluster.psql("CREATE TABLE t (id int PRIMARY KEY, n int); "
+                       "INSERT INTO t SELECT g, 0 FROM generate_series(1, 100) g; ANALYZE t",
+                       scratch)
+        with psycopg.connect(s.dsn(resource="scratch")) as conn:  # psycopg opens a block for each transaction
+            for _ in range(3):  # first sight of BEGIN and COMMIT: judged in Python
+                assert conn.execute("SELECT n FROM t WHERE id = 1").fetchone() == (0,)
+                conn.commit()
+            conn.autocommit = True
+            _lent_soon(rel, conn, "SELECT n FROM t WHERE id = 1")
+            conn.autocommit = False
+            lent = set(rel.sessions)
+            for _ in range(5):  # BEGIN, SELECT, COMMIT: nothing to hand back
+                assert conn.execute("SELECT n FROM t WHERE id = 1").fetchone() == (0,)
+                conn.commit()
+            assert set(rel.sessions) == lent
+            # a write in the block is handed back; its COMMIT is ruled in Python or lent only
+            # once the write's record is sealed, and the write is committed either way
+            for i in range(1, 4):
+                conn.execute("UPDATE t SET n = n + 1 WHERE id = 1")
+                assert conn.execute("SELECT n FROM t WHERE id = 1").fetchone() == (i,)
+                conn.commit()
+        assert s.cluster.psql("SELECT n FROM t WHERE id = 1", scratch).strip() == "3"
+        s.thread.stop()  # flushes the journal
+        journaled = [e["sql"] for r in s.runtime.store.audit_records()
+                     if r.kind == "pgwire_statements" for e in r.data["statements"]]
+        assert "UPDATE t SET n = n + 1 WHERE id = 1" in journaled and "COMMIT" in journaled
+    finally:
+        s.thread.stop()
+        s.runtime.close()
+
+
 def test_past_the_tokens_expiry_nothing_is_forwarded(binary: Path) -> None:
     async def play(r: relay.Relay) -> None:
         client, client_lent = _pair()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,6 +13,7 @@ from airlock.fronts.pgwire.rulings import (
     Rulings,
     Run,
     grouped,
+    may_commit,
 )
 from airlock.fronts.pgwire.session import ALLOW, Ruling
 from airlock.model import ActionContext, Caller, Principal, PrincipalKind, Scope
@@ -63,3 +65,42 @@ def test_a_revoked_tokens_statements_are_refused_even_when_cached_and_journaled(
     journal.close()
     verdicts = [(e["sql"], e["verdict"]) for r in audit.records for e in r["statements"]]
     assert verdicts == [("SELECT 1", "allow"), ("SELECT 1", "deny"), ("SELECT 2", "deny")]
+
+
+class _SlowAudit(_Audit):
+    """An audit log whose writes wait until `go` is set: records stay owed until then."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.go = threading.Event()
+
+    def record(self, kind: str, action_id: str | None, data: dict[str, Any]) -> None:
+        assert self.go.wait(10)
+        super().record(kind, action_id, data)
+
+
+def test_transaction_control_is_lent_to_the_relay_only_while_no_record_is_owed() -> None:
+    audit = _SlowAudit()
+    journal = Journal(audit, "app")  # type: ignore[arg-type]
+    rulings = Rulings(None, journal, ActionContext(resource="app"),  # type: ignore[arg-type]
+                      clock=lambda: T0)
+    caller = Caller(Principal("agent", PrincipalKind.AGENT), (Scope(),), token_id="tok_1")
+    for sql in ("BEGIN", "COMMIT", "SELECT 1", "PREPARE TRANSACTION 'x'", "BEGIN; SELECT 1"):
+        rulings._remember("tok_1", sql, None, Cached(ALLOW, read=True, commits=may_commit(sql)))
+    rulings._remember("tok_1", "UPDATE t SET a = 1", None, Cached(ALLOW, read=False,
+                                                                   commits=False))
+
+    def lent() -> set[str]:
+        return {sql for _, sql, _ in rulings.relayable(caller)}
+
+    # two-phase commit outlives the session, and a text with more in it is not only control
+    assert lent() == {"BEGIN", "COMMIT", "SELECT 1"}
+    assert rulings.relay_id(caller, "COMMIT") != 0
+    # a write inside a block: journaled, its record not sealed yet
+    assert rulings.cached(caller, "UPDATE t SET a = 1", True, in_block=True) is ALLOW
+    assert lent() == {"SELECT 1"}  # a lent COMMIT could make it permanent before its record
+    assert rulings.relay_id(caller, "COMMIT") == 0  # nor through a prepared statement
+    audit.go.set()
+    journal.flush().result(timeout=10)
+    assert lent() == {"BEGIN", "COMMIT", "SELECT 1"}
+    journal.close()

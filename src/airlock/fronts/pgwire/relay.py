@@ -5,7 +5,8 @@ A Python relay cannot carry the ~100k messages a second of a busy pool on two sh
 upstream connection, every statement's first ruling, holds, snapshots — and, once a session on
 a plain (non-TLS) socket is quiet, *lends* both its sockets to the relay (SCM_RIGHTS over a
 private socketpair) with the texts that session may run there: texts Python ruled allowed, pure
-reads, that nothing must be recorded before (`Rulings.relayable`). The relay forwards batches
+reads, that nothing must be recorded before, and transaction control (BEGIN, COMMIT, ROLLBACK)
+while the token owes no record (`Rulings.relayable`). The relay forwards batches
 made only of those and hands the session back — sockets, unconsumed client bytes, transaction
 status, prepared statements — at the first thing it has not been told about; Python carries on
 with the session as if it had relayed those batches itself, and lends it again when quiet.

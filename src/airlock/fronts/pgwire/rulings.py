@@ -116,8 +116,27 @@ def may_commit(sql: str) -> bool:
     return any(s.stmt.WhichOneof("node") in _ENDS_TRANSACTIONS for s in stmts)
 
 
+def transaction_control(sql: str) -> bool:
+    """Whether the text is one statement that only opens, ends or marks this session's
+    transaction (BEGIN, START TRANSACTION, COMMIT, END, ROLLBACK, ABORT, savepoints) — no
+    two-phase commit, whose prepared transaction outlives the session."""
+    try:
+        stmts = _postgast.parse(sql).stmts
+    except Exception:
+        return False
+    if len(stmts) != 1 or stmts[0].stmt.WhichOneof("node") != "transaction_stmt":
+        return False
+    return _TRANSACTION_KINDS.get(stmts[0].stmt.transaction_stmt.kind, "") in _SESSION_ONLY
+
+
 _postgast: Any = importlib.import_module("postgast")
 _ENDS_TRANSACTIONS = frozenset({"transaction_stmt", "call_stmt", "do_stmt"})
+_TRANSACTION_KINDS: dict[int, str] = {
+    v.number: v.name for v in _postgast.parse("BEGIN").stmts[0].stmt.transaction_stmt
+    .DESCRIPTOR.fields_by_name["kind"].enum_type.values}
+_SESSION_ONLY = frozenset({"TRANS_STMT_BEGIN", "TRANS_STMT_START", "TRANS_STMT_COMMIT",
+                           "TRANS_STMT_ROLLBACK", "TRANS_STMT_SAVEPOINT", "TRANS_STMT_RELEASE",
+                           "TRANS_STMT_ROLLBACK_TO"})
 
 
 class Journal:
@@ -254,9 +273,10 @@ class Rulings:
         self.hits = 0
         self.misses = 0
         # What sessions may run in the compiled relay (relay.py): per token, texts ruled
-        # allowed, pure reads that cannot end a transaction — with an id the relay reports
-        # runs by, and whether the verdict holds for the text's whole shape.
-        self._relayable: dict[str, OrderedDict[str, tuple[int, bool]]] = {}
+        # allowed, pure reads that cannot end a transaction, and transaction control — with an
+        # id the relay reports runs by, whether the verdict holds for the text's whole shape,
+        # and whether it may end a transaction (then it is lent only while nothing is owed).
+        self._relayable: dict[str, OrderedDict[str, tuple[int, bool, bool]]] = {}
         self._relay_texts: dict[int, str] = {}
         self._next_text = 1
 
@@ -367,12 +387,13 @@ class Rulings:
         self.by_text.put((token, sql), cached)
         if shape is not None:
             self.by_shape.put((token, shape), cached)
-        if cached.rule is ses.ALLOW and cached.read and not cached.commits:
-            self._relayable_add(token, sql, shape is not None)
+        if cached.rule is ses.ALLOW and cached.read and (
+                not cached.commits or transaction_control(sql)):
+            self._relayable_add(token, sql, shape is not None, cached.commits)
 
     # ---- the compiled relay -----------------------------------------------------------------
 
-    def _relayable_add(self, token: str, sql: str, by_shape: bool) -> None:
+    def _relayable_add(self, token: str, sql: str, by_shape: bool, ends: bool) -> None:
         with self.by_text.lock:
             texts = self._relayable.setdefault(token, OrderedDict())
             if sql in texts:
@@ -380,28 +401,40 @@ class Rulings:
                 return
             text_id = self._next_text
             self._next_text += 1
-            texts[sql] = (text_id, by_shape)
+            texts[sql] = (text_id, by_shape, ends)
             self._relay_texts[text_id] = sql
             if len(texts) > RELAY_TEXTS:
-                _, (old, _) = texts.popitem(last=False)
+                _, (old, _, _) = texts.popitem(last=False)
                 self._relay_texts.pop(old, None)
 
     def relayable(self, caller: Caller) -> list[tuple[int, str, bool]]:
         """What a session of `caller` may run in the relay: (id, text, by shape). Nothing
-        when its token is revoked or expired or the journal is broken."""
+        when its token is revoked or expired or the journal is broken.
+
+        Transaction control (BEGIN, COMMIT, ROLLBACK, savepoints) is among them only while the
+        token owes no record: the relay forwards nothing but reads, so a session lent then
+        has every write of its open transaction sealed already, and a COMMIT it forwards makes
+        nothing permanent whose record could still be lost. While a record is owed, a COMMIT
+        is handed back and `decide` seals first, as before."""
         if self.journal.broken is not None or _expired(caller, self.clock()) or (
                 caller.token_id is not None and caller.token_id in self.revoked()):
             return []
         token = caller.token_id or caller.principal.name
+        owes = self._owes(token)
         with self.by_text.lock:
             texts = self._relayable.get(token)
-            return [(i, sql, shape) for sql, (i, shape) in texts.items()] if texts else []
+            return [(i, sql, shape) for sql, (i, shape, ends) in texts.items()
+                    if not (ends and owes)] if texts else []
 
     def relay_id(self, caller: Caller, sql: str) -> int:
-        """The id a relayable text goes by for this caller, 0 if it is not relayable."""
-        texts = self._relayable.get(caller.token_id or caller.principal.name)
+        """The id a relayable text goes by for this caller, 0 if it is not relayable (or may
+        end a transaction while the token owes a record: see `relayable`)."""
+        token = caller.token_id or caller.principal.name
+        texts = self._relayable.get(token)
         found = texts.get(sql) if texts is not None else None
-        return found[0] if found is not None else 0
+        if found is None or (found[2] and self._owes(token)):
+            return 0
+        return found[0]
 
     def relay_text(self, text_id: int) -> str | None:
         return self._relay_texts.get(text_id)

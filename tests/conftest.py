@@ -4,6 +4,7 @@ path was exercised."""
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -75,8 +76,26 @@ def pg_cluster() -> Iterator[Cluster]:
         yield cluster
 
 
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """A real AWS HTTP endpoint (moto in server mode) for the whole session, shared by the vault's
+    S3 store and the API proxy's AWS tests (each test names its own buckets)."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        require(False, "moto[server]")
+        raise
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
 @pytest.fixture
 def pg_database(pg_cluster: Cluster, request: pytest.FixtureRequest) -> str:
     """A fresh empty database on the session's server; returns its URL."""
     name = "t_" + uuid.uuid4().hex[:12]
     return pg_cluster.create_database(name)
+

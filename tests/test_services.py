@@ -17,6 +17,7 @@ import pytest
 
 from airlock.errors import AirlockError
 from airlock.services import Health, PeriodicService, Services
+from tests.cli import airlock_up, free_port
 
 
 class Recorded:
@@ -116,42 +117,18 @@ def test_a_periodic_service_keeps_going_after_a_failed_round() -> None:
     assert len(rounds) >= 3 and not periodic.health().ok
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.parametrize("stop_with", [signal.SIGTERM, signal.SIGINT])
 def test_airlock_up_reports_every_service_and_cleans_up_on_a_signal(
         tmp_path: Path, stop_with: signal.Signals) -> None:
-    port = _port()
-    proc = subprocess.Popen([sys.executable, "-m", "airlock", "up", "--port", str(port)],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env={**os.environ, "NO_COLOR": "1", "AIRLOCK_CONFIG": ""})
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                if health.status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "airlock up did not start"
-            time.sleep(0.1)
-        services = health.json()["services"]
+    port = free_port()
+    with airlock_up(port=port, cwd=tmp_path) as up:
+        services = up.health["services"]
         assert list(services) == ["api", "hooks", "notifications", "maintenance", "anchors"]
         assert all(s["ok"] for s in services.values())
         socket_file = tmp_path / ".airlock" / "hooks.sock"
         assert socket_file.is_socket()
-        proc.send_signal(stop_with)
-        output, _ = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, output
+        output = up.stop(stop_with, timeout=30)
+    assert up.proc.returncode == 0, output
     assert not socket_file.exists()  # what it created, it removed
     with pytest.raises(httpx.TransportError):
         httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)

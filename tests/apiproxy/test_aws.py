@@ -5,8 +5,6 @@ held; reads pass; an approved deletion is deferred and carried out, signed, when
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,6 @@ from airlock.store import DeferredStatus
 from airlock.tokens import issue_token
 from airlock.vault.runners import run_due_and_record
 from tests.apiproxy.conftest import Proxy, StartProxy
-from tests.conftest import require
 
 REAL_KEY_ID = "AKIAREALKEY7F3A9C0001"
 REAL_SECRET_KEY = "real/secret+access+key/7f3a9c0000000000000000"
@@ -42,27 +39,12 @@ one_environment = true
 """
 
 
-@pytest.fixture(scope="module")
-def moto() -> Iterator[str]:
-    try:
-        from moto.server import ThreadedMotoServer
-    except ImportError:
-        require(False, "moto[server]")
-        raise
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @pytest.fixture
-def aws_proxy(start_proxy: StartProxy, moto: str, other_fs_dir: Path,
+def aws_proxy(start_proxy: StartProxy, moto_endpoint: str, other_fs_dir: Path,
               monkeypatch: pytest.MonkeyPatch) -> Proxy:
     monkeypatch.setenv("REAL_AWS_KEY_ID", REAL_KEY_ID)
     monkeypatch.setenv("REAL_AWS_SECRET", REAL_SECRET_KEY)
-    return start_proxy(CONFIG.format(moto=moto) + f'\n[vault]\npath = "{other_fs_dir}"\n')
+    return start_proxy(CONFIG.format(moto=moto_endpoint) + f'\n[vault]\npath = "{other_fs_dir}"\n')
 
 
 def agent_client(proxy: Proxy, service: Any) -> Any:
@@ -85,7 +67,7 @@ def airlock_error(exc: ClientError) -> dict[str, Any]:
 
 
 def test_reads_pass_deletions_are_held_and_the_real_keys_never_show(aws_proxy: Proxy,
-                                                                     moto: str) -> None:
+                                                                     moto_endpoint: str) -> None:
     s3 = agent_client(aws_proxy, "s3")
     s3.create_bucket(Bucket="agent-scratch")  # a write in staging: allowed
     assert "agent-scratch" in [b["Name"] for b in s3.list_buckets()["Buckets"]]
@@ -98,7 +80,7 @@ def test_reads_pass_deletions_are_held_and_the_real_keys_never_show(aws_proxy: P
     error = airlock_error(held.value)
     assert error["Code"] == "AirlockHeld" and error["ApprovalId"].startswith("apr_")
     assert held.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
-    assert "agent-scratch" in [b["Name"] for b in direct(moto, "s3").list_buckets()["Buckets"]]
+    assert "agent-scratch" in [b["Name"] for b in direct(moto_endpoint, "s3").list_buckets()["Buckets"]]
 
     rds = agent_client(aws_proxy, "rds")
     assert rds.describe_db_instances()["DBInstances"] == []
@@ -112,7 +94,7 @@ def test_reads_pass_deletions_are_held_and_the_real_keys_never_show(aws_proxy: P
 
 
 def test_an_approved_bucket_deletion_is_deferred_then_carried_out_signed(aws_proxy: Proxy,
-                                                                         moto: str) -> None:
+                                                                         moto_endpoint: str) -> None:
     s3 = agent_client(aws_proxy, "s3")
     s3.create_bucket(Bucket="old-logs")
     with pytest.raises(ClientError) as held:
@@ -132,7 +114,7 @@ def test_an_approved_bucket_deletion_is_deferred_then_carried_out_signed(aws_pro
     (done,) = run_due_and_record(rt.store, rt.config, rt.audit,
                                  now=utcnow() + timedelta(hours=49))
     assert done.status is DeferredStatus.EXECUTED, done.result
-    assert "old-logs" not in [b["Name"] for b in direct(moto, "s3").list_buckets()["Buckets"]]
+    assert "old-logs" not in [b["Name"] for b in direct(moto_endpoint, "s3").list_buckets()["Buckets"]]
 
 
 def test_a_bad_signature_or_unknown_key_is_refused(aws_proxy: Proxy) -> None:
@@ -154,7 +136,7 @@ def test_a_bad_signature_or_unknown_key_is_refused(aws_proxy: Proxy) -> None:
 
 
 def test_without_the_aws_extra_nothing_is_forwarded_and_the_extra_is_named(
-        aws_proxy: Proxy, moto: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        aws_proxy: Proxy, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from airlock import extras
 
     s3 = agent_client(aws_proxy, "s3")
@@ -164,5 +146,5 @@ def test_without_the_aws_extra_nothing_is_forwarded_and_the_extra_is_named(
     error = airlock_error(refused.value)
     assert error["Code"] == "AirlockUnavailable" and "`aws` extra" in error["Message"]
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
-    buckets = {b["Name"] for b in direct(moto, "s3").list_buckets()["Buckets"]}
+    buckets = {b["Name"] for b in direct(moto_endpoint, "s3").list_buckets()["Buckets"]}
     assert "never-made" not in buckets

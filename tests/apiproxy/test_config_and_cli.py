@@ -5,12 +5,6 @@ as a service and stops it cleanly."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -21,7 +15,7 @@ from airlock.errors import ConfigError
 from airlock.fronts.apiproxy.app import ApiProxyApp
 from airlock.fronts.apiproxy.settings import SECTION
 from airlock.runtime import Runtime
-from tests.cli import airlock
+from tests.cli import airlock, airlock_up, free_port
 
 BASE = """
 [environments.production]
@@ -129,38 +123,14 @@ def test_token_create_aws_prints_a_key_pair_once(tmp_path: Path) -> None:
     assert secret.encode() not in state and key_id.encode() in state
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_airlock_up_serves_the_proxy_and_stops_it(tmp_path: Path) -> None:
-    port, proxy_port = _port(), _port()
+    port, proxy_port = free_port(), free_port()
     path = write(tmp_path, f'[fronts.apiproxy]\nlisten = "127.0.0.1:{proxy_port}"\n')
-    proc = subprocess.Popen([sys.executable, "-m", "airlock", "--config", str(path), "up",
-                             "--port", str(port)], cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, env={**os.environ, **ENV, "NO_COLOR": "1"})
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                if health.status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "airlock up did not start"
-            time.sleep(0.1)
-        assert health.json()["services"]["apiproxy"]["ok"]
+    with airlock_up("--config", str(path), port=port, cwd=tmp_path, env=ENV) as up:
+        assert up.health["services"]["apiproxy"]["ok"]
         refused = httpx.post(f"http://127.0.0.1:{proxy_port}/railway/graphql/v2", json={})
         assert refused.status_code == 401 and "Bearer" in refused.json()["reason"]
-        proc.send_signal(signal.SIGTERM)
-        output, _ = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, output
+        output = up.stop(timeout=30)
+    assert up.proc.returncode == 0, output
     with pytest.raises(httpx.TransportError):
         httpx.get(f"http://127.0.0.1:{proxy_port}/railway", timeout=1)

@@ -5,17 +5,12 @@ after a signal."""
 from __future__ import annotations
 
 import os
-import signal
 import socket
-import subprocess
-import sys
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
@@ -25,6 +20,7 @@ from airlock.errors import ConfigError
 from airlock.fronts.pgwire.settings import SECTION
 from airlock.runtime import Runtime
 from airlock.tokens import issue_token
+from tests.cli import airlock_up, free_port
 from tests.pgcluster import Cluster
 
 
@@ -89,17 +85,11 @@ def test_the_old_spellings_are_unknown_keys(tmp_path: Path) -> None:
     assert "`resources.app.listen`: unknown key" in caught.value.message
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_airlock_up_serves_the_proxy_and_removes_it_on_sigterm(pg_cluster: Cluster,
                                                                tmp_path: Path) -> None:
     db = "up_" + os.urandom(4).hex()
     url = pg_cluster.create_database(db)
-    api, proxy_port = _port(), _port()
+    api, proxy_port = free_port(), free_port()
     sockets = Path(tempfile.mkdtemp(prefix="alk-up-"))  # short: a socket path has 107 bytes
     (tmp_path / "airlock.toml").write_text(textwrap.dedent(f"""
         [environments.staging]
@@ -119,22 +109,9 @@ def test_airlock_up_serves_the_proxy_and_removes_it_on_sigterm(pg_cluster: Clust
     token = issue_token(runtime.store, runtime.config, principal="agent",
                         environments=["staging"]).token
     runtime.close()
-    proc = subprocess.Popen([sys.executable, "-m", "airlock", "up", "--port", str(api)],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env={**os.environ, "NO_COLOR": "1", "AIRLOCK_CONFIG": ""})
     socket_file = sockets / f".s.PGSQL.{proxy_port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                health = httpx.get(f"http://127.0.0.1:{api}/healthz", timeout=1)
-                if health.status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, "airlock up did not start"
-            time.sleep(0.1)
-        services = health.json()["services"]
+    with airlock_up(port=api, cwd=tmp_path) as up:
+        services = up.health["services"]
         assert list(services)[-1] == "pgwire:app"
         assert services["pgwire:app"] == {
             "ok": True, "detail": f"postgres wire proxy on 127.0.0.1:{proxy_port} and {socket_file}"}
@@ -143,13 +120,8 @@ def test_airlock_up_serves_the_proxy_and_removes_it_on_sigterm(pg_cluster: Clust
                                 password=token, sslmode="disable")
             with psycopg.connect(dsn) as conn:
                 assert conn.execute("SELECT 40 + 2").fetchone() == (42,)
-        proc.send_signal(signal.SIGTERM)
-        output, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, output
+        output = up.stop()
+    assert up.proc.returncode == 0, output
     assert not socket_file.exists()
     with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", proxy_port), timeout=1):
         pass

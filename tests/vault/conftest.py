@@ -3,7 +3,6 @@ local store insists), a real S3 protocol (moto in server mode) and real PostgreS
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import tempfile
@@ -44,22 +43,6 @@ def vault_dir(tmp_path: Path) -> Iterator[Path]:
 @pytest.fixture
 def local_vault(vault_dir: Path, key: VaultKey) -> Vault:
     return Vault(LocalStore(vault_dir), key)
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """A real S3 HTTP endpoint (moto in server mode) for the whole session."""
-    try:
-        from moto.server import ThreadedMotoServer
-    except ImportError:
-        require(False, "moto[server]")
-        raise
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",

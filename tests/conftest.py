@@ -99,3 +99,28 @@ def pg_database(pg_cluster: Cluster, request: pytest.FixtureRequest) -> str:
     name = "t_" + uuid.uuid4().hex[:12]
     return pg_cluster.create_database(name)
 
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--clock-tests-only", action="store_true",
+        help="run only the test modules that name a time (tests/clockshift/selection.py) and "
+             "those marked `clock`: bin/test's clock-ahead pass")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--clock-tests-only"):
+        return
+    from tests.clockshift.selection import names_a_time
+
+    keep = [item for item in items if item.get_closest_marker("clock") or names_a_time(item.path)]
+    dropped = [item for item in items if item not in keep]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if config.getoption("--clock-tests-only"):
+        return ("clock-ahead pass: only the tests that name a time (tests/clockshift/selection.py); "
+                "the others are deselected")
+    return None

@@ -26,7 +26,13 @@ def start_clock_shift() -> None:
 
     import time_machine
 
-    destination = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=float(days))
+    # From the real clock, so that starting twice in one process (as `sitecustomize` at start-up and
+    # again as `tests.clockshift.sitecustomize` from conftest.py, as in a pytest-xdist worker) still
+    # lands that many days ahead, not twice that.
+    hatch = time_machine.escape_hatch
+    real_now = (hatch.datetime.datetime.now(datetime.UTC) if hatch.is_travelling()
+                else datetime.datetime.now(datetime.UTC))
+    destination = real_now + datetime.timedelta(days=float(days))
     time_machine.travel(destination, tick=True).start()
     _started = True
 

@@ -22,7 +22,14 @@ from airlock.config import Config, load_config
 from airlock.fronts.hooks import autostart
 from airlock.fronts.hooks.install import hook_command
 from tests.approvals.helpers import start_server
-from tests.hooks.conftest import client_command, fixture, raw, run_client, with_command
+from tests.hooks.conftest import (
+    client_command,
+    fixture,
+    raw,
+    run_client,
+    started_daemons,
+    with_command,
+)
 
 
 def _answers(path: Path) -> bool:
@@ -36,15 +43,7 @@ def _answers(path: Path) -> bool:
 
 def _auto_daemons(state: Path) -> list[int]:
     """Live daemons started by a hook for this state folder."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            args = (entry / "cmdline").read_bytes().split(b"\0")
-            if autostart.MODULE.encode() in args and str(state).encode() in args:
-                found.append(int(entry.name))
-    return found
+    return started_daemons(state)
 
 
 def _wait(condition: object, seconds: float = 20) -> bool:

@@ -212,3 +212,22 @@ def test_the_head_is_synced_before_it_is_anchored(tmp_path: Path) -> None:
     assert anchor is not None and anchor.seq == 4
     assert store.anchors_at_sync == [0]  # synced once, before anything went to the vault
     assert json.loads(str(store.get_meta("audit_anchor") or "{}")).get("seq", 4) == 4
+
+
+def test_postgres_relaxes_only_the_routine_commit(pg_database: str) -> None:
+    from airlock.store.postgres import PostgresStore
+
+    store = PostgresStore(pg_database)
+    try:
+        # the test cluster may run with it off for speed: a production server has it on
+        store._connection().execute("SET synchronous_commit = on")
+        store._connection().commit()
+        settings = []
+        for sync in (False, True):
+            with store._transaction(sync=sync) as cur:
+                cur.execute("SELECT current_setting('synchronous_commit')")
+                settings.append(cur.fetchone()[0])
+        assert settings == ["off", "on"]  # SET LOCAL: that transaction only
+        store.sync()
+    finally:
+        store.close()

@@ -9,7 +9,13 @@ read. Each airlock call alternates with the baseline `cat >/dev/null` fed the sa
 both see the same machine at the same moment. Prints p50/p99 per harness and payload kind, the
 ratio to the baseline, and the goals, as time *added* over the baseline in the same run:
 p50 ≤ 5 ms with the service running (the native client `airlock install` builds; the Python
-client is measured on one line for contrast), and p50 ≤ 150 ms without it (the fallback).
+client is measured on one line for contrast), and p50 ≤ 150 ms without it: then the first call
+starts the hooks-only daemon (autostart.py; its cost is printed on its own line) and the rest
+are answered by it. The in-process path (no daemon can start) is measured for contrast.
+
+Allowed calls commit their audit records without a sync; held and denied ones sync once before
+they answer (docs/architecture.md, "Audit durability"): the goal is reported for the allowed
+lines, and the others are shown beside this disk's fdatasync measured in the same run.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -41,6 +48,7 @@ INLINE_PYTHON = ("python3 -c 'import os, json\nfor name in sorted(os.listdir(\".
                  "    print(json.dumps({\"name\": name, \"size\": os.path.getsize(name)}))'")
 HEREDOC = ("cat > /tmp/report.sh <<'EOF'\n#!/bin/sh\nset -eu\nfor f in *.log; do\n"
            "  grep -c ERROR \"$f\" || true\ndone\nEOF\nsh /tmp/report.sh")
+HELD = ("heredoc", "destructive")  # the payloads airlock holds (exit 2; Cursor's JSON deny)
 COMMANDS = {"simple": "git status --short", "pipeline": "ls -la | sort -k5 -n | tail -5",
             "inline-python": INLINE_PYTHON, "heredoc": HEREDOC, "destructive": "rm -rf build/"}
 
@@ -126,8 +134,8 @@ def service(root: Path) -> Iterator[Path]:
 
 
 def fsync_p50_ms(folder: Path, rounds: int = 100) -> float:
-    """This disk's fdatasync, measured in the same run: every allowed call commits its audit
-    records durably once (SQLite WAL, synchronous = FULL) before it is answered."""
+    """This disk's fdatasync, measured in the same run: a held or denied call commits its audit
+    records with one (SQLite WAL, synchronous = FULL) before it is answered."""
     path = folder / "fsync-probe"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
     times: list[float] = []
@@ -170,6 +178,8 @@ def main() -> None:
           f"on {os.cpu_count()} CPUs")
     client = native.build()
     print(f"native client: {client or 'could not be built: the Python client is measured'}")
+    print(f"state folder: {config.state_dir} (on {_filesystem(root)})")
+    allowed: list[tuple[Timing, Timing]] = []
     try:
         with service(root):
             print(f"airlock hook via the daemon, {args.rounds} calls per line, alternating with "
@@ -183,6 +193,8 @@ def main() -> None:
                     print(f"  {base.line()}")
                     print(f"  {ratio(ours, base)}; exit codes {sorted(codes)}")
                     lines.append((ours, base))
+                    if kind not in HELD:
+                        allowed.append((ours, base))
             ours, base, codes = alternate("claude simple, Python client (for contrast)",
                                           hook_command("claude", config),
                                           payloads("claude", work)["simple"], work, args.rounds)
@@ -190,21 +202,59 @@ def main() -> None:
             print(f"  {base.line()}")
             print(f"  {ratio(ours, base)}; exit codes {sorted(codes)}")
         print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        report_goal("the allowed lines", allowed, GOAL_ADDED_P50_MS)
         report_goal("every line", lines, GOAL_ADDED_P50_MS)
         fsync = fsync_p50_ms(root)
-        print(f"this disk's fdatasync: p50 {fsync:.2f} ms (one per allowed call, before its "
-              "answer); the goal with that taken out:")
+        print(f"this disk's fdatasync: p50 {fsync:.2f} ms (one per held or denied call, before "
+              "its answer); the goal with that taken out:")
         report_goal("every line, less one fdatasync", lines, GOAL_ADDED_P50_MS + fsync)
 
-        command = hook_command("claude", config, native=client)  # the daemon is gone
-        ours, base, codes = alternate("claude fallback (no daemon)", command,
-                                      payloads("claude", work)["simple"], work,
-                                      args.fallback_rounds)
+        # `airlock up` is gone: the first call starts the hooks-only daemon, the rest use it
+        command = hook_command("claude", config, native=client)
+        simple = payloads("claude", work)["simple"]
+        first, code = spawn(command, simple, work)
+        print(f"claude without the service, first call (starts the hooks daemon): "
+              f"{first / 1e6:.0f} ms, exit code {code}")
+        ours, base, codes = alternate("claude without the service (started daemon)", command,
+                                      simple, work, args.rounds)
         print(ours.line())
+        print(f"  {base.line()}")
         print(f"  {ratio(ours, base)}; exit codes {sorted(codes)}")
-        report_goal("the fallback", [(ours, base)], GOAL_FALLBACK_ADDED_P50_MS)
+        report_goal("the calls without the service", [(ours, base)],
+                    GOAL_FALLBACK_ADDED_P50_MS)
+        stop_started_daemon(config.state_dir)
+        inproc, inbase, codes = alternate("claude in-process (no daemon can start)",
+                                          command.replace(" --autostart", ""), simple, work,
+                                          args.fallback_rounds)
+        print(inproc.line())
+        print(f"  {ratio(inproc, inbase)}; exit codes {sorted(codes)}")
     finally:
+        stop_started_daemon(config.state_dir)
         shutil.rmtree(root, ignore_errors=True)
+
+
+def stop_started_daemon(state_dir: Path) -> None:
+    from airlock.fronts.hooks import autostart
+
+    try:
+        pid = int((state_dir / autostart.PID_NAME).read_text())
+    except (OSError, ValueError):
+        return
+    if autostart.is_auto_daemon(pid):
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while autostart.is_auto_daemon(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+def _filesystem(path: Path) -> str:
+    best = ("?", "")
+    with open("/proc/mounts", encoding="utf-8") as mounts:
+        for line in mounts:
+            device, point, kind = line.split()[:3]
+            if str(path).startswith(point) and len(point) >= len(best[1]):
+                best = (f"{kind} {device}", point)
+    return best[0]
 
 
 if __name__ == "__main__":

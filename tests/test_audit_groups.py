@@ -15,6 +15,7 @@ from airlock.errors import StoreError
 from airlock.execute import Release
 from airlock.model import Action, Status
 from airlock.store.memory import MemoryStore
+from airlock.store.records import ApprovalRecord
 from airlock.store.sqlite import SqliteStore
 from tests.factories import Twins, action, caller
 
@@ -27,16 +28,19 @@ class CountingStore(MemoryStore):
     def __init__(self, delay: float = 0.0) -> None:
         super().__init__()
         self.transactions = 0
+        self.synced: list[bool] = []  # per audit transaction: was its commit synced
         self.delay = delay
         self.broken = False
 
-    def append_audit_many(self, make: Callable[[AuditRecord | None], Sequence[AuditRecord]]
+    def append_audit_many(self, make: Callable[[AuditRecord | None], Sequence[AuditRecord]], *,
+                          approvals: Sequence[ApprovalRecord] = (), sync: bool = True
                           ) -> list[AuditRecord]:
         if self.broken:
             raise StoreError("the state database is unavailable")
         time.sleep(self.delay)
         self.transactions += 1
-        return super().append_audit_many(make)
+        self.synced.append(sync)
+        return super().append_audit_many(make, approvals=approvals, sync=sync)
 
 
 def test_a_group_is_written_once_when_it_closes() -> None:

@@ -216,8 +216,12 @@ class AnchorWriter:
         problem = self.check() if self.check else ""
         if problem:
             raise VaultError(f"the audit head is not anchored: {problem}")
-        anchor = make_anchor(self.store.audit_records(after=max(last, head.seq - MAX_HASHES)),
-                             self.key, now)
+        records = list(self.store.audit_records(after=max(last, head.seq - MAX_HASHES)))
+        # A routine record may be committed without a sync (audit.needs_sync): make everything
+        # read above durable first, so the vault never names a record a power loss could take
+        # back — which `audit verify` would then report as records cut off the log.
+        self.store.sync()
+        anchor = make_anchor(records, self.key, now)
         if anchor is None:
             return None
         writer = self._objects().writer(anchor.key, retain_until=now + self.retention)

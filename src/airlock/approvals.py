@@ -83,9 +83,13 @@ class Approvals(Protocol):
 class StoreApprovals:
     """Approvals kept in the state store (the in-memory store makes it a twin for tests)."""
 
-    def __init__(self, store: Store, ttl: timedelta = DEFAULT_TTL) -> None:
+    def __init__(self, store: Store, ttl: timedelta = DEFAULT_TTL, *,
+                 audit: _Attaching | None = None) -> None:
         self.store = store
         self.ttl = ttl
+        # With the audit log over the same store: a new approval is written in the same
+        # transaction as the records of the call it holds (one commit per held call).
+        self.audit = audit
 
     def get(self, approval_id: str) -> ApprovalRecord | None:
         return self.store.get_approval(approval_id)
@@ -117,8 +121,13 @@ class StoreApprovals:
             approvals_required=max(1, decision.approvals_required),
             requested_at=now.isoformat(), expires_at=(now + self.ttl).isoformat(),
             details=dict(details))
-        self.store.add_approval(record)
+        if self.audit is None or not self.audit.attach_approval(record):
+            self.store.add_approval(record)
         return record
+
+
+class _Attaching(Protocol):
+    def attach_approval(self, approval: ApprovalRecord) -> bool: ...
 
 
 def effective_status(approval: ApprovalRecord, now: datetime) -> ApprovalStatus:

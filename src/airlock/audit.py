@@ -28,10 +28,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from airlock.errors import AuditError
 from airlock.model import canonical_json, sha256_hex, utcnow
+
+if TYPE_CHECKING:
+    from airlock.store.records import ApprovalRecord
 
 GENESIS = "0" * 64
 _RECORD_KEYS = frozenset({"seq", "at", "kind", "action_id", "data", "prev", "hash", "mac"})
@@ -159,6 +162,40 @@ class AuditLog(Protocol):
     def flush(self) -> None: ...
 
 
+# What a routine call writes: its action, its decision, and an outcome that let it through.
+ROUTINE_KINDS = frozenset({"action", "decision", "outcome"})
+_ROUTINE_RISKS = frozenset({"read", "write"})
+
+
+def needs_sync(entries: Sequence[_Entry]) -> bool:
+    """Whether the commit of these records must reach the disk (fsync) before the answer.
+
+    Not for a group that only records allowed, non-destructive actions: its commit is written
+    to the database's log before the answer — it survives a crash of airlock or of the agent —
+    but not synced, so a power loss or kernel crash may roll back the newest such records. The
+    next synced commit makes them durable too (the log is one file, synced whole), so the chain
+    never has a hole. Everything else is synced: a hold, a deny, an approval used, a backup, an
+    error, a deferral, anything destructive or that airlock runs itself, and any record this
+    function does not recognise (the safe side)."""
+    outcome_allowed = False
+    for entry in entries:
+        if entry.kind not in ROUTINE_KINDS:
+            return True
+        if entry.kind == "action":
+            continue
+        data = json.loads(entry.data)
+        if entry.kind == "decision":
+            decision = data.get("decision") or {}
+            if (decision.get("verdict") != "allow" or decision.get("snapshot_required") is not False
+                    or data.get("risk") not in _ROUTINE_RISKS):
+                return True
+        elif data.get("status") != "allowed" or data.get("snapshots"):
+            return True
+        else:
+            outcome_allowed = True
+    return not outcome_allowed
+
+
 @dataclass(frozen=True, slots=True)
 class _Entry:
     """A record not yet sealed: sealing needs its predecessor, known only when it is written.
@@ -189,6 +226,7 @@ def _seal_all(entries: Sequence[_Entry], prev: AuditRecord | None,
 
 class _Pending(threading.local):
     entries: list[_Entry] | None = None
+    approvals: list[ApprovalRecord] | None = None
 
 
 class _Grouping:
@@ -211,21 +249,29 @@ class _Grouping:
         if self._pending.entries is not None:  # nested: the outer group writes
             yield
             return
-        self._pending.entries = []
+        self._pending.entries, self._pending.approvals = [], []
         try:
             yield
         finally:
             entries, self._pending.entries = self._pending.entries, None
-            if entries:
-                self._write(entries)
+            approvals, self._pending.approvals = self._pending.approvals or [], None
+            if entries or approvals:
+                self._write(entries, approvals)
 
     def flush(self) -> None:
-        entries = self._pending.entries
-        if entries:
-            self._pending.entries = []
-            self._write(entries)
+        entries, approvals = self._pending.entries, self._pending.approvals or []
+        if entries or approvals:
+            self._pending.entries, self._pending.approvals = [], []
+            self._write(entries or [], approvals)
 
-    def _write(self, entries: Sequence[_Entry]) -> list[AuditRecord]:
+    def attach_approval(self, approval: ApprovalRecord) -> bool:
+        """Write a new approval in the open group's transaction, with the records that tell of
+        it (a held call: one commit for the hold and its audit). False when this log cannot
+        (no group open, or no store): the caller writes it itself."""
+        return False
+
+    def _write(self, entries: Sequence[_Entry],
+               approvals: Sequence[ApprovalRecord] = ()) -> list[AuditRecord]:
         raise NotImplementedError
 
 
@@ -237,7 +283,8 @@ class MemoryAuditLog(_Grouping):
         self.records: list[AuditRecord] = []
         self._pending = _Pending()
 
-    def _write(self, entries: Sequence[_Entry]) -> list[AuditRecord]:
+    def _write(self, entries: Sequence[_Entry],
+               approvals: Sequence[ApprovalRecord] = ()) -> list[AuditRecord]:
         records = _seal_all(entries, self.records[-1] if self.records else None, self.key)
         self.records.extend(records)
         return records
@@ -292,7 +339,8 @@ def key_from_secret(text: str) -> bytes:
 
 
 class _Appender(Protocol):
-    def append_audit_many(self, make: Callable[[AuditRecord | None], Sequence[AuditRecord]]
+    def append_audit_many(self, make: Callable[[AuditRecord | None], Sequence[AuditRecord]], *,
+                          approvals: Sequence[ApprovalRecord] = (), sync: bool = True
                           ) -> list[AuditRecord]: ...
 
 
@@ -303,7 +351,11 @@ class StoreAuditLog(_Grouping):
     Writes are *group commits*: a thread whose records are ready queues them; one thread at a
     time (the leader) writes everything queued in one store transaction, then wakes the others,
     each returning only once its own records are durable. Under load many submissions share one
-    commit and one fsync; alone, a submission pays exactly one."""
+    commit and one fsync; alone, a submission pays exactly one — or none, for a routine allowed
+    call (`needs_sync`): then its commit is on disk in the log but not yet synced.
+
+    `on_record` hears only of records the store synced (a routine commit is heard of with the
+    next synced one): the anchor writer syncs again before it anchors (anchors.py)."""
 
     def __init__(self, store: _Appender, key: bytes) -> None:
         self.store = store
@@ -312,13 +364,24 @@ class StoreAuditLog(_Grouping):
         self._pending = _Pending()
         self._commits = _GroupCommit(self._append)
 
-    def _write(self, entries: Sequence[_Entry]) -> list[AuditRecord]:
-        return self._commits.commit(entries)
+    def attach_approval(self, approval: ApprovalRecord) -> bool:
+        if self._pending.approvals is None:
+            return False
+        self._pending.approvals.append(approval)
+        return True
 
-    def _append(self, batches: Sequence[Sequence[_Entry]]) -> list[list[AuditRecord]]:
-        entries = [entry for batch in batches for entry in batch]
-        written = self.store.append_audit_many(lambda prev: _seal_all(entries, prev, self.key))
-        if self.on_record is not None and written:
+    def _write(self, entries: Sequence[_Entry],
+               approvals: Sequence[ApprovalRecord] = ()) -> list[AuditRecord]:
+        return self._commits.commit(_Batch(entries, approvals, needs_sync(entries) or
+                                           bool(approvals)))
+
+    def _append(self, batches: Sequence[_Batch]) -> list[list[AuditRecord]]:
+        entries = [entry for batch in batches for entry in batch.entries]
+        sync = any(batch.sync for batch in batches)
+        written = self.store.append_audit_many(
+            lambda prev: _seal_all(entries, prev, self.key),
+            approvals=[a for batch in batches for a in batch.approvals], sync=sync)
+        if self.on_record is not None and written and sync:
             try:
                 self.on_record(written[-1])
             except Exception:  # a listener must never undo a record that was written
@@ -326,14 +389,16 @@ class StoreAuditLog(_Grouping):
         out: list[list[AuditRecord]] = []
         start = 0
         for batch in batches:
-            out.append(written[start:start + len(batch)])
-            start += len(batch)
+            out.append(written[start:start + len(batch.entries)])
+            start += len(batch.entries)
         return out
 
 
 @dataclass(slots=True)
 class _Batch:
     entries: Sequence[_Entry]
+    approvals: Sequence[ApprovalRecord] = ()
+    sync: bool = True
     records: list[AuditRecord] | None = None
     error: BaseException | None = None
 
@@ -343,15 +408,13 @@ class _GroupCommit:
     queued so far in one transaction; the rest wait for that write and find their batch done,
     or one of them leads the next write."""
 
-    def __init__(self, append: Callable[[Sequence[Sequence[_Entry]]], list[list[AuditRecord]]]
-                 ) -> None:
+    def __init__(self, append: Callable[[Sequence[_Batch]], list[list[AuditRecord]]]) -> None:
         self._append = append
         self._cond = threading.Condition()
         self._queue: list[_Batch] = []
         self._writing = False
 
-    def commit(self, entries: Sequence[_Entry]) -> list[AuditRecord]:
-        mine = _Batch(entries)
+    def commit(self, mine: _Batch) -> list[AuditRecord]:
         with self._cond:
             self._queue.append(mine)
             while self._writing and mine.records is None and mine.error is None:
@@ -363,8 +426,7 @@ class _GroupCommit:
                 taken = []
         if taken:
             try:
-                for batch, records in zip(taken, self._append([b.entries for b in taken]),
-                                          strict=True):
+                for batch, records in zip(taken, self._append(taken), strict=True):
                     batch.records = records
             except BaseException as exc:  # nothing of this write is durable: all of it failed
                 for batch in taken:

@@ -1,12 +1,18 @@
 """airlock's hook client: what Claude Code, Cursor, Codex and Gemini run before each tool call.
 
     python3 -I -S /path/to/airlock/hookclient.py HARNESS [--socket PATH] [--timeout SECONDS]
-            [-- FALLBACK COMMAND ...]
+            [--autostart] [-- FALLBACK COMMAND ...]
 
 It reads the harness's JSON from stdin and hands it to the airlock daemon (`airlock up`) over the
 Unix socket PATH (else $AIRLOCK_HOOK_SOCKET), then writes the daemon's answer — exit code,
 stdout, stderr — exactly as received. When no daemon answers it runs FALLBACK (the in-process
 `airlock hook HARNESS`, slow but complete) and relays its answer instead.
+
+With `--autostart` (written by `airlock install` where the socket is the user's own, in the
+state folder), a missing daemon is started first: FALLBACK is `PYTHON -m airlock ARGS`, and the
+client starts `PYTHON -m airlock.fronts.hooks.autostart ARGS` detached (its own session, no
+stdio), waits up to AUTOSTART_SECONDS for the socket and asks it. Whatever goes wrong there —
+the daemon refuses (a system socket), does not come up in time — FALLBACK answers as before.
 
 The harness lets a tool call through when its hook crashes or times out, so this client must
 never do either: every failure here — unreadable input, a timeout, a malformed answer, a
@@ -32,6 +38,8 @@ MAGIC = b"airlock-hook 1"
 DEFAULT_TIMEOUT = 20.0
 MAX_INPUT = 16 * 1024 * 1024
 _SUN_PATH_MAX = 107
+AUTOSTART_MODULE = "airlock.fronts.hooks.autostart"
+AUTOSTART_SECONDS = 15.0  # the daemon imports airlock (~1 s here) before its socket is up
 
 
 class Failure(Exception):
@@ -49,7 +57,7 @@ def main(argv: list[str]) -> int:
 
 
 def relay(harness: str, args: list[str]) -> int:
-    socket_path, timeout, fallback = parse_args(args)
+    socket_path, timeout, fallback, autostart = parse_args(args)
     deadline = time.monotonic() + timeout
     # A hard stop for everything below, reading stdin included: past the deadline the alarm
     # raises Failure wherever the client is waiting, and the call is blocked.
@@ -64,6 +72,9 @@ def relay(harness: str, args: list[str]) -> int:
         # A socket nobody listens on: `airlock up` died without removing it. Said on stderr
         # (not in the verdict), so the slow path is not taken silently.
         stale = isinstance(exc, ConnectionRefusedError)
+        if autostart and socket_path:
+            conn = start_daemon(socket_path, fallback, deadline)
+            stale = stale and conn is None
     if conn is None:
         if not fallback:
             raise Failure("airlock's daemon is not running and no fallback command is set")
@@ -84,16 +95,21 @@ def _out_of_time(signum: int, frame: object) -> None:
     raise Failure("airlock did not answer in time")
 
 
-def parse_args(args: list[str]) -> tuple[str | None, float, list[str]]:
+def parse_args(args: list[str]) -> tuple[str | None, float, list[str], bool]:
     socket_path = posix.environ.get(b"AIRLOCK_HOOK_SOCKET", b"").decode() or None
     timeout = DEFAULT_TIMEOUT
     fallback: list[str] = []
+    autostart = False
     i = 0
     while i < len(args):
         arg = args[i]
         if arg == "--":
             fallback = args[i + 1:]
             break
+        if arg == "--autostart":
+            autostart = True
+            i += 1
+            continue
         if arg in ("--socket", "--timeout") and i + 1 < len(args):
             if arg == "--socket":
                 socket_path = args[i + 1]
@@ -107,7 +123,38 @@ def parse_args(args: list[str]) -> tuple[str | None, float, list[str]]:
             i += 2
             continue
         raise Failure(f"unknown argument {arg!r}")
-    return socket_path, timeout, fallback
+    return socket_path, timeout, fallback, autostart
+
+
+def start_daemon(socket_path: str, fallback: list[str],
+                 deadline: float) -> _socket.socket | None:
+    """Start the hooks-only daemon and connect to it; None (the fallback answers) when the
+    fallback is not `PYTHON -m airlock ...`, the daemon refuses, or it is not up in time."""
+    if len(fallback) < 3 or fallback[1:3] != ["-m", "airlock"]:
+        return None
+    import subprocess
+
+    try:
+        starter = subprocess.Popen(
+            [fallback[0], "-m", AUTOSTART_MODULE, *fallback[3:]], stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    except OSError:
+        return None
+    # Leave half the time left for the fallback, should the daemon not come.
+    now = time.monotonic()
+    until = now + min(AUTOSTART_SECONDS, (deadline - now) / 2)
+    pause = 0.005
+    while time.monotonic() < until:
+        try:
+            return connect(socket_path)
+        except OSError:
+            pass
+        code = starter.poll()
+        if code is not None and code != 0:  # refused: no daemon will come
+            return None
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
+    return None
 
 
 def read_input() -> bytes:

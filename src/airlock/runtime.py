@@ -98,7 +98,8 @@ class Runtime:
                             approvals_key=self.approvals_key)
 
     def approvals(self) -> Approvals:
-        approvals: Approvals = StoreApprovals(self.store, ttl=self.config.approvals.ttl)
+        approvals: Approvals = StoreApprovals(self.store, ttl=self.config.approvals.ttl,
+                                                audit=self.audit)
         if self.config.approvals.webhooks:
             from airlock.notify import NotifyingApprovals
 

@@ -236,7 +236,8 @@ def planned(runtime: Runtime, *, host: str, port: int) -> Services:
         ApiService(runtime, host=host, port=port, health=services.health,
                    mounts=(mount_mcp,)),  # /mcp: the MCP server's streamable HTTP transport
         HookDaemon(HookRunner.from_runtime(runtime),
-                   socket_path(config.state_dir, config.hooks.socket), config.hooks.socket_group),
+                   socket_path(config.state_dir, config.hooks.socket), config.hooks.socket_group,
+                   take_over_in=config.state_dir),  # from a daemon a hook started
         Dispatcher(runtime.store, config.approvals.webhooks, runtime.audit,
                    console_url(runtime, host, port), config=config),
         PeriodicService("maintenance", maintenance(runtime), MAINTENANCE_SECONDS),

@@ -4,8 +4,10 @@ store, approvals and messages here are all real)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -178,3 +180,34 @@ def run_client(command: list[str], data: Mapping[str, Any] | bytes,
 def daemon(world: World) -> Iterator[HookDaemon]:
     with HookDaemon(world.runner, socket_path(world.config.state_dir)).start(warm=False) as d:
         yield d
+
+
+# --------------------------------------------------------------------------------------------
+# Daemons a hook started (autostart.py): an installed command run with no daemon starts one
+
+
+def started_daemons(under: Path | str) -> list[int]:
+    """Live daemons a hook started for a state folder under `under`."""
+    from airlock.fronts.hooks.autostart import MODULE
+
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if MODULE.encode() in args and any(a.startswith(str(under).encode()) for a in args):
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_started_daemon_outlives_the_tests(
+        tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    yield
+    for pid in started_daemons(tmp_path_factory.getbasetemp()):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+

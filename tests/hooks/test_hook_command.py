@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from airlock.cli.hook_cmd import hook_answer, hook_config, within
 from airlock.config import config_from_mapping, load_config
 from airlock.errors import ConfigError
 from airlock.fronts.hooks import claude
+from airlock.fronts.hooks.autostart import hook_config
 from airlock.fronts.hooks.base import Answer
+from airlock.fronts.hooks.inprocess import hook_answer, within
 from tests.cli import airlock
 from tests.hooks.conftest import fixture, raw, with_command
 
@@ -113,3 +114,34 @@ def test_hooks_configuration_is_read(tmp_path: Path) -> None:
     assert hooks.allow_credential_reads == (".env.test", str(tmp_path / "fixtures" / "*.pem"),
                                             str(Path("~/.aws/credentials").expanduser()))
     assert hooks.mcp_resources == {"postgres": "db"}
+
+
+def test_rule_pack_self_checks_are_remembered_per_content(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A one-shot hook process runs the packs' examples once per pack and matcher content; a
+    passed check is remembered in the state folder, and anything else changed checks again."""
+    from airlock.classify.shell import rules
+
+    monkeypatch.setattr(rules, "_checks_folder", None)
+    try:
+        rules.remember_checks_in(tmp_path)
+        rules._load_shipped.cache_clear()
+        rules.registry()
+        marks = list(tmp_path.glob("rulepacks-checked-*"))
+        assert len(marks) == 1 and marks[0].stat().st_mode & 0o077 == 0
+
+        def no_checks(*_args: object) -> None:
+            raise AssertionError("the examples ran again")
+
+        monkeypatch.setattr(rules, "_check_examples", no_checks)
+        rules._load_shipped.cache_clear()
+        rules.registry()  # remembered: not checked again
+        texts = rules._shipped_texts()
+        first = sorted(texts)[0]
+        changed = texts | {first: texts[first] + "\n# changed\n"}
+        monkeypatch.setattr(rules, "_shipped_texts", lambda: changed)
+        rules._load_shipped.cache_clear()
+        with pytest.raises(AssertionError, match="ran again"):  # new content: checked again
+            rules.registry()
+    finally:
+        rules._load_shipped.cache_clear()

@@ -245,7 +245,7 @@ def test_install_into_a_temporary_home_and_run_what_was_written(tmp_path: Path) 
 
     # Codex patches files, the others read them: the key, and airlock's own configuration.
     forbidden = {h: project / "airlock.toml" if h == "codex" else secret for h in PAYLOADS}
-    for harness in PAYLOADS:  # no daemon running: the in-process fallback answers
+    for harness in PAYLOADS:  # no daemon running: the first call starts one (autostart.py)
         command = _installed_command(home, harness)
         denied = _run_as_harness(command, _touching(harness, forbidden[harness], elsewhere),
                                  elsewhere)
@@ -255,8 +255,9 @@ def test_install_into_a_temporary_home_and_run_what_was_written(tmp_path: Path) 
 
     config = load_config(project / "airlock.toml")
     runtime = Runtime(config)
-    with HookDaemon(HookRunner.from_runtime(runtime), socket_path(config.state_dir)).start(
-            warm=False):
+    # as `airlock up` does: the daemon a hook started steps aside
+    with HookDaemon(HookRunner.from_runtime(runtime), socket_path(config.state_dir),
+                    take_over_in=config.state_dir).start(warm=False):
         for harness in PAYLOADS:  # the daemon answers the same
             command = _installed_command(home, harness)
             denied = _run_as_harness(command, _touching(harness, forbidden[harness], elsewhere),

@@ -496,3 +496,29 @@ def test_audit_head_is_the_newest_record(store: Store) -> None:
 
 def test_a_healthy_store_checks_clean(store: Store) -> None:
     assert store.check() == []
+
+
+def test_an_audit_append_adds_its_approvals_in_the_same_transaction(store: Store) -> None:
+    def broken(prev: AuditRecord | None) -> list[AuditRecord]:
+        raise RuntimeError("sealing failed")
+
+    with pytest.raises((RuntimeError, StoreError)):
+        store.append_audit_many(broken, approvals=[approval(1)])
+    assert store.get_approval("apr_1") is None  # nothing of a failed append remains
+    written = store.append_audit_many(
+        lambda prev: [seal(prev, "held", "act_1", {"approval_id": "apr_1"}, KEY)],
+        approvals=[approval(1)], sync=False)  # an approval is always synced
+    assert [r.kind for r in store.audit_records()] == ["held"] == [r.kind for r in written]
+    assert store.get_approval("apr_1") == approval(1)
+
+
+def test_an_unsynced_append_is_read_back_and_made_durable_by_sync(store: Store) -> None:
+    for n in range(3):
+        def make(prev: AuditRecord | None, n: int = n) -> list[AuditRecord]:
+            return [seal(prev, "action", f"a{n}", {}, KEY)]
+
+        store.append_audit_many(make, sync=n == 1)
+    store.sync()
+    records = list(store.audit_records())
+    assert [r.action_id for r in records] == ["a0", "a1", "a2"]
+    assert verify_records(records, KEY).ok

@@ -60,22 +60,31 @@ class KindDispatch:
         self.scripts = scripts
 
     def classify(self, action: Action) -> Assessment:
-        from airlock.classify.http import classify_http
-        from airlock.classify.mcp import classify_mcp
-        from airlock.classify.secrets_files import classify_file_access
-        from airlock.classify.shell import classify_shell
-        from airlock.classify.sql import classify_sql
-
+        # Each classifier is imported when its kind first comes: an `ls` in a one-shot hook
+        # process must not pay for the SQL parser (sqlglot) or the HTTP rules.
         payload = action.payload
         if isinstance(payload, ShellCommand):
+            from airlock.classify.shell import classify_shell
+
             return classify_shell(payload.command, cwd=action.context.cwd, reader=self.scripts)
         if isinstance(payload, SqlQuery):
+            from airlock.classify.sql import classify_sql
+
             return classify_sql(payload.text, payload.dialect)
         if isinstance(payload, HttpRequest):
+            from airlock.classify.http import classify_http
+
             return classify_http(payload)
         if isinstance(payload, FileAccess):
+            from airlock.classify.secrets_files import classify_file_access
+
             return classify_file_access(payload, cwd=action.context.cwd, rules=self.files)
         if isinstance(payload, McpCall):
+            from airlock.classify.http import classify_http
+            from airlock.classify.mcp import classify_mcp
+            from airlock.classify.shell import classify_shell
+            from airlock.classify.sql import classify_sql
+
             return classify_mcp(payload, classify_sql=classify_sql,
                                 classify_shell=classify_shell, classify_http=classify_http)
         assert_never(payload)  # a new payload type without a classifier fails here, closed

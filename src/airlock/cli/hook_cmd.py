@@ -12,28 +12,23 @@ Without either it runs on the built-in policy, with its state in `--state-dir`.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import os
 import sys
-import threading
-from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
 
 import typer
 from rich.markup import escape
 
 from airlock.cli.app import app, out, state
-from airlock.config import CONFIG_ENV, DEFAULT_STATE_DIR, Config, load_config
 from airlock.errors import InputError
-from airlock.fronts.hooks import HARNESSES
-from airlock.fronts.hooks.base import Answer, Harness
-from airlock.fronts.hooks.messages import failed
+from airlock.fronts.hooks import autostart
+from airlock.fronts.hooks.autostart import hook_config as hook_config
+from airlock.fronts.hooks.inprocess import DEADLINE_SECONDS as DEADLINE_SECONDS
+from airlock.fronts.hooks.inprocess import guarded_answer, hook_answer, write_bytes
+from airlock.fronts.hooks.inprocess import within as within
 from airlock.fronts.hooks.runner import MAX_PAYLOAD_BYTES
 
 HarnessArg = typer.Argument(..., metavar="HARNESS", help="claude, cursor, codex or gemini.")
-DEADLINE_SECONDS = 20  # beyond [hooks] wait_seconds: a judgement that takes longer is blocked
 
 
 @app.command("hook")
@@ -47,86 +42,9 @@ def hook(ctx: typer.Context, harness: str = HarnessArg,
     answer = guarded_answer(harness, lambda: hook_answer(
         state(ctx).config_path, harness, sys.stdin.buffer.read(MAX_PAYLOAD_BYTES + 1), state_dir))
     out, err = answer.encoded()
-    _write(sys.stdout, out)
-    _write(sys.stderr, err)
+    write_bytes(sys.stdout, out)
+    write_bytes(sys.stderr, err)
     raise typer.Exit(answer.exit_code)
-
-
-def guarded_answer(harness_name: str, work: Callable[[], Answer]) -> Answer:
-    """`work()`, or the harness's blocking answer whatever it raised. A hook that crashes exits
-    1, which every harness reads as "not a block" and lets the call run."""
-    try:
-        return work()
-    except Exception as exc:
-        harness = HARNESSES.get(harness_name)
-        message = failed(f"{type(exc).__name__}: {exc!r}"[:500])
-        return harness.refuse(message) if harness else Answer(2, "", message)
-
-
-def _write(stream: TextIO, data: bytes) -> None:
-    try:
-        stream.flush()
-        stream.buffer.write(data)
-        stream.buffer.flush()
-    except OSError:
-        pass  # the harness stopped reading; the exit code still speaks
-
-
-def hook_answer(config_path: str | None, harness_name: str, raw: bytes,
-                state_dir: Path | None) -> Answer:
-    harness = HARNESSES.get(harness_name)
-    if harness is None:
-        return Answer(2, "", f"airlock: unknown harness {harness_name!r}; choose one of "
-                             f"{', '.join(HARNESSES)}. The call is blocked.")
-    from airlock.fronts.hooks.runner import HookRunner
-    from airlock.runtime import Runtime
-
-    try:
-        config = hook_config(config_path, state_dir)
-        runtime = Runtime(config)
-        runner = HookRunner.from_runtime(runtime)
-    except Exception as exc:
-        return harness.refuse(failed(f"airlock could not start: {exc}"))
-
-    def work() -> Answer:
-        try:
-            return runner.run(harness_name, raw)
-        finally:  # here, not after `within`: a judgement that overran still holds the store
-            runtime.close()
-
-    return within(config.hooks.wait_seconds + DEADLINE_SECONDS, work, harness)
-
-
-def hook_config(config_path: str | None, state_dir: Path | None) -> Config:
-    if config_path is not None or os.environ.get(CONFIG_ENV):
-        config = load_config(config_path)
-    else:
-        config = Config(path=None, state_dir=(Path.cwd() / DEFAULT_STATE_DIR).resolve())
-    if state_dir is not None:
-        config = dataclasses.replace(config, state_dir=state_dir.expanduser().resolve())
-    return config
-
-
-def within(seconds: float, work: Callable[[], Answer], harness: Harness) -> Answer:
-    """`work()`, or the harness's blocking answer if it has not finished in `seconds` (the
-    harness would otherwise kill the hook — and let the call through)."""
-    result: list[Answer] = []
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            result.append(work())
-        except BaseException as exc:  # reported below as a block, never lost
-            errors.append(exc)
-
-    worker = threading.Thread(target=run, daemon=True)
-    worker.start()
-    worker.join(seconds)
-    if result:
-        return result[0]
-    if errors:
-        return harness.refuse(failed(f"{type(errors[0]).__name__}: {errors[0]}"))
-    return harness.refuse(failed(f"airlock took longer than {seconds:g} s"))
 
 
 ProjectOpt = typer.Option(False, "--project", help="This project's settings file (see --dir).")
@@ -160,8 +78,14 @@ def install(ctx: typer.Context, harness: str = HarnessArg, project: bool = Proje
     verb = "installed airlock's hook in" if done.changed else "airlock's hook is already in"
     out.print(f"{verb} {escape(str(path))} ({', '.join(done.events)})")
     out.print(f"it judges with {escape(config.source)}; state in {config.state_dir}")
-    out.print("run `airlock up` for fast answers (without it each tool call starts airlock, "
-              "about half a second)")
+    if autostart.refusal(config):
+        out.print("run `airlock up` for fast answers (without it each tool call starts airlock, "
+                  "a second or more)")
+    else:
+        out.print("without `airlock up`, the first tool call starts a hooks-only daemon (a few "
+                  "seconds; it leaves after 30 idle minutes, log in "
+                  f"{escape(str(config.state_dir / autostart.LOG_NAME))}); `airlock up` takes "
+                  "over from it")
     if installer.NOTES[harness]:
         out.print(f"note: {escape(installer.NOTES[harness])}")
     from airlock.cli.mcp_cmd import offer_to_wrap

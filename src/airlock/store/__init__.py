@@ -107,10 +107,16 @@ class Store(Protocol):
         """Append `make(head)` atomically: no other record can slip between reading the head
         and writing its successor, even from another process or replica."""
         ...
-    def append_audit_many(self, make: Callable[[AuditRecord | None], Sequence[AuditRecord]]
+    def append_audit_many(self, make: Callable[[AuditRecord | None], Sequence[AuditRecord]], *,
+                          approvals: Sequence[ApprovalRecord] = (), sync: bool = True
                           ) -> list[AuditRecord]:
-        """Append the records `make(head)` returns (each following the one before it) in one
-        transaction: all of them are durable, or none."""
+        """Append the records `make(head)` returns (each following the one before it) and add
+        `approvals` in one transaction: all of it is written, or none. `sync` False (routine
+        records only, see audit.needs_sync): the commit survives a crash of the process but
+        may roll back on a power loss, until the next synced commit or `sync()`."""
+        ...
+    def sync(self) -> None:
+        """Make every commit so far durable on disk (the anchor writer calls it first)."""
         ...
     def audit_records(self, after: int = 0, kinds: Collection[str] | None = None
                       ) -> Iterator[AuditRecord]:

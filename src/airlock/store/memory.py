@@ -134,12 +134,19 @@ class MemoryStore:
     def append_audit(self, make: Callable[[AuditRecord | None], AuditRecord]) -> AuditRecord:
         return self.append_audit_many(lambda prev: [make(prev)])[0]
 
-    def append_audit_many(self, make: Callable[[AuditRecord | None], Sequence[AuditRecord]]
+    def append_audit_many(self, make: Callable[[AuditRecord | None], Sequence[AuditRecord]], *,
+                          approvals: Sequence[ApprovalRecord] = (), sync: bool = True
                           ) -> list[AuditRecord]:
         with self._lock:
+            if any(a.id in self.approvals for a in approvals):
+                raise KeyError(next(a.id for a in approvals if a.id in self.approvals))
             records = list(make(self.audit[-1] if self.audit else None))
+            self.approvals.update((a.id, a) for a in approvals)
             self.audit.extend(records)
             return records
+
+    def sync(self) -> None:
+        pass  # nothing here outlives the process
 
     def audit_records(self, after: int = 0, kinds: Collection[str] | None = None
                       ) -> Iterator[AuditRecord]:

@@ -92,7 +92,8 @@ class PostgresStore(SqlStore):
         return self._conn
 
     @contextmanager
-    def _transaction(self, *, lock_audit: bool = False, read: bool = False) -> Iterator[Cursor]:
+    def _transaction(self, *, lock_audit: bool = False, read: bool = False,
+                     sync: bool = True) -> Iterator[Cursor]:
         # `read` changes nothing here: PostgreSQL's readers never wait for writers.
         with self._lock:
             self._refuse_if_broken()
@@ -100,6 +101,8 @@ class PostgresStore(SqlStore):
             try:
                 with conn.transaction(), conn.cursor() as raw:
                     cur = _QmarkCursor(raw)
+                    if not sync:  # this commit only: WAL written, flushed by the next sync
+                        raw.execute("SET LOCAL synchronous_commit = off")
                     if lock_audit:
                         raw.execute("SELECT pg_advisory_xact_lock(%s)", (AUDIT_LOCK_ID,))
                     yield cur
@@ -110,6 +113,12 @@ class PostgresStore(SqlStore):
                                  f"{str(exc).strip()}",
                                  hint="check that the database server is up and reachable; "
                                       "until it is, airlock denies every action") from None
+
+    def sync(self) -> None:
+        # A transaction with an id commits a record and, synchronous_commit being on, waits
+        # for the WAL to be flushed up to it: every earlier commit, relaxed ones included.
+        with self._transaction() as cur:
+            cur.execute("SELECT txid_current()")
 
     def close(self) -> None:
         with self._lock:

@@ -43,6 +43,7 @@ class SqliteStore(SqlStore):
         self._busy_timeout_ms = busy_timeout_ms
         self._lock = threading.Lock()
         self._file: _FileWatch | None = None
+        self._synchronous = "FULL"  # what _settle sets; a relaxed commit switches for itself
         try:
             # State holds token hashes and approvals: private to airlock's user.
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -132,11 +133,16 @@ class SqliteStore(SqlStore):
         return [str(row[0]) for row in rows if row[0] != "ok"]
 
     @contextmanager
-    def _transaction(self, *, lock_audit: bool = False, read: bool = False) -> Iterator[Cursor]:
+    def _transaction(self, *, lock_audit: bool = False, read: bool = False,
+                     sync: bool = True) -> Iterator[Cursor]:
         # BEGIN IMMEDIATE takes the write lock up front, which is what serialises audit appends
         # (and every read-then-write) across processes. Reads begin deferred: under WAL they
         # see a consistent snapshot without waiting for, or blocking, any writer — long-polls,
         # the console and `audit verify` read often.
+        # Durability per commit (WAL): FULL syncs the log at commit; NORMAL writes the commit
+        # to the log (the OS has it: a killed process loses nothing) and syncs it later — at
+        # the next FULL commit, which syncs the whole log, or at a checkpoint.
+        level = "FULL" if sync or read else "NORMAL"
         with self._lock:
             self._refuse_if_broken()
             problem = self._file.problem() if self._file is not None else ""
@@ -144,6 +150,9 @@ class SqliteStore(SqlStore):
                 raise self._damaged(str(self.path), problem)
             try:
                 cur = self._conn.cursor()
+                if level != self._synchronous:
+                    cur.execute(f"PRAGMA synchronous = {level}")
+                    self._synchronous = level
                 cur.execute("BEGIN" if read else "BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise self._failure("is unavailable", exc) from None
@@ -175,6 +184,20 @@ class SqliteStore(SqlStore):
                           hint="check that the state folder and database are writable by "
                                "airlock's user and the disk has room; until then airlock "
                                "denies every action")
+
+    def sync(self) -> None:
+        # The log first, then the database file (what a checkpoint moved there): after both,
+        # every commit made before this call is on disk, relaxed ones included.
+        with self._lock:
+            for path in (self.path.with_name(self.path.name + "-wal"), self.path):
+                try:
+                    fd = os.open(path, os.O_RDONLY)
+                except FileNotFoundError:
+                    continue
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
 
     def close(self) -> None:
         with self._lock:

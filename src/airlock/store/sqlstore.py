@@ -123,10 +123,16 @@ class SqlStore(ABC):
     _broken: str | None = None
 
     @abstractmethod
-    def _transaction(self, *, lock_audit: bool = False,
-                     read: bool = False) -> AbstractContextManager[Cursor]:
+    def _transaction(self, *, lock_audit: bool = False, read: bool = False,
+                     sync: bool = True) -> AbstractContextManager[Cursor]:
         """A cursor inside one transaction; `lock_audit` serialises audit appends; `read` says
-        the transaction only reads (a backend may then skip taking the write lock)."""
+        the transaction only reads (a backend may then skip taking the write lock). `sync`
+        False: the commit need not reach the disk before it returns — it survives a crash of
+        the process, not a power loss — until the next synced commit (or `sync()`)."""
+
+    @abstractmethod
+    def sync(self) -> None:
+        """Make every commit made so far durable (fsync), whoever made it."""
 
     # ---- health, schema and meta ------------------------------------------------------------
 
@@ -272,11 +278,7 @@ class SqlStore(ABC):
 
     def add_approval(self, approval: ApprovalRecord) -> None:
         with self._transaction() as cur:
-            cur.execute(
-                "INSERT INTO approvals (id, action_id, digest, status, requested_at, version, "
-                "record) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (approval.id, approval.action_id, approval.digest, approval.status.value,
-                 approval.requested_at, approval.version, json.dumps(approval.to_json())))
+            _insert_approval(cur, approval)
 
     def get_approval(self, approval_id: str) -> ApprovalRecord | None:
         with self._transaction(read=True) as cur:
@@ -440,11 +442,15 @@ class SqlStore(ABC):
     def append_audit(self, make: Callable[[AuditRecord | None], AuditRecord]) -> AuditRecord:
         return self.append_audit_many(lambda prev: [make(prev)])[0]
 
-    def append_audit_many(self, make: Callable[[AuditRecord | None], Sequence[AuditRecord]]
+    def append_audit_many(self, make: Callable[[AuditRecord | None], Sequence[AuditRecord]], *,
+                          approvals: Sequence[ApprovalRecord] = (), sync: bool = True
                           ) -> list[AuditRecord]:
-        # One transaction (one commit, one fsync) for records that belong together: the records
-        # of one gate submission, or of several submissions committed as a group (audit.py).
-        with self._transaction(lock_audit=True) as cur:
+        # One transaction (one commit, at most one fsync) for records that belong together: the
+        # records of one gate submission — with the approval a held call asks for — or of
+        # several submissions committed as a group (audit.py).
+        with self._transaction(lock_audit=True, sync=sync or bool(approvals)) as cur:
+            for approval in approvals:
+                _insert_approval(cur, approval)
             cur.execute("SELECT seq, at, kind, action_id, data, prev, hash, mac FROM audit "
                         "ORDER BY seq DESC LIMIT 1")
             row = cur.fetchone()
@@ -485,6 +491,14 @@ class SqlStore(ABC):
             if len(rows) < page:
                 return
             after = int(rows[-1][0])
+
+
+def _insert_approval(cur: Cursor, approval: ApprovalRecord) -> None:
+    cur.execute(
+        "INSERT INTO approvals (id, action_id, digest, status, requested_at, version, "
+        "record) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (approval.id, approval.action_id, approval.digest, approval.status.value,
+         approval.requested_at, approval.version, json.dumps(approval.to_json())))
 
 
 def _neutralise_deferred(cur: Cursor) -> None:

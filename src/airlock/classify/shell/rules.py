@@ -38,12 +38,16 @@ worse than the one that matched makes the result unknown.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import functools
+import hashlib
+import os
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from airlock.classify.shell import paths, targets
@@ -362,12 +366,51 @@ def registry() -> Registry:
     return loaded
 
 
+# A folder of airlock's own (the state folder) where passed self-checks are remembered, so a
+# one-shot hook process does not run every example again (~0.3 s). Set by the hook paths.
+_checks_folder: Path | None = None
+
+
+def remember_checks_in(folder: Path) -> None:
+    global _checks_folder
+    _checks_folder = folder
+
+
 @functools.cache
 def _load_shipped() -> Registry | RulePackError:
+    texts = _shipped_texts()
+    mark = _checked_mark(texts)
     try:
-        return load(_shipped_texts())
+        if mark is not None and mark.exists():
+            return load(texts, check=False)
+        registry = load(texts)
     except RulePackError as exc:
         return exc
+    if mark is not None:
+        _remember(mark)
+    return registry
+
+
+def _checked_mark(texts: Mapping[str, str]) -> Path | None:
+    """The file that says these packs passed their examples under this very matcher code: named
+    by the sha256 of the pack texts and of every module of the shell classifier."""
+    if _checks_folder is None:
+        return None
+    digest = hashlib.sha256()
+    try:
+        for name, text in sorted(texts.items()):
+            digest.update(f"{name}\0{text}\0".encode())
+        for module in sorted(Path(__file__).parent.glob("*.py")):
+            digest.update(module.read_bytes())
+    except OSError:
+        return None
+    return _checks_folder / f"rulepacks-checked-{digest.hexdigest()[:32]}"
+
+
+def _remember(mark: Path) -> None:
+    with contextlib.suppress(OSError):  # only a cache: the next process checks again
+        if mark.parent.is_dir():
+            os.close(os.open(mark, os.O_WRONLY | os.O_CREAT, 0o600))
 
 
 def _shipped_texts() -> dict[str, str]:
@@ -379,8 +422,9 @@ def _shipped_texts() -> dict[str, str]:
     return texts
 
 
-def load(texts: Mapping[str, str]) -> Registry:
-    """Build a registry from pack texts (file name -> TOML); raise RulePackError on any fault."""
+def load(texts: Mapping[str, str], *, check: bool = True) -> Registry:
+    """Build a registry from pack texts (file name -> TOML); raise RulePackError on any fault.
+    `check` False skips the examples (only for texts known to have passed them)."""
     programs: dict[str, Program] = {}
     pack_ids: list[str] = []
     for file_name, text in texts.items():
@@ -398,7 +442,7 @@ def load(texts: Mapping[str, str]) -> Registry:
                         hint="each program belongs to exactly one pack")
                 programs[name] = program
     result = Registry(programs, tuple(pack_ids))
-    for program in {id(p): p for p in programs.values()}.values():
+    for program in {id(p): p for p in programs.values()}.values() if check else ():
         for rule in program.rules:
             _check_examples(rule, program, result)
     return result

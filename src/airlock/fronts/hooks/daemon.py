@@ -89,12 +89,14 @@ class _Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     runner: HookRunner
     group_id: int | None = None
     read_timeout: float = READ_TIMEOUT_SECONDS
+    last_used: float = 0.0  # time.monotonic() of the last call (a started daemon idles out)
 
 
 class _Handler(socketserver.BaseRequestHandler):
     server: _Server
 
     def handle(self) -> None:
+        self.server.last_used = time.monotonic()
         conn: socket.socket = self.request
         try:
             answer = self._answer(conn)
@@ -179,16 +181,43 @@ class HookDaemon:
     name = "hooks"
 
     def __init__(self, runner: HookRunner, path: Path, group: str | None = None, *,
-                 read_timeout: float = READ_TIMEOUT_SECONDS) -> None:
+                 read_timeout: float = READ_TIMEOUT_SECONDS,
+                 take_over_in: Path | None = None) -> None:
+        """`take_over_in` (a state folder; `airlock up` gives it): first stop a hooks daemon a
+        hook started there (autostart.py), and keep hooks from starting another meanwhile."""
         self.runner = runner
         self.path = path
         self.read_timeout = read_timeout
         self.group_id = grp.getgrnam(group).gr_gid if group is not None else None
+        self.take_over_in = take_over_in
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._lock_fd: int | None = None
 
     def start(self, *, warm: bool = True) -> HookDaemon:
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if self.take_over_in is not None and self._lock_fd is None:
+            from airlock.fronts.hooks.autostart import take_over
+
+            self._lock_fd = take_over(self.take_over_in)
+        try:
+            return self._start(warm)
+        except BaseException:
+            self._release()
+            raise
+
+    def _release(self) -> None:
+        if self._lock_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def idle_seconds(self) -> float:
+        """Seconds since the last call (or since the start)."""
+        server = self._server
+        return time.monotonic() - server.last_used if server is not None else 0.0
+
+    def _start(self, warm: bool) -> HookDaemon:
         if self.group_id is not None:  # members of the group may enter the folder, not list it
             os.chown(self.path.parent, -1, self.group_id)
             os.chmod(self.path.parent, 0o710)  # noqa: S103  (traverse only, for one group)
@@ -212,6 +241,7 @@ class HookDaemon:
         server.runner = self.runner
         server.group_id = self.group_id
         server.read_timeout = self.read_timeout
+        server.last_used = time.monotonic()
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, name="airlock-hooks",
                                         kwargs={"poll_interval": 0.2}, daemon=True)
@@ -236,12 +266,14 @@ class HookDaemon:
 
     def close(self) -> None:
         if self._server is None:
+            self._release()
             return
         self._server.shutdown()
         self._server.server_close()
         self._server = None
         with contextlib.suppress(OSError):
             self.path.unlink()
+        self._release()  # last: a hook may start its own daemon once the socket is gone
 
     def stop(self) -> None:
         self.close()

@@ -46,7 +46,7 @@ from typing import Any
 
 from airlock.config import Config
 from airlock.errors import InputError
-from airlock.fronts.hooks import HARNESSES
+from airlock.fronts.hooks import HARNESSES, autostart
 from airlock.fronts.hooks.daemon import socket_path
 
 CLIENT_MARK = "hookclient.py"
@@ -104,7 +104,10 @@ def hook_command(harness: str, config: Config, *, client_python: str | None = No
     timeout = client_timeout(config)
     ask = ["--socket", str(socket_path(config.state_dir, config.hooks.socket)),
            "--timeout", str(timeout)]
-    python_client = [fast, "-I", "-S", str(client), harness, *ask, "--", *fallback]
+    # The user's own socket: a hook finding no daemon starts one (autostart.py). A system
+    # socket ([hooks] socket) is systemd's to start: there the client falls back instead.
+    start = [] if autostart.refusal(config) else ["--autostart"]
+    python_client = [fast, "-I", "-S", str(client), harness, *ask, *start, "--", *fallback]
     if native is None:
         return shlex.join(python_client)
     return f"{shlex.join([str(native), harness, *ask, '--', *python_client])} || exit 2"

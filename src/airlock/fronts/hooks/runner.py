@@ -22,7 +22,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -39,16 +39,19 @@ from airlock.gate import Gate
 from airlock.model import (
     Action,
     ActionContext,
+    Assessment,
     Caller,
     McpCall,
     Outcome,
     Payload,
     PrincipalKind,
+    ResolvedTarget,
     ShellCommand,
     Status,
     Verdict,
 )
 from airlock.runtime import Runtime
+from airlock.safety import Protection, SafetyNet, SafetyPlan
 from airlock.store import ApprovalRecord, Store
 from airlock.tokens import local_caller
 
@@ -74,14 +77,16 @@ class HookRunner:
 
     @classmethod
     def from_runtime(cls, runtime: Runtime) -> HookRunner:
-        return cls(config=runtime.config, gate=runtime.gate(), store=runtime.store,
-                   audit=runtime.audit)
+        return cls(config=runtime.config, gate=runtime.gate(safety_net=_LazyNet(runtime)),
+                   store=runtime.store, audit=runtime.audit)
 
     def warm(self) -> None:
         """Load the classifiers now (a daemon does this at start, not on the first call)."""
         from airlock.classify import secrets_files
 
         secrets_files.warm()
+        if isinstance(self.gate.safety_net, _LazyNet):
+            self.gate.safety_net.load()
         for payload in _WARM_UP:
             self.gate.judge.classifier.classify(Action(payload, "warm-up", "hook:warm-up"))
 
@@ -210,6 +215,25 @@ class HookRunner:
         except Exception:
             log.exception("could not record a refused hook call")
         return harness.refuse(say.failed(what))
+
+
+class _LazyNet:
+    """The runtime's safety net, built at its first plan: only an action that needs a backup
+    asks for one, so an `ls` in a one-shot hook process never imports the vault (psycopg, the
+    SQL deparser). Whatever building it raises, the gate turns into a hold, as before."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    def load(self) -> SafetyNet:
+        return self._runtime.safety_net
+
+    def plan(self, action: Action, assessment: Assessment,
+             targets: Sequence[ResolvedTarget]) -> SafetyPlan:
+        return self.load().plan(action, assessment, targets)
+
+    def protect(self, action: Action, plan: SafetyPlan) -> Protection:
+        return self.load().protect(action, plan)
 
 
 def decode(raw: bytes) -> Mapping[str, Any]:

@@ -99,13 +99,13 @@ def main() -> None:
         else:
             print(f"first `bin/airlock up` on a fresh clone: /healthz after {took:.1f} s "
                   f"({took / bare:.1f}x python -m venv)")
-        print(f"its virtualenv (with the [dev] extras bin/airlock installs): "
+        print(f"its virtualenv (runtime dependencies only, airlock installed editable): "
               f"{size_mb(clone / '.venv'):.0f} MB")
         runtime = base / "runtime"
         subprocess.run([sys.executable, "-m", "venv", str(runtime)], check=True)
         subprocess.run([str(runtime / "bin" / "python"), "-m", "pip", "install", "--quiet",
                         "--disable-pip-version-check", str(clone)], check=True)
-        print(f"a runtime-only virtualenv (pip install <clone>, no extras): "
+        print(f"the same installed as a copy (pip install <clone>, no extras, as pipx does): "
               f"{size_mb(runtime):.0f} MB (bare venv {size_mb(base / 'bare'):.0f} MB)")
     finally:
         if args.keep:

@@ -427,6 +427,15 @@ static int cstr(const unsigned char *b, size_t n, size_t *at, const char **out) 
     return 0;
 }
 
+/* The lent statement a Bind/Describe names: this batch's own Parse/Close first (the latest
+ * wins), else the session's map; 0 when it is not lent (or closed in this batch). */
+static uint32_t named(Session *s, const Overlay *ov, uint32_t nov, const char *name) {
+    for (uint32_t i = nov; i-- > 0;)
+        if (strcmp(ov[i].name, name) == 0) return ov[i].dropped ? 0 : ov[i].id;
+    Stmt *st = stmt_find(s, name);
+    return st ? st->id : 0;
+}
+
 /* What the relay may do with the client's bytes: 1 forwarded batches (or waits for more),
  * 0 a miss (hand back), -1 malformed (end). */
 static int client_batches(Session *s) {
@@ -472,11 +481,7 @@ static int client_batches(Session *s) {
         case 'B': {
             if (cstr(body, blen, &at, &portal_name) || cstr(body, blen, &at, &name)) { verdict = 0; goto done; }
             if (*portal_name) { verdict = 0; goto done; }  /* named portals stay in Python */
-            id = 0;
-            int found = 0;
-            for (uint32_t i = nov; i-- > 0;)
-                if (strcmp(ov[i].name, name) == 0) { id = ov[i].dropped ? 0 : ov[i].id; found = 1; break; }
-            if (!found) { Stmt *st = stmt_find(s, name); id = st ? st->id : 0; }
+            id = named(s, ov, nov, name);
             if (!id) { verdict = 0; goto done; }
             portal = id; have_portal = 1;
             break;
@@ -487,12 +492,7 @@ static int client_batches(Session *s) {
             if (cstr(body, blen, &at, &name)) { verdict = 0; goto done; }
             if (body[0] == 'P') { if (*name || !have_portal) { verdict = 0; goto done; } }
             else if (body[0] == 'S') {
-                id = 0;
-                int found = 0;
-                for (uint32_t i = nov; i-- > 0;)
-                    if (strcmp(ov[i].name, name) == 0) { id = ov[i].dropped ? 0 : ov[i].id; found = 1; break; }
-                if (!found) { Stmt *st = stmt_find(s, name); id = st ? st->id : 0; }
-                if (!id) { verdict = 0; goto done; }
+                if (!named(s, ov, nov, name)) { verdict = 0; goto done; }
             } else { verdict = 0; goto done; }
             break;
         case 'E':

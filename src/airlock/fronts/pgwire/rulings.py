@@ -69,22 +69,16 @@ Run = tuple[datetime, str, str | None, str, str, str]
 def grouped(runs: list[Run]) -> list[dict[str, Any]]:
     """A batch's runs as the audit record keeps them: one entry per distinct statement (and
     who ran it, and how it was judged), first-seen order, with every run's time."""
-    entries: dict[tuple[str, str | None, str, str, str], dict[str, Any]] = {}
-    for at, principal, token, sql, verdict, risk in runs:
-        key = (principal, token, sql, verdict, risk)
-        entry = entries.get(key)
-        if entry is None:
-            text = sql if len(sql) <= MAX_AUDITED_TEXT else sql[:MAX_AUDITED_TEXT] + "…"
-            entry = entries[key] = {"principal": principal, "token": token,
-                                    "sql": redact_text(text), "verdict": verdict,
-                                    "risk": risk, "at": []}
-        entry["at"].append(at.isoformat())
-    return list(entries.values())
+    return _entries([(run, 0) for run in runs], counted=False)
 
 
 def relayed(counts: list[tuple[Run, int]]) -> list[dict[str, Any]]:
     """Runs the compiled relay served (relay.py), as it reported them: per statement the
     count since its last report and the report's time — not each run's own."""
+    return _entries(counts, counted=True)
+
+
+def _entries(counts: list[tuple[Run, int]], *, counted: bool) -> list[dict[str, Any]]:
     entries: dict[tuple[str, str | None, str, str, str], dict[str, Any]] = {}
     for (at, principal, token, sql, verdict, risk), count in counts:
         key = (principal, token, sql, verdict, risk)
@@ -93,9 +87,12 @@ def relayed(counts: list[tuple[Run, int]]) -> list[dict[str, Any]]:
             text = sql if len(sql) <= MAX_AUDITED_TEXT else sql[:MAX_AUDITED_TEXT] + "…"
             entry = entries[key] = {"principal": principal, "token": token,
                                     "sql": redact_text(text), "verdict": verdict,
-                                    "risk": risk, "at": [], "relayed": 0}
+                                    "risk": risk, "at": []}
+            if counted:
+                entry["relayed"] = 0
         entry["at"].append(at.isoformat())
-        entry["relayed"] += count
+        if counted:
+            entry["relayed"] += count
     return list(entries.values())
 
 

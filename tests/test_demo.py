@@ -17,10 +17,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from airlock.cli.app import app
+from airlock.cli import app, load_all
 from airlock.demo import STEPS, parts, stage
 from tests.conftest import require
 from tests.pgcluster import find_bindir
+
+load_all()  # every command on `app` (`main` registers only the one it runs)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

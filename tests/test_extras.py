@@ -74,8 +74,9 @@ def test_config_check_warns_when_aws_is_configured_but_not_installed(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
-    from airlock.cli.app import app
+    from airlock.cli import app, load_all
 
+    load_all()
     (tmp_path / "airlock.toml").write_text(
         '[environments.staging]\n'
         '[resources.aws-staging]\nkind = "api"\nenvironment = "staging"\n'

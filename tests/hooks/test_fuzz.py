@@ -27,9 +27,11 @@ from typer.testing import CliRunner
 
 from airlock.classify import KindDispatch
 from airlock.classify.secrets_files import FileRules
-from airlock.cli.app import app
+from airlock.cli import app, load_all
 from airlock.fronts.hooks.daemon import HookDaemon
 from tests.hooks.conftest import World, client_command, fixture, make_world, raw
+
+load_all()  # every command on `app` (`main` registers only the one it runs)
 
 HARNESSES = ("claude", "cursor", "codex", "gemini")
 # (harness, fixture, the path of the text field that carries the agent's input)

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 import typer.core
@@ -17,8 +17,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from airlock import __version__
-from airlock.config import Config, load_config
-from airlock.runtime import Runtime
+
+if TYPE_CHECKING:  # imported when a command needs them: `airlock --version` should not wait
+    from airlock.config import Config
+    from airlock.runtime import Runtime
 
 # Exit codes scripts can rely on.
 EXIT_OK = 0
@@ -105,7 +107,8 @@ class CliState:
 
     def runtime(self) -> Runtime:
         if self._runtime is None:
-            from airlock.config import find_config
+            from airlock.config import find_config, load_config
+            from airlock.runtime import Runtime
             from airlock.setup.system import refuse_foreign_state
 
             refuse_foreign_state(find_config(self.config_path))  # airlock runs as another user

@@ -421,3 +421,32 @@ def test_a_streamed_get_body_is_never_sent_twice(run: Run) -> None:
             await client.request("GET", server.url + "/", [], body(), 9)
 
     assert len(run(handler, test).requests) == 2
+
+
+@pytest.mark.parametrize("ending", ["content-length", "close"])
+def test_the_last_bytes_arriving_while_a_chunk_is_consumed_are_not_lost(ending: str) -> None:
+    """The rest of the body — its end included — can arrive while the consumer holds a chunk
+    (data_received runs whenever the consumer awaits). The stream must still yield it: once it
+    returned as soon as the reader was complete, and a large answer came back short."""
+    from airlock.upstream.client import Response, _Connection
+    from airlock.upstream.h1 import ResponseReader
+
+    head = (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n" if ending == "content-length"
+            else b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
+
+    async def main() -> bytes:
+        reader = ResponseReader()
+        connection = _Connection(("http", "upstream", 80))
+        connection.reader = reader
+        reader.feed(head + b"01234")
+        response = Response(200, "OK", [], None, UpstreamClient(), connection, reader)
+        received = b""
+        async for chunk in response.chunks():
+            if not received:  # the rest arrives, and the answer ends, while we hold the chunk
+                reader.feed(b"56789")
+                if ending == "close":
+                    connection.connection_lost(None)
+            received += chunk
+        return received
+
+    assert asyncio.run(main()) == b"0123456789"

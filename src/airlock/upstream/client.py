@@ -165,6 +165,10 @@ class Response:
             data = reader.take()
             if data:
                 yield data
+                # While the consumer had the chunk, more may have arrived — the last bytes
+                # included, which make the reader complete: take them before deciding anything
+                # (returning on `complete` here lost them; so would raising on a close).
+                continue
             if reader.complete:
                 return
             assert connection is not None

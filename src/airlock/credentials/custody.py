@@ -17,11 +17,9 @@ For each credential a person confirms:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +30,7 @@ from airlock.config import NAME_PATTERN, PRODUCTION_NAMES
 from airlock.credentials.detectors import Custody
 from airlock.credentials.scan import Finding
 from airlock.errors import SetupError
+from airlock.files import replace_atomically
 
 POINTER = "airlock:{resource}"
 _AWS = {"AWS Access Key", "AWS Secret Access Key"}
@@ -200,22 +199,7 @@ def restore_file(path: Path, content: bytes, expect_sha256: str) -> bool:
 
 
 def _replace(path: Path, content: bytes) -> None:
-    try:
-        mode = path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        mode = 0o600
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
+    replace_atomically(path, content)
 
 
 def edits_for(item: Item) -> list[dict[str, Any]]:

@@ -15,11 +15,11 @@ import pwd
 import shlex
 import stat
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from airlock.errors import SetupError
+from airlock.files import replace_atomically
 
 # What a child process run as another user keeps of our environment: nothing that could carry a
 # credential or change how Python or the tools behave, only what locates things.
@@ -199,20 +199,7 @@ def ensure_dir(path: Path, want: Want) -> None:
 
 def write_file(path: Path, content: bytes, want: Want) -> None:
     """Replace `path` atomically with `content`, owned and moded as wanted from its first byte."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchown(fd, want.uid, want.gid)
-        os.fchmod(fd, want.mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
+    replace_atomically(path, content, mode=want.mode, owner=(want.uid, want.gid))
 
 
 def fix_tree(root: Path, uid: int, gid: int, *, strip: int) -> int:

@@ -33,12 +33,10 @@ and the Python client above is its fallback for when the daemon is not running:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shlex
 import sys
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +44,7 @@ from typing import Any
 
 from airlock.config import Config
 from airlock.errors import InputError
+from airlock.files import replace_atomically
 from airlock.fronts.hooks import HARNESSES, autostart
 from airlock.fronts.hooks.daemon import socket_path
 
@@ -236,24 +235,8 @@ def read_settings(path: Path) -> dict[str, Any]:
 
 
 def write_settings(path: Path, data: Mapping[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        mode = path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        mode = 0o600
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".airlock", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, ensure_ascii=False)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, mode)
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    replace_atomically(path, text.encode("utf-8"), suffix=".airlock")
 
 
 def _known(harness: str) -> str:

@@ -20,12 +20,9 @@ use of its servers, not a user who edits the configuration (docs/architecture.md
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
 import sys
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +30,7 @@ from typing import Any
 
 from airlock.config import Config
 from airlock.errors import InputError
+from airlock.files import replace_atomically
 
 __all__ = ["ARGS_ABSENT", "MCP_FILES", "Survey", "is_wrapped", "mcp_settings_path", "survey",
            "unwrap_all", "wrap_command", "wrap_servers"]
@@ -190,20 +188,4 @@ def _write(path: Path, data: Mapping[str, Any], original: str) -> None:
     """Atomically, in the file's own style, keeping its permissions."""
     indent, newline, ascii_only = _style(original)
     text = json.dumps(data, indent=indent, ensure_ascii=ascii_only) + ("\n" if newline else "")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        mode = path.stat().st_mode & 0o777
-    except FileNotFoundError:
-        mode = 0o600
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".airlock", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, mode)
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
+    replace_atomically(path, text.encode("utf-8"), suffix=".airlock")

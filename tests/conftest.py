@@ -9,6 +9,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -124,3 +125,27 @@ def pytest_report_header(config: pytest.Config) -> str | None:
         return ("clock-ahead pass: only the tests that name a time (tests/clockshift/selection.py); "
                 "the others are deselected")
     return None
+
+
+# Debian's Chromium, driven by Playwright; no browser is ever downloaded.
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """A headless Chromium for the console's browser tests (fails under CI=true if missing)."""
+    require(CHROMIUM.exists(), f"Debian's Chromium at {CHROMIUM}")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        require(False, "the playwright Python package")
+        raise
+    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+    with sync_playwright() as p:
+        launched = p.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"])
+        yield launched
+        launched.close()

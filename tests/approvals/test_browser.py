@@ -5,7 +5,6 @@ agent receives. Screenshots of every page go to tests/artifacts/ for review."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,31 +20,10 @@ from tests.approvals.helpers import (
     start_server,
     write_project,
 )
-from tests.conftest import REPO, require
+from tests.conftest import REPO
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "tests" / "artifacts"
 PRODUCTION_RED = "rgb(198, 40, 40)"  # --prod in console.css
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    require(CHROMIUM.exists(), f"Debian's Chromium at {CHROMIUM}")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        require(False, "the playwright Python package")
-        raise
-    # Playwright must use the system's browser and never download one.
-    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-    with sync_playwright() as p:
-        launched = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"])
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from airlock.approvers import check_is_human, enrol
 from airlock.runtime import Runtime
 from airlock.tokens import issue_token
 from tests.approvals.helpers import Authenticator, ServedApp, authenticator, runtime_for, write_project
-from tests.approvals.test_browser import ARTIFACTS, browser  # noqa: F401  (a fixture)
+from tests.approvals.test_browser import ARTIFACTS
 from tests.approvals.test_console import serve
 
 WIDTH, HEIGHT = 390, 844
@@ -57,7 +57,7 @@ def world(tmp_path: Path) -> Iterator[tuple[Runtime, Authenticator, str]]:
     runtime.close()
 
 
-def test_every_console_page_fits_a_phone(browser: Any,  # noqa: F811
+def test_every_console_page_fits_a_phone(browser: Any,
                                          world: tuple[Runtime, Authenticator, str]) -> None:
     runtime, alice, token = world
     with serve(runtime) as served, httpx.Client(base_url=served.base) as agent:

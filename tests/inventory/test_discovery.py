@@ -14,6 +14,7 @@ import pytest
 from airlock.inventory import Inventory
 from airlock.inventory.discovery import Discovery
 from airlock.inventory.render import inventory_json, reached_in_database
+from tests.apiproxy.test_railway import PROJECT as RAILWAY_PROJECT  # the same project, as Railway answers it
 from tests.cli import airlock
 from tests.factories import make_config
 from tests.pgcluster import Cluster
@@ -143,15 +144,6 @@ def test_a_postgres_catalog_lists_tables_rows_and_what_a_drop_reaches(
     assert "→ reports.eu_orders" in tree.stdout
 
 
-RAILWAY_PROJECT = {
-    "id": "proj-1", "name": "shop",
-    "environments": {"edges": [{"node": {"id": "env-p", "name": "production"}},
-                               {"node": {"id": "env-s", "name": "staging"}}]},
-    "services": {"edges": [{"node": {"id": "svc-pg", "name": "postgres"}}]},
-    "volumes": {"edges": [{"node": {"id": "vol-shared", "name": "pg-data", "volumeInstances": {
-        "edges": [{"node": {"environmentId": "env-s", "serviceId": "svc-pg"}},
-                  {"node": {"environmentId": "env-p", "serviceId": "svc-pg"}}]}}}]},
-}
 
 
 def test_railway_volumes_come_from_the_api_proxys_lookup(

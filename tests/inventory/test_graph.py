@@ -4,9 +4,7 @@ highlighted under the console's CSP."""
 
 from __future__ import annotations
 
-import os
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +19,11 @@ from airlock.inventory.svg import graph_svg
 from airlock.runtime import Runtime
 from airlock.tokens import issue_token
 from tests.approvals.helpers import ServedApp, authenticator
-from tests.conftest import REPO, require
+from tests.conftest import REPO
 from tests.factories import make_config
 from tests.inventory.scenario import RAILWAY_API_TOML, SHARED_VOLUME_TOML, VOLUME_DELETE
 
 SVG = "{http://www.w3.org/2000/svg}"
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "tests" / "artifacts"
 
 
@@ -83,24 +80,6 @@ kind = "human"
 [vault]
 enabled = false
 """
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    require(CHROMIUM.exists(), f"Debian's Chromium at {CHROMIUM}")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        require(False, "the playwright Python package")
-        raise
-    os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-    with sync_playwright() as p:
-        launched = p.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update"])
-        yield launched
-        launched.close()
 
 
 def test_the_hold_page_highlights_the_blast_radius_in_a_real_browser(

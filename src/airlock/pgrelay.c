@@ -38,6 +38,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -677,6 +678,33 @@ static void from_server(Session *s) {
 
 /* ---- epoll ---------------------------------------------------------------------------------------- */
 
+/* Before a farewell (a FATAL saying why airlock ends the session): let the server frame in
+ * flight, and what is queued for the client, reach the client first, so the FATAL lands where
+ * the client can read it — a revoked token's client is told why, even mid-answer. Nothing more
+ * is read from the client. Bounded: the relay's other sessions wait meanwhile. 1 when the
+ * client stands at a frame boundary. */
+#define FAREWELL_MS 200
+static int finish_frame(Session *s) {
+    uint64_t deadline = now_ms() + FAREWELL_MS;
+    unsigned char tmp[CHUNK];
+    while (s->hdr_have || s->body_left || buf_size(&s->to_client)) {
+        uint64_t now = now_ms();
+        if (now >= deadline) return 0;
+        struct pollfd p = {buf_size(&s->to_client) ? s->cfd : s->sfd,
+                           buf_size(&s->to_client) ? POLLOUT : POLLIN, 0};
+        if (poll(&p, 1, (int)(deadline - now)) <= 0) return 0;
+        if (buf_size(&s->to_client)) {
+            if (flush_to(s->cfd, &s->to_client) < 0) return 0;
+            continue;
+        }
+        ssize_t got = read(s->sfd, tmp, sizeof tmp);
+        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
+        if (got <= 0 || server_frames(s, tmp, (size_t)got) < 0) return 0;
+        buf_add(&s->to_client, tmp, (size_t)got);
+    }
+    return 1;
+}
+
 static void set_mask(int fd, uint32_t *cur, uint32_t want, uint64_t tag) {
     if (*cur == want) return;
     struct epoll_event ev = {.events = want, .data.u64 = tag};
@@ -766,7 +794,7 @@ static void on_control(void) {
         }
         case 'K':
             if (!s) break;
-            if (n > 5 && !s->hdr_have && !s->body_left && !buf_size(&s->to_client))
+            if (n > 5 && finish_frame(s))
                 (void)!write(s->cfd, m + 5, (size_t)n - 5);
             end_session(s, "ended by airlock");
             break;

@@ -60,6 +60,7 @@ def _encoding(name: str) -> str:
     return "".join(c for c in name.upper() if c.isalnum())
 READ_SIZE = 256 * 1024
 HIGH_WATER = 1024 * 1024  # stop reading a client whose queued messages exceed this
+GOODBYE_SECONDS = 0.5  # how long an ended client's last bytes are read and dropped
 REVOKED_SQLSTATE = "28000"  # invalid_authorization_specification
 
 
@@ -685,11 +686,29 @@ class Connection:
         lent, self.lent = self.lent, None
         if lent is not None and self.proxy.relay is not None:
             self.proxy.relay.end(lent, error)  # the relay owns the stream: it says goodbye
-        else:
-            with contextlib.suppress(Exception):
-                if error is not None:
-                    self.writer.write(error)
+        elif error is not None and self._say_goodbye(error):
+            return
         self.close_all()
+
+    def _say_goodbye(self, error: bytes) -> bool:
+        """Send the FATAL, then FIN, and read (and drop) what the client still sends for a
+        moment before closing: a socket closed with the client's next query unread answers it
+        with RST, and the client's kernel then drops the FATAL it had not read yet."""
+        try:
+            transport = self.writer.transport
+            transport.write(error)
+            if not transport.can_write_eof():
+                return False
+            transport.set_protocol(_Discard())
+            transport.write_eof()
+        except Exception:
+            return False
+        if self.up is not None:
+            with contextlib.suppress(Exception):
+                self.up.writer.close()
+        self.ended.set()
+        asyncio.get_running_loop().call_later(GOODBYE_SECONDS, transport.close)
+        return True
 
     def close_all(self) -> None:
         self.closed = True
@@ -698,6 +717,13 @@ class Connection:
             if w is not None:
                 with contextlib.suppress(Exception):
                     w.close()
+
+
+class _Discard(asyncio.Protocol):
+    """A client being said goodbye to: what it still sends is read and dropped."""
+
+    def data_received(self, data: bytes) -> None:
+        pass
 
 
 class _Side(asyncio.Protocol):

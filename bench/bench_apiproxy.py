@@ -5,7 +5,8 @@ directly, measured in the same run from a second process.
         [--state-dir /dev/shm] [--compare-src DIR] [--profile OUT]
 
 `--compare-src DIR` also runs an airlock from another source tree (`git archive main src | tar
--x -C /tmp/base`, then `--compare-src /tmp/base/src`): a before/after in the same run.
+-x -C /tmp/base`, then `--compare-src /tmp/base/src`): a before/after in the same run; give it
+more than once to compare several trees.
 `--profile OUT` records the first airlock with py-spy (collapsed stacks, every thread). Each
 airlock's CPU time per call is printed too: on a shared machine it moves far less than req/s.
 
@@ -171,9 +172,10 @@ def main() -> None:
     parser.add_argument("--state-dir", default=None,
                         help="where airlock keeps its state (default: a temporary folder on "
                              "disk; /dev/shm shows the cost without the audit log's fsyncs)")
-    parser.add_argument("--compare-src", default=None, metavar="DIR",
+    parser.add_argument("--compare-src", action="append", default=[], metavar="DIR",
                         help="also run an airlock from another source tree (its src folder, e.g. "
-                             "from `git archive main src`), cache on: a before/after in one run")
+                             "from `git archive main src`), cache on: a before/after in one run; "
+                             "may be given more than once")
     parser.add_argument("--profile", default=None, metavar="OUT",
                         help="record the first airlock with py-spy while the load runs "
                              "(collapsed stacks, every thread, to OUT)")
@@ -190,9 +192,8 @@ def main() -> None:
     # name, verdict_ttl, source tree (None: this one)
     variants: list[tuple[str, str, str | None]] = [("through airlock", "60s", None),
                                                    ("… verdict cache off", "0s", None)]
-    if options.compare_src:
-        variants.append((f"… {options.compare_src}", "60s",
-                         str(Path(options.compare_src).resolve())))
+    for source in options.compare_src:
+        variants.append((f"… {source}", "60s", str(Path(source).resolve())))
     with tempfile.TemporaryDirectory(prefix="airlock-bench-apiproxy-") as tmp, \
             tempfile.TemporaryDirectory(prefix="airlock-bench-state-",
                                         dir=options.state_dir or tmp) as states:

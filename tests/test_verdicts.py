@@ -166,3 +166,23 @@ def test_a_broken_cache_judges_afresh() -> None:
     assert t.gate.submit(post(ME), AGENT).verdict is Verdict.ALLOW
     assert t.gate.submit(post(DELETE), AGENT).verdict is not Verdict.ALLOW
     assert counting.calls == 2
+
+
+def test_submit_kept_answers_only_a_kept_read_and_records_it_like_submit() -> None:
+    t, counting, _clock, _ = make()
+    assert t.gate.submit_kept(post(ME), AGENT) is None  # nothing kept yet: nothing recorded
+    assert t.kinds() == [] and counting.calls == 0
+    t.gate.submit(post(ME), AGENT)
+    again = post(ME)
+    kept = t.gate.submit_kept(again, AGENT)
+    assert kept is not None and kept.status is Status.EXECUTED and kept.action_id == again.id
+    assert counting.calls == 1  # not judged again
+    assert t.kinds() == ["action", "decision", "outcome"] * 2
+    assert t.audit.records[-2].data["cached"] is True
+    assert verify_records(t.audit.records, t.audit.key).ok
+    # A hold is never kept: it goes the whole way through submit
+    assert t.gate.submit_kept(post(DELETE), AGENT) is None
+    assert t.gate.submit_kept(post(ME), caller(token_id="tok_other")) is None
+    t.gate.judge.verdicts = None
+    assert t.gate.submit_kept(post(ME), AGENT) is None
+    assert len(t.audit.records) == 6

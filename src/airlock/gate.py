@@ -60,7 +60,7 @@ from airlock.redact import redact
 from airlock.safety import Protection, SafetyNet, SafetyPlan
 from airlock.scope import check_scope
 from airlock.store import ApprovalRecord, ApprovalStatus
-from airlock.verdicts import VerdictCache, evaluate_through
+from airlock.verdicts import VerdictCache, evaluate_through, kept_evaluation
 
 log = logging.getLogger("airlock.gate")
 
@@ -143,6 +143,17 @@ class Judge:
             log.exception("the verdict cache failed on %s; judged without it", action.id)
             return self._evaluate(action, caller)
 
+    def kept(self, action: Action, caller: Caller) -> Evaluation | None:
+        """The allow kept in the verdict cache for this very read by this caller, or None (no
+        cache, not kept, or the cache failed): nothing is classified or looked up."""
+        if self.verdicts is None:
+            return None
+        try:
+            return kept_evaluation(self.verdicts, action, caller, self.clock())
+        except Exception:  # a broken cache keeps nothing: the caller judges in full
+            log.exception("the verdict cache failed on %s", action.id)
+            return None
+
     def _evaluate(self, action: Action, caller: Caller) -> Evaluation:
         errors: list[str] = []
 
@@ -212,12 +223,28 @@ class Gate:
         return self.judge.evaluate(action, caller)
 
     def submit(self, action: Action, caller: Caller) -> Outcome:
+        return self._submitting(action, caller, None)
+
+    def submit_kept(self, action: Action, caller: Caller) -> Outcome | None:
+        """`submit` for a read whose allow the verdict cache keeps for this caller, or None when
+        none is kept (then `submit` it). Such a submission classifies nothing, looks nothing up,
+        takes no backup and syncs nothing (`audit.needs_sync`): its cost is its three audit
+        records, committed to the local log — which is why the API proxy runs it on its event
+        loop when the store is local, rather than paying a thread hop per call. (The commit can
+        still wait for another thread's commit in progress.)"""
+        kept = self.judge.kept(action, caller)
+        if kept is None:
+            return None
+        return self._submitting(action, caller, kept)
+
+    def _submitting(self, action: Action, caller: Caller,
+                    kept: Evaluation | None) -> Outcome:
         try:
             # One write transaction for the submission's records, committed before the outcome
             # is returned (so before any front answers or releases the action); a log that
             # cannot be written raises here, and the answer is no.
             with self.audit.group():
-                return self._submit(action, caller)
+                return self._submit(action, caller, kept)
         except Exception as exc:  # the last line: whatever broke, the answer is no
             return self._failed(action, exc)
 
@@ -301,10 +328,10 @@ class Gate:
                 return waited
             await asyncio.sleep(min(WAIT_POLL_SECONDS, left))
 
-    def _submit(self, action: Action, caller: Caller) -> Outcome:
+    def _submit(self, action: Action, caller: Caller, kept: Evaluation | None) -> Outcome:
         self.audit.record("action", action.id, _action_record(action, caller))
 
-        ev = self.evaluate(action, caller)
+        ev = kept or self.evaluate(action, caller)
         for error in ev.errors:
             self.audit.record("error", action.id, {"step": error.split(":", 1)[0], "error": error})
         self.audit.record("decision", action.id, _decision_record(ev))

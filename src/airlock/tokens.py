@@ -126,9 +126,39 @@ def _covered(wanted: str, allowed: tuple[str, ...]) -> bool:
     return False
 
 
-def authenticate(store: Store, config: Config, token: str, *,
+class TokenLookup:
+    """`store.get_token` for a front that sees the same few tokens on every call (the API
+    proxy): a record read once is given again while the store's `tokens_version` is unchanged —
+    any token added or revoked since, by this process or another, and the next lookup reads the
+    store. Revocation therefore takes effect on the very next call, as without it; expiry and
+    the principal's configuration are checked on every call (`caller_of_token`). Only found
+    records are kept (an unknown id is read every time, and a flood of them costs no memory),
+    at most `size` of them. Safe to share across threads."""
+
+    def __init__(self, store: Store, size: int = 1024) -> None:
+        self.store = store
+        self.size = size
+        self._kept: dict[str, tuple[object, TokenRecord]] = {}
+
+    def get_token(self, token_id: str) -> TokenRecord | None:
+        version = self.store.tokens_version()  # before the read: a change after it shows
+        if version is None:
+            return self.store.get_token(token_id)
+        kept = self._kept.get(token_id)
+        if kept is not None and kept[0] == version:
+            return kept[1]
+        record = self.store.get_token(token_id)
+        if record is not None:
+            if len(self._kept) >= self.size:
+                self._kept.clear()
+            self._kept[token_id] = (version, record)
+        return record
+
+
+def authenticate(store: Store | TokenLookup, config: Config, token: str, *,
                  now: datetime | None = None) -> Caller:
-    """The caller a token speaks for, bound by the token's and the principal's scopes."""
+    """The caller a token speaks for, bound by the token's and the principal's scopes. `store`
+    may be a `TokenLookup` in front of it."""
     match = TOKEN_RE.match(token.strip())
     if not match:
         raise AuthError("this is not an airlock token (they look like alk_tok_…_…)")

@@ -39,7 +39,7 @@ from airlock.model import Action, Caller, HttpRequest, Risk, Verdict, canonical_
 if TYPE_CHECKING:
     from airlock.gate import Evaluation
 
-__all__ = ["VerdictCache", "evaluate_through"]
+__all__ = ["VerdictCache", "evaluate_through", "kept_evaluation"]
 
 _Key = tuple[object, ...]
 
@@ -138,3 +138,12 @@ def evaluate_through(cache: VerdictCache, action: Action, caller: Caller, now: d
     evaluation = judge()
     cache.put(key, evaluation, now)
     return evaluation
+
+
+def kept_evaluation(cache: VerdictCache, action: Action, caller: Caller,
+                    now: datetime) -> Evaluation | None:
+    """The evaluation kept for the same request, rebound to this action, or None: nothing is
+    judged (the gate's bounded path, `Gate.submit_kept`)."""
+    key = cache.key(action, caller)
+    kept = cache.get(key, now) if key is not None else None
+    return replace(kept, action=action, cached=True) if kept is not None else None

@@ -7,6 +7,7 @@ import json
 
 import httpx
 
+from airlock.store.sqlite import SqliteStore
 from airlock.tokens import TOKEN_RE
 from tests.apiproxy.conftest import REAL_SECRET, StartProxy, Upstream
 
@@ -129,6 +130,30 @@ def test_a_repeated_read_reuses_its_verdict_and_a_revoked_token_gets_nothing(
     match = TOKEN_RE.match(token)
     assert match is not None
     assert proxy.runtime.store.revoke_token(match.group(1), "2030-01-01T00:00:00+00:00")
+    refused = httpx.get(pods, headers=auth)
+    assert refused.status_code == 401 and "revoked" in refused.text
+    assert len(upstream.seen) == 3
+
+
+def test_a_token_revoked_by_another_process_gets_nothing_on_its_next_call(
+        start_proxy: StartProxy, upstream: Upstream) -> None:
+    # The proxy keeps token records between calls (tokens.TokenLookup) and answers kept reads on
+    # its event loop: a revocation made through another connection to the state database, as
+    # `airlock token revoke` makes it, must still stop the very next call.
+    proxy = start_proxy(CLUSTER.format(upstream=upstream.url))
+    assert proxy.runtime.store.tokens_version() is not None  # SQLite: the lookup keeps records
+    token = proxy.token("staging")
+    auth = {"Authorization": f"Bearer {token}"}
+    pods = f"{proxy.base}/cluster/api/v1/namespaces/shop/pods"
+    for _ in range(3):
+        assert httpx.get(pods, headers=auth).status_code == 200
+    match = TOKEN_RE.match(token)
+    assert match is not None
+    other = SqliteStore(proxy.runtime.store.path)  # type: ignore[attr-defined]
+    try:
+        assert other.revoke_token(match.group(1), "2030-01-01T00:00:00+00:00")
+    finally:
+        other.close()
     refused = httpx.get(pods, headers=auth)
     assert refused.status_code == 401 and "revoked" in refused.text
     assert len(upstream.seen) == 3

@@ -33,7 +33,7 @@ from airlock.store.records import (
 
 __all__ = ["ApprovalRecord", "ApprovalStatus", "ApproverRecord", "AwsKeyRecord", "DeferredRecord",
            "DeferredStatus", "Grant", "OutboxItem", "OutboxStatus", "SnapshotRecord", "Store",
-           "TokenRecord", "open_store"]
+           "TokenRecord", "is_local", "open_store"]
 
 
 class Store(Protocol):
@@ -42,6 +42,11 @@ class Store(Protocol):
     def get_token(self, token_id: str) -> TokenRecord | None: ...
     def list_tokens(self) -> list[TokenRecord]: ...
     def revoke_token(self, token_id: str, at: str) -> bool: ...
+    def tokens_version(self) -> object | None:
+        """A value that is different once any token was added or revoked after it was read, by
+        this process or another; None when the store cannot tell cheaply (then a cache of tokens
+        must read the store every time). See tokens.TokenLookup."""
+        ...
 
     # AWS access keys bound to tokens (fronts/apiproxy/keys.py)
     def add_aws_key(self, key: AwsKeyRecord) -> None:
@@ -155,3 +160,13 @@ def open_store(url: str | None, state_dir: Path) -> Store:
         return PostgresStore(url)
     raise ConfigError("store.url: expected `sqlite:PATH` or a `postgresql://` URL",
                       hint="leave store.url out to use SQLite in the state folder")
+
+
+def is_local(store: Store) -> bool:
+    """Whether the store answers from this process's own file or memory (SQLite, the in-memory
+    twin), never over a network: a read or an unsynced commit takes microseconds, so an event
+    loop may make it itself rather than hand it to a thread (the API proxy's kept reads)."""
+    from airlock.store.memory import MemoryStore
+    from airlock.store.sqlite import SqliteStore
+
+    return isinstance(store, SqliteStore | MemoryStore)

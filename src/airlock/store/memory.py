@@ -63,6 +63,12 @@ class MemoryStore:
             self.tokens[token_id] = replace(token, revoked_at=at)
             return True
 
+    def tokens_version(self) -> object | None:
+        # Every token write replaces a record or adds one: the records' identities are the
+        # version (a test that edits `tokens` directly is seen too).
+        with self._lock:
+            return tuple(map(id, self.tokens.values()))
+
     def add_approval(self, approval: ApprovalRecord) -> None:
         with self._lock:
             if approval.id in self.approvals:

@@ -206,6 +206,18 @@ class SqliteStore(SqlStore):
                 self._file.close()
 
 
+    def tokens_version(self) -> object | None:
+        # This process's token writes, and SQLite's data_version, which changes whenever another
+        # connection (the CLI's `airlock token revoke`, another process) commits anything.
+        with self._lock:
+            self._refuse_if_broken()
+            try:
+                row = self._conn.execute("PRAGMA data_version").fetchone()
+            except sqlite3.Error as exc:
+                raise self._failure("is unavailable", exc) from None
+        return (self._token_writes, int(row[0]))
+
+
 class _FileWatch:
     """Notices, before each transaction, that the database file was deleted, replaced, truncated
     or overwritten under the open connection. The connection itself would not: under WAL it

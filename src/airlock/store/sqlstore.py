@@ -228,7 +228,18 @@ class SqlStore(ABC):
 
     # ---- tokens -----------------------------------------------------------------------------
 
+    # Token writes by this process, counted after each commits (tokens_version: a reader that
+    # saw the old count re-reads after the change, never before it).
+    _token_writes = 0
+
+    def tokens_version(self) -> object | None:
+        return None  # over a network nothing is cheaper than the read itself (SqliteStore: yes)
+
     def add_token(self, token: TokenRecord) -> None:
+        self._add_token(token)
+        self._token_writes += 1
+
+    def _add_token(self, token: TokenRecord) -> None:
         with self._transaction() as cur:
             cur.execute(
                 "INSERT INTO tokens (id, principal, principal_kind, scope, secret_hash, "
@@ -252,11 +263,14 @@ class SqlStore(ABC):
         return [_token(row) for row in rows]
 
     def revoke_token(self, token_id: str, at: str) -> bool:
-        with self._transaction() as cur:
-            cur.execute("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-                        (at, token_id))
-            cur.execute("SELECT revoked_at FROM tokens WHERE id = ?", (token_id,))
-            row = cur.fetchone()
+        try:
+            with self._transaction() as cur:
+                cur.execute("UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                            (at, token_id))
+                cur.execute("SELECT revoked_at FROM tokens WHERE id = ?", (token_id,))
+                row = cur.fetchone()
+        finally:
+            self._token_writes += 1  # even a failed commit: a reader re-reads, which is safe
         return row is not None and row[0] == at
 
     # ---- AWS access keys --------------------------------------------------------------------

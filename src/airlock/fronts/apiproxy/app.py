@@ -8,8 +8,11 @@
 
 Each endpoint has its own gate: the same classifier, policy, approvals, vault and audit log as
 every front, and a resolver that knows where that endpoint's targets live (placing.py).
-Store reads and the gate run on the proxy's worker threads (one hop a call); the event loop
-only moves bytes, to the upstream through airlock's own keep-alive client (upstream/client.py).
+With a local store (SQLite), a read whose allow the verdict cache keeps is authenticated and
+submitted on the event loop itself (`Gate.submit_kept`: three audit records, an unsynced
+commit); everything else — and every call when the store is over the network — runs on the
+proxy's worker threads (one hop a call). Bytes go to the upstream through airlock's own
+keep-alive client (upstream/client.py).
 Any failure inside airlock is answered with an error, never by forwarding.
 """
 
@@ -40,9 +43,10 @@ from airlock.fronts.apiproxy.settings import ApiProxySettings
 from airlock.fronts.context import action_context, front_action
 from airlock.gate import Gate, Judge
 from airlock.inventory import Inventory
-from airlock.model import ActionContext, Caller, Outcome, Verdict, utcnow
+from airlock.model import Action, ActionContext, Caller, Outcome, Verdict, utcnow
 from airlock.runtime import Runtime
-from airlock.tokens import authenticate, caller_of_token
+from airlock.store import is_local
+from airlock.tokens import TokenLookup, authenticate, caller_of_token
 from airlock.upstream import aws
 from airlock.upstream.client import UpstreamClient, UpstreamProtocolError
 from airlock.upstream.http import canonical_base, forward_url, upstream_headers
@@ -127,6 +131,8 @@ class ApiProxyApp:
         # are the agent's business, not ours.
         self.client = client or UpstreamClient(connect_timeout=10.0, read_timeout=120.0)
         self._workers = ThreadPoolExecutor(_WORKERS, thread_name_prefix="airlock-apiproxy-gate")
+        self.on_loop = is_local(runtime.store)
+        self.tokens = TokenLookup(runtime.store)
         self.endpoints = {name: self._endpoint(resource)
                           for name, resource in runtime.config.resources.items()
                           if resource.kind == "api"}
@@ -239,17 +245,28 @@ class ApiProxyApp:
                                   head)
         path_and_query = (rest or "/") + (f"?{query}" if query else "")
 
-        def judge() -> tuple[Outcome, str]:
-            # One trip to a worker thread for everything that reads the store or runs the gate.
+        def prepare() -> tuple[Caller, str, Action]:
             caller, canonical = self._authenticate(endpoint, method, rest, query, headers, body,
                                                    path_and_query)
             request = wire.action_request(method, canonical, headers, body.data, body.size,
                                           body.sha256)
-            action = front_action(request, caller, FRONT, endpoint.context)
+            return caller, canonical, front_action(request, caller, FRONT, endpoint.context)
+
+        def judge() -> tuple[Outcome, str]:
+            caller, canonical, action = prepare()
             return endpoint.gate.submit(action, caller), canonical
 
         try:
-            outcome, canonical = await self._in_worker(judge)
+            if self.on_loop:
+                # A local store: a read whose allow is kept is submitted here, with no thread
+                # hop (most of a call's cost under load was the hop: GIL hand-offs between the
+                # loop and the workers); anything else is judged in full on a worker.
+                caller, canonical, action = prepare()
+                kept = endpoint.gate.submit_kept(action, caller)
+                outcome = kept if kept is not None else \
+                    await self._in_worker(lambda: endpoint.gate.submit(action, caller))
+            else:  # every store read over the network: one trip to a worker for all of it
+                outcome, canonical = await self._in_worker(judge)
         except AuthError as exc:
             code = "SignatureDoesNotMatch" if isinstance(exc, sigv4.SignatureError) \
                 else "AirlockUnauthorized"
@@ -282,12 +299,12 @@ class ApiProxyApp:
             if scheme.lower() != "bearer" or not token.strip():
                 raise AuthError("send your airlock token as `Authorization: Bearer alk_…`; "
                                 "airlock adds the real credential")
-            caller = authenticate(store, config, token.strip(), now=self.clock())
+            caller = authenticate(self.tokens, config, token.strip(), now=self.clock())
             return caller, endpoint.canonical_base + path_and_query
         signed = sigv4.parse_authorization(
             next((v for k, v in headers if k.lower() == "authorization"), None))
         key = store.get_aws_key(signed.access_key_id)
-        issued = store.get_token(key.token_id) if key is not None else None
+        issued = self.tokens.get_token(key.token_id) if key is not None else None
         if key is None or issued is None:
             raise sigv4.SignatureError(f"unknown access key {signed.access_key_id}: sign with a "
                                        "key from `airlock token create --aws`, never a real one")

@@ -356,12 +356,61 @@ static void watch(Session *s);
 
 static int debug;
 
-static void end_session(Session *s, const char *reason) {
+/* A client told goodbye (a FATAL saying why) is not closed at once: it may still be sending, and
+ * closing a socket with bytes unread sends RST, on which the client's kernel drops the FATAL it
+ * has not read yet. So the relay sends FIN, then reads and drops what the client sends until it
+ * closes too or DRAIN_MS pass, without holding up other sessions (the epoll loop does it). */
+#define DRAIN_MS 500
+#define MAX_DRAINS 64
+#define DRAIN_TAG (1ULL << 62)
+typedef struct { int fd; uint64_t deadline; } Drain;
+static Drain drains[MAX_DRAINS];
+static uint32_t ndrains;
+
+static void drain_close(uint32_t i) {
+    epoll_ctl(epfd, EPOLL_CTL_DEL, drains[i].fd, NULL);
+    close(drains[i].fd);
+    drains[i] = drains[--ndrains];
+}
+
+static void drain_start(int cfd) {
+    shutdown(cfd, SHUT_WR);
+    int fd = ndrains < MAX_DRAINS ? dup(cfd) : -1;
+    if (fd < 0) return;  /* too many at once: closed now, as before */
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = DRAIN_TAG | (uint64_t)fd};
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev)) { close(fd); return; }
+    drains[ndrains++] = (Drain){fd, now_ms() + DRAIN_MS};
+}
+
+static void drain_read(int fd) {
+    for (uint32_t i = 0; i < ndrains; i++) {
+        if (drains[i].fd != fd) continue;
+        unsigned char tmp[CHUNK];
+        ssize_t got = read(fd, tmp, sizeof tmp);
+        if (got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+            drain_close(i);  /* the client closed too (or is gone): nothing left to lose */
+        return;
+    }
+}
+
+static int drain_expire(uint64_t now) {  /* ms until the next deadline, -1 if none */
+    int next = -1;
+    for (uint32_t i = 0; i < ndrains;) {
+        if (now >= drains[i].deadline) { drain_close(i); continue; }
+        int left = (int)(drains[i].deadline - now);
+        if (next < 0 || left < next) next = left;
+        i++;
+    }
+    return next;
+}
+
+static void end_session_saying(Session *s, const char *reason, int farewell) {
     if (debug) fprintf(stderr, "pgrelay: session %u ends: %s\n", s->sid, reason);
     report(s);
     /* Python holds copies of these sockets: epoll forgets them only when told */
     if (s->started) { epoll_ctl(epfd, EPOLL_CTL_DEL, s->cfd, NULL); epoll_ctl(epfd, EPOLL_CTL_DEL, s->sfd, NULL); }
-    if (s->cfd >= 0) { shutdown(s->cfd, SHUT_RDWR); close(s->cfd); }
+    if (s->cfd >= 0 && farewell) { drain_start(s->cfd); close(s->cfd); }
+    else if (s->cfd >= 0) { shutdown(s->cfd, SHUT_RDWR); close(s->cfd); }
     if (s->sfd >= 0) { shutdown(s->sfd, SHUT_RDWR); close(s->sfd); }
     send_ctl2('C', s->sid, reason, strlen(reason));
     for (uint32_t i = 0; i < nsessions; i++)
@@ -372,6 +421,8 @@ static void end_session(Session *s, const char *reason) {
     for (uint32_t i = 0; i < s->nparses; i++) free(s->parses[i].name);
     free(s->stmts); free(s->parses); free(s->hits); free(s);
 }
+
+static void end_session(Session *s, const char *reason) { end_session_saying(s, reason, 0); }
 
 /* Hand the session back to Python: only when nothing forwarded is unanswered. */
 static void try_hand_back(Session *s) {
@@ -794,9 +845,10 @@ static void on_control(void) {
         }
         case 'K':
             if (!s) break;
-            if (n > 5 && finish_frame(s))
-                (void)!write(s->cfd, m + 5, (size_t)n - 5);
-            end_session(s, "ended by airlock");
+            if (n > 5 && finish_frame(s) && write(s->cfd, m + 5, (size_t)n - 5) == (ssize_t)(n - 5))
+                end_session_saying(s, "ended by airlock", 1);
+            else
+                end_session(s, "ended by airlock");
             break;
         case 'I':
             for (uint32_t i = 0; i < nsessions; i++) {
@@ -881,11 +933,14 @@ int main(int argc, char **argv) {
     for (;;) {
         uint64_t now = now_ms();
         int wait = now >= next_report ? 0 : (int)(next_report - now);
+        int drain_wait = drain_expire(now);
+        if (drain_wait >= 0 && drain_wait < wait) wait = drain_wait;
         int n = epoll_wait(epfd, evs, 64, wait);
         if (n < 0 && errno != EINTR) { perror("pgrelay"); return 1; }
         for (int i = 0; i < n; i++) {
             uint64_t tag = evs[i].data.u64;
             if (tag == UINT64_MAX) { on_control(); continue; }
+            if (tag & DRAIN_TAG) { drain_read((int)(tag & ~DRAIN_TAG)); continue; }
             Session *s = find((uint32_t)(tag >> 1));
             if (!s) continue;
             uint32_t e = evs[i].events;

@@ -287,6 +287,43 @@ def test_ending_a_session_says_why_and_closes_it_at_once(binary: Path) -> None:
     run(binary, play)
 
 
+def _tcp_pair() -> tuple[socket.socket, socket.socket]:
+    """A loopback TCP connection (ours, the relay's end): RST exists only over TCP."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        ours = socket.create_connection(listener.getsockname())
+        theirs, _ = listener.accept()
+    ours.setblocking(False)
+    _OPEN.append(ours)
+    return ours, theirs
+
+
+def test_a_client_still_sending_when_told_goodbye_reads_the_farewell_and_is_not_reset(
+        binary: Path) -> None:
+    # Told goodbye, a client may still be sending (libpq writes its next query before it reads).
+    # A socket closed with those bytes unread answers with RST, and a client reset while it
+    # writes reports "server closed the connection unexpectedly", never the FATAL saying why.
+    # So the relay sends FIN and reads and drops what comes for a moment before it closes.
+    async def play(r: relay.Relay) -> None:
+        client, client_lent = _tcp_pair()
+        server, server_lent = _pair()
+        s = Lent(client, server)
+        sid = r.lend(s, client_lent, server_lent, "I", None, [(1, SELECT, False)], [])
+        assert sid is not None
+        s.sid = sid
+        _OPEN.append(server_lent)
+        farewell = pw.error_response("28000", "token was revoked", severity="FATAL")
+        r.end(sid, farewell)
+        await until(lambda: s.closed is not None)
+        client_lent.close()  # as the proxy closes its copies once the relay says it ended
+        for _ in range(3):  # the client goes on writing for a while: never reset
+            client.sendall(query("SELECT 2"))
+            await asyncio.sleep(0.05)
+        got = await received(client, len(farewell) + 1)
+        assert got == farewell  # then the end of the stream
+
+    run(binary, play)
+
+
 def test_a_killed_relay_ends_its_sessions_and_a_new_one_serves(binary: Path) -> None:
     async def play(r: relay.Relay) -> None:
         s = lend(r, [(1, SELECT, False)])

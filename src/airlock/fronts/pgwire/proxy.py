@@ -231,6 +231,7 @@ class Connection:
         self.splice_done = asyncio.Event()
         self.tasks: set[asyncio.Task[None]] = set()
         self.lent: int | None = None  # the relay's id for this session while it has it
+        self._farewell: bytes | None = None  # why it ended, once it has
 
     @property
     def idle(self) -> bool:
@@ -644,7 +645,14 @@ class Connection:
         """The relay met something it was not told about: carry on in Python from here."""
         self.lent = None
         session, up = self.session, self.up
-        if self.closed or session is None or up is None:
+        if self.closed:
+            # Ended while the session was on its way back (the relay had let go of it before it
+            # read why): the goodbye is ours to say.
+            self._release_from_relay()
+            if self._farewell is None or not self._say_goodbye(self._farewell):
+                self.close_all()
+            return
+        if session is None or up is None:
             return
         session.status = status
         old, rulings = session.statements, self.listener.rulings
@@ -658,16 +666,22 @@ class Connection:
         session.statements = known
         session.portals.pop("", None)  # the relay's Binds replaced the unnamed portal
         self.last_seen = time.monotonic()
+        self._release_from_relay()
+        self._from_client(data)
+
+    def _release_from_relay(self) -> None:
         if self._client_side is not None:
             self._client_side.release(self.writer.transport, "relay")
-        if self._server_side is not None:
-            self._server_side.release(up.writer.transport, "relay")
-        self._from_client(data)
+        if self._server_side is not None and self.up is not None:
+            self._server_side.release(self.up.writer.transport, "relay")
 
     def relay_closed(self, reason: str) -> None:
         log.debug("the relay ended a session: %s", reason)
         self.lent = None
-        self.end(None)
+        if self.closed:  # ended by us: the relay has said goodbye, our copies go now
+            self.close_all()
+        else:
+            self.end(None)
 
     def _other(self, side: _Side) -> _Side | None:
         return self._server_side if side is self._client_side else self._client_side
@@ -684,9 +698,14 @@ class Connection:
             return
         self.closed = True
         lent, self.lent = self.lent, None
-        if lent is not None and self.proxy.relay is not None:
-            self.proxy.relay.end(lent, error)  # the relay owns the stream: it says goodbye
-        elif error is not None and self._say_goodbye(error):
+        self._farewell = error
+        if lent is not None and self.proxy.relay is not None and self.proxy.relay.end(lent, error):
+            # The relay owns the stream: it says goodbye, and answers `relay_closed`; or it had
+            # already handed the session back (its message on the way), and `relay_back` says
+            # it. Either way our copies of the sockets close then, not before: closing them now
+            # would leave a session on its way back with nobody to say why it ended.
+            return
+        if error is not None and self._say_goodbye(error):
             return
         self.close_all()
 

@@ -151,13 +151,17 @@ class Relay:
             return None
         return sid
 
-    def end(self, sid: int, farewell: bytes | None) -> None:
+    def end(self, sid: int, farewell: bytes | None) -> bool:
         """End a lent session (the relay sends `farewell` to the client if it can). The session
-        stays known until the relay says it ended, so its last runs are still journaled."""
+        stays known until the relay says it ended (or handed it back first), so its last runs are
+        still journaled. False when the relay does not have it: nothing will be said of it."""
         if sid not in self.sessions:
-            return
-        with contextlib.suppress(OSError):
+            return False
+        try:
             self._send(b"K" + struct.pack("!I", sid) + (farewell or b""))
+        except OSError:  # its sessions end (this one's relay_closed included)
+            self._lost("the relay's control socket failed")
+        return True
 
     def invalidate(self, sid: int = 0) -> None:
         """Forget what the relay may forward (one session, or all): configuration changed."""

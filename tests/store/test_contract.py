@@ -372,6 +372,21 @@ def test_concurrent_appends_never_fork_the_chain(store: Store) -> None:
     assert verify_records(read, KEY).ok
 
 
+def test_an_append_is_given_the_heads_place_and_hash(store: Store) -> None:
+    seen: list[ChainHead | None] = []
+
+    def make(prev: ChainHead | None) -> AuditRecord:
+        seen.append(prev)
+        return seal(prev, "action", "act_1", {"n": len(seen)}, KEY)
+
+    first = store.append_audit(make)
+    second = store.append_audit(make)
+    assert seen[0] is None
+    assert seen[1] is not None and (seen[1].seq, seen[1].hash) == (first.seq, first.hash)
+    assert (second.seq, second.prev) == (2, first.hash)
+    assert verify_records(store.audit_records(), KEY).ok
+
+
 def test_failed_append_leaves_no_record(store: Store) -> None:
     append(store, "action", {"n": 1})
 

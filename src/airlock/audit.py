@@ -17,7 +17,6 @@ therefore anchors the head in the vault, out of the agent's reach (anchors.py), 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import hmac
 import json
 import logging
@@ -105,7 +104,8 @@ def compute_hash(body: Mapping[str, Any]) -> str:
 
 
 def compute_mac(key: bytes, record_hash: str) -> str:
-    return hmac.new(key, record_hash.encode("ascii"), hashlib.sha256).hexdigest()
+    # hmac.digest: the one-shot (C) form of hmac.new(...).digest(), the same bytes, faster.
+    return hmac.digest(key, record_hash.encode("ascii"), "sha256").hex()
 
 
 def seal(prev: ChainHead | None, kind: str, action_id: str | None, data: Mapping[str, Any],

@@ -108,6 +108,7 @@ class Cursor(Protocol):
     @property
     def rowcount(self) -> int: ...
     def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
+    def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> Any: ...
     def fetchone(self) -> Any: ...
     def fetchall(self) -> list[Any]: ...
 
@@ -455,13 +456,12 @@ class SqlStore(ABC):
             cur.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
             row = cur.fetchone()
             records = list(make(AuditHead(int(row[0]), row[1]) if row else None))
-            for record in records:
-                # data_text(): the canonical JSON the record's hash covers, as it was sealed.
-                cur.execute(
-                    "INSERT INTO audit (seq, at, kind, action_id, data, prev, hash, mac) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (record.seq, record.at, record.kind, record.action_id, record.data_text(),
-                     record.prev, record.hash, record.mac))
+            # data_text(): the canonical JSON the record's hash covers, as it was sealed.
+            cur.executemany(
+                "INSERT INTO audit (seq, at, kind, action_id, data, prev, hash, mac) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(record.seq, record.at, record.kind, record.action_id, record.data_text(),
+                  record.prev, record.hash, record.mac) for record in records])
         return records
 
     def audit_head(self) -> AuditRecord | None:

@@ -222,6 +222,8 @@ def _routine_facts(kind: str, data: Mapping[str, Any]) -> tuple[bool, bool]:
     """(routine, lets_through) of one record, for `needs_sync`: whether it may be committed
     unsynced, and whether it is the outcome that let a call through. Anything unexpected in
     the data — a value of another type than the gate writes — is not routine (synced)."""
+    if kind not in ROUTINE_KINDS:
+        return False, False
     if kind == "action":
         return True, False
     if kind == "decision":
@@ -231,15 +233,14 @@ def _routine_facts(kind: str, data: Mapping[str, Any]) -> tuple[bool, bool]:
                    and decision.get("snapshot_required") is False
                    and isinstance(risk, str) and risk in _ROUTINE_RISKS)
         return routine, False
-    if kind == "outcome":
-        allowed = data.get("status") == "allowed" and not data.get("snapshots")
-        return allowed, allowed
-    return False, False
+    allowed = data.get("status") == "allowed" and not data.get("snapshots")  # an outcome
+    return allowed, allowed
 
 
 # A key of the canonical text that a non-string key became (a number, true, false, null): only
 # then can sorting the parsed data again reorder it (2 < 10, but "10" < "2"). A string key that
-# merely looks like one only costs the full check.
+# merely looks like one only costs the full check. (The gate records plain dicts: a dict
+# subclass with its own items(), or a key type with its own ordering, is not checked for.)
 _CONVERTED_KEY = re.compile(r'[{,]"(?:-?(?:[0-9]|Infinity")|NaN"|true"|false"|null")')
 
 

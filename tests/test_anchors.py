@@ -24,7 +24,7 @@ from airlock.anchors import (
     read_anchors,
     verify_anchors,
 )
-from airlock.audit import AuditRecord, compute_hash, compute_mac, seal
+from airlock.audit import AuditRecord, ChainHead, compute_hash, compute_mac, seal
 from airlock.store.memory import MemoryStore
 from airlock.vault.stores.local import LocalStore
 from tests.approvals.helpers import Server, start_server
@@ -58,7 +58,7 @@ def objects(tmp_path: Path) -> LocalStore:
 
 def _append(store: MemoryStore, n: int, clock: Clock) -> None:
     for i in range(n):
-        def make(prev: AuditRecord | None, i: int = i) -> AuditRecord:
+        def make(prev: ChainHead | None, i: int = i) -> AuditRecord:
             return seal(prev, "decision", None, {"i": i}, KEY, at=clock().isoformat())
 
         store.append_audit(make)

@@ -100,6 +100,18 @@ ALLOWED = {"status": "allowed", "snapshots": []}
     ([("approved", {})], True),
     ([("something-new", {})], True),
     ([("action", {}), ("decision", {}), ("outcome", ALLOWED)], True),  # no verdict: not routine
+    # data of other shapes than the gate writes: synced (the facts are read without failing)
+    ([("action", {}), ("decision", {"risk": "read", "decision": "allow"}), ("outcome", ALLOWED)],
+     True),
+    ([("action", {}), ("decision", ALLOW | {"risk": ["read"]}), ("outcome", ALLOWED)], True),
+    ([("action", {}), ("decision", ALLOW | {"decision": {"verdict": "allow"}}),
+      ("outcome", ALLOWED)], True),  # snapshot_required must be False, not missing
+    ([("action", {}), ("decision", ALLOW), ("outcome", {"status": "allowed"})], False),
+    ([("action", {}), ("decision", ALLOW), ("outcome", ALLOWED | {"snapshots": {"s": 1}})], True),
+    ([("action", {}), ("action", {}), ("decision", ALLOW), ("outcome", ALLOWED),
+      ("decision", ALLOW), ("outcome", ALLOWED)], False),  # two calls in one group commit
+    ([("action", {}), ("decision", ALLOW), ("outcome", ALLOWED), ("held", {})], True),
+    ([("action", {})], True),  # nothing let through yet
 ])
 def test_only_routine_allowed_calls_skip_the_sync(records: list[tuple[str, dict[str, Any]]],
                                                   synced: bool) -> None:
@@ -148,6 +160,27 @@ def test_sqlite_commits_a_routine_call_unsynced_and_everything_else_synced(
     store.put_meta("k", "v", expected=None)  # every other write stays synced
     assert commits.levels == [1, 2, 2]
     assert verify_records(store.audit_records(), KEY).ok
+
+
+def test_a_read_leaves_the_sqlite_sync_level_alone(tmp_path: Path) -> None:
+    """Only a write chooses FULL or NORMAL: a read commits nothing, so the API proxy's token
+    read between two relaxed audit appends costs no `PRAGMA synchronous` either way."""
+    store = SqliteStore(tmp_path / "state.db")
+    statements: list[str] = []
+    try:
+        gate_over(store, Risk.READ).gate.submit(action("ls"), caller())  # relaxed: NORMAL
+        store._conn.set_trace_callback(statements.append)
+        assert store.get_token("tok_missing") is None
+        assert store.audit_head() is not None
+        assert not any("synchronous" in s for s in statements)
+        gate_over(store, Risk.READ).gate.submit(action("ls"), caller())  # still NORMAL
+        assert not any("synchronous" in s for s in statements)
+        store.put_meta("k", "v", expected=None)  # a synced write switches back to FULL
+        assert [s for s in statements if "synchronous" in s] == ["PRAGMA synchronous = FULL"]
+        assert store._conn.execute("PRAGMA synchronous").fetchone()[0] == 2
+    finally:
+        store._conn.set_trace_callback(None)
+        store.close()
 
 
 def test_a_crash_right_after_an_allowed_answer_loses_no_record(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from airlock.audit import AuditRecord, StoreAuditLog, verify_records
+from airlock.audit import AuditRecord, ChainHead, StoreAuditLog, verify_records
 from airlock.errors import StoreError
 from airlock.execute import Release
 from airlock.model import Action, Status
@@ -32,7 +32,7 @@ class CountingStore(MemoryStore):
         self.delay = delay
         self.broken = False
 
-    def append_audit_many(self, make: Callable[[AuditRecord | None], Sequence[AuditRecord]], *,
+    def append_audit_many(self, make: Callable[[ChainHead | None], Sequence[AuditRecord]], *,
                           approvals: Sequence[ApprovalRecord] = (), sync: bool = True
                           ) -> list[AuditRecord]:
         if self.broken:

@@ -17,16 +17,17 @@ therefore anchors the head in the vault, out of the agent's reach (anchors.py), 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import hmac
 import json
 import logging
 import os
+import re
 import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -40,6 +41,25 @@ GENESIS = "0" * 64
 _RECORD_KEYS = frozenset({"seq", "at", "kind", "action_id", "data", "prev", "hash", "mac"})
 
 
+class ChainHead(Protocol):
+    """What a record's successor needs of it: its place in the chain and its hash (a store
+    reads only these two columns of the head to append)."""
+
+    @property
+    def seq(self) -> int: ...
+
+    @property
+    def hash(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AuditHead:
+    """The head of the log as a store reads it to append: `ChainHead`, nothing more."""
+
+    seq: int
+    hash: str
+
+
 @dataclass(frozen=True, slots=True)
 class AuditRecord:
     seq: int
@@ -50,6 +70,15 @@ class AuditRecord:
     prev: str
     hash: str
     mac: str
+    # The canonical JSON of `data` that was hashed, when this record was just sealed from it,
+    # so the store writes those very bytes without serialising `data` again. Not an init field:
+    # a record made any other way — `dataclasses.replace` included — has None here, and
+    # `data_text()` serialises its data.
+    data_json: str | None = field(default=None, init=False, compare=False, repr=False)
+
+    def data_text(self) -> str:
+        """The data column as stored: the canonical JSON of `data`."""
+        return self.data_json if self.data_json is not None else canonical_json(self.data)
 
     def body(self) -> dict[str, Any]:
         return {"seq": self.seq, "at": self.at, "kind": self.kind, "action_id": self.action_id,
@@ -75,12 +104,16 @@ def compute_hash(body: Mapping[str, Any]) -> str:
 
 
 def compute_mac(key: bytes, record_hash: str) -> str:
-    return hmac.new(key, record_hash.encode("ascii"), hashlib.sha256).hexdigest()
+    # hmac.digest: the one-shot (C) form of hmac.new(...).digest(), the same bytes, faster.
+    return hmac.digest(key, record_hash.encode("ascii"), "sha256").hex()
 
 
-def seal(prev: AuditRecord | None, kind: str, action_id: str | None, data: Mapping[str, Any],
+def seal(prev: ChainHead | None, kind: str, action_id: str | None, data: Mapping[str, Any],
          key: bytes, at: str | None = None) -> AuditRecord:
-    """The record that follows `prev` (None for the first record)."""
+    """The record that follows `prev` (None for the first record).
+
+    The reference sealing: the audit log seals the data it froze in `_Entry.of` without
+    serialising it again (`_Entry.seal`), and must give byte for byte what this gives."""
     # Round-trip through JSON so what is hashed is exactly what is stored and exported.
     clean = json.loads(canonical_json(dict(data)))
     body = {"seq": (prev.seq + 1) if prev else 1, "at": at or utcnow().isoformat(),
@@ -177,45 +210,100 @@ def needs_sync(entries: Sequence[_Entry]) -> bool:
     never has a hole. Everything else is synced: a hold, a deny, an approval used, a backup, an
     error, a deferral, anything destructive or that airlock runs itself, and any record this
     function does not recognise (the safe side)."""
-    outcome_allowed = False
+    lets_through = False
     for entry in entries:
-        if entry.kind not in ROUTINE_KINDS:
+        if not entry.routine:
             return True
-        if entry.kind == "action":
-            continue
-        data = json.loads(entry.data)
-        if entry.kind == "decision":
-            decision = data.get("decision") or {}
-            if (decision.get("verdict") != "allow" or decision.get("snapshot_required") is not False
-                    or data.get("risk") not in _ROUTINE_RISKS):
-                return True
-        elif data.get("status") != "allowed" or data.get("snapshots"):
-            return True
-        else:
-            outcome_allowed = True
-    return not outcome_allowed
+        lets_through = lets_through or entry.lets_through
+    return not lets_through
+
+
+def _routine_facts(kind: str, data: Mapping[str, Any]) -> tuple[bool, bool]:
+    """(routine, lets_through) of one record, for `needs_sync`: whether it may be committed
+    unsynced, and whether it is the outcome that let a call through. Anything unexpected in
+    the data — a value of another type than the gate writes — is not routine (synced)."""
+    if kind not in ROUTINE_KINDS:
+        return False, False
+    if kind == "action":
+        return True, False
+    if kind == "decision":
+        decision = data.get("decision")
+        risk = data.get("risk")
+        routine = (isinstance(decision, dict) and decision.get("verdict") == "allow"
+                   and decision.get("snapshot_required") is False
+                   and isinstance(risk, str) and risk in _ROUTINE_RISKS)
+        return routine, False
+    allowed = data.get("status") == "allowed" and not data.get("snapshots")  # an outcome
+    return allowed, allowed
+
+
+# A key of the canonical text that a non-string key became (a number, true, false, null): only
+# then can sorting the parsed data again reorder it (2 < 10, but "10" < "2"). A string key that
+# merely looks like one only costs the full check. (The gate records plain dicts: a dict
+# subclass with its own items(), or a key type with its own ordering, is not checked for.)
+_CONVERTED_KEY = re.compile(r'[{,]"(?:-?(?:[0-9]|Infinity")|NaN"|true"|false"|null")')
+
+
+def _freeze(data: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The canonical JSON of `data` and the value it parses to, such that the one is the
+    canonical JSON of the other — what `seal` hashes, whose `json.loads(canonical_json(...))`
+    round trip this is. One serialisation and one parse, and one more of each only when a
+    non-string key may have been reordered."""
+    text = canonical_json(dict(data))
+    value: dict[str, Any] = json.loads(text)
+    if _CONVERTED_KEY.search(text) is not None:
+        again = canonical_json(value)
+        if again != text:
+            text, value = again, json.loads(again)
+    return text, value
 
 
 @dataclass(frozen=True, slots=True)
 class _Entry:
     """A record not yet sealed: sealing needs its predecessor, known only when it is written.
-    The data is frozen as canonical JSON now (what is hashed is what was recorded), and so is
-    the time it happened."""
+    The data is frozen as canonical JSON now (what is hashed is what was recorded), with the
+    value it parses to and what `needs_sync` needs to know of it; and so is the time it
+    happened."""
 
     kind: str
     action_id: str | None
-    data: str
+    data: str  # canonical JSON; canonical_json(value) == data
     at: str
+    value: dict[str, Any]
+    routine: bool
+    lets_through: bool
 
     @classmethod
     def of(cls, kind: str, action_id: str | None, data: Mapping[str, Any]) -> _Entry:
-        return cls(kind, action_id, canonical_json(dict(data)), utcnow().isoformat())
+        text, value = _freeze(data)
+        routine, lets_through = _routine_facts(kind, value)
+        return cls(kind, action_id, text, utcnow().isoformat(), value, routine, lets_through)
 
-    def seal(self, prev: AuditRecord | None, key: bytes) -> AuditRecord:
-        return seal(prev, self.kind, self.action_id, json.loads(self.data), key, self.at)
+    def seal(self, prev: ChainHead | None, key: bytes) -> AuditRecord:
+        """`seal(prev, kind, action_id, json.loads(data), key, at)`, byte for byte, with the
+        data spliced into the body's canonical JSON as it was frozen, not serialised again."""
+        seq = (prev.seq + 1) if prev else 1
+        prev_hash = prev.hash if prev else GENESIS
+        if not (isinstance(self.kind, str) and isinstance(self.at, str)
+                and isinstance(prev_hash, str) and type(seq) is int
+                and (self.action_id is None or isinstance(self.action_id, str))):
+            return seal(prev, self.kind, self.action_id, self.value, key, self.at)
+        # canonical_json of the body: keys sorted, no spaces, strings as json.dumps writes them
+        # with ensure_ascii=False (encode_basestring is that very encoder).
+        body = "".join((
+            '{"action_id":', "null" if self.action_id is None else encode_basestring(self.action_id),
+            ',"at":', encode_basestring(self.at), ',"data":', self.data,
+            ',"kind":', encode_basestring(self.kind), ',"prev":', encode_basestring(prev_hash),
+            ',"seq":', int.__repr__(seq), "}"))
+        digest = sha256_hex(body)
+        record = AuditRecord(seq=seq, at=self.at, kind=self.kind, action_id=self.action_id,
+                             data=self.value, prev=prev_hash, hash=digest,
+                             mac=compute_mac(key, digest))
+        object.__setattr__(record, "data_json", self.data)  # frozen: set once, here
+        return record
 
 
-def _seal_all(entries: Sequence[_Entry], prev: AuditRecord | None,
+def _seal_all(entries: Sequence[_Entry], prev: ChainHead | None,
               key: bytes) -> list[AuditRecord]:
     records: list[AuditRecord] = []
     for entry in entries:
@@ -339,7 +427,7 @@ def key_from_secret(text: str) -> bytes:
 
 
 class _Appender(Protocol):
-    def append_audit_many(self, make: Callable[[AuditRecord | None], Sequence[AuditRecord]], *,
+    def append_audit_many(self, make: Callable[[ChainHead | None], Sequence[AuditRecord]], *,
                           approvals: Sequence[ApprovalRecord] = (), sync: bool = True
                           ) -> list[AuditRecord]: ...
 

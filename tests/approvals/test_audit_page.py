@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from airlock.audit import AuditRecord, seal, verify_records
+from airlock.audit import AuditRecord, ChainHead, seal, verify_records
 from airlock.console import auditview
 from airlock.console.auditview import AuditFilter, read_page
 from airlock.store.memory import MemoryStore
@@ -40,7 +40,7 @@ def log_of(count: int) -> CountingStore:
                 else {"principal": "agent" if n % 2 else "bot", "content": {"command": f"ls {n}"}})
         at = (T0 + timedelta(minutes=n)).isoformat()
 
-        def make(prev: AuditRecord | None, kind: str = kind, data: dict[str, Any] = data,
+        def make(prev: ChainHead | None, kind: str = kind, data: dict[str, Any] = data,
                  n: int = n, at: str = at) -> AuditRecord:
             return seal(prev, kind, f"act_{n}", data, b"k" * 32, at=at)
 

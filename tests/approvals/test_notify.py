@@ -374,7 +374,7 @@ format = "slack"
 def test_the_feed_passes_records_it_does_not_announce_without_reading_them() -> None:
     """A busy front writes thousands of records a poll; the feed reads only the kinds it
     announces, and its cursor moves past the rest (it does not read them again next time)."""
-    from airlock.audit import AuditRecord, seal
+    from airlock.audit import AuditRecord, ChainHead, seal
     from airlock.notify import FEED_BATCH, FEED_CURSOR, EventFeed
 
     class Counting(MemoryStore):
@@ -390,7 +390,7 @@ def test_the_feed_passes_records_it_does_not_announce_without_reading_them() -> 
     feed = EventFeed(store, make_config(), clock=lambda: T0)
     feed.begin()
     key = b"k" * 32
-    def action(n: int) -> Callable[[AuditRecord | None], AuditRecord]:
+    def action(n: int) -> Callable[[ChainHead | None], AuditRecord]:
         return lambda prev: seal(prev, "action", f"act_{n}", {"n": n}, key)
 
     for n in range(FEED_BATCH * 3):

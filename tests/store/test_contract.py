@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from airlock.audit import AuditRecord, seal, verify_records
+from airlock.audit import AuditRecord, ChainHead, seal, verify_records
 from airlock.errors import StoreError
 from airlock.model import PrincipalKind, Risk, Scope
 from airlock.store import (
@@ -372,10 +372,25 @@ def test_concurrent_appends_never_fork_the_chain(store: Store) -> None:
     assert verify_records(read, KEY).ok
 
 
+def test_an_append_is_given_the_heads_place_and_hash(store: Store) -> None:
+    seen: list[ChainHead | None] = []
+
+    def make(prev: ChainHead | None) -> AuditRecord:
+        seen.append(prev)
+        return seal(prev, "action", "act_1", {"n": len(seen)}, KEY)
+
+    first = store.append_audit(make)
+    second = store.append_audit(make)
+    assert seen[0] is None
+    assert seen[1] is not None and (seen[1].seq, seen[1].hash) == (first.seq, first.hash)
+    assert (second.seq, second.prev) == (2, first.hash)
+    assert verify_records(store.audit_records(), KEY).ok
+
+
 def test_failed_append_leaves_no_record(store: Store) -> None:
     append(store, "action", {"n": 1})
 
-    def broken(prev: AuditRecord | None) -> AuditRecord:
+    def broken(prev: ChainHead | None) -> AuditRecord:
         raise RuntimeError("sealing failed")
 
     with pytest.raises(RuntimeError):
@@ -499,7 +514,7 @@ def test_a_healthy_store_checks_clean(store: Store) -> None:
 
 
 def test_an_audit_append_adds_its_approvals_in_the_same_transaction(store: Store) -> None:
-    def broken(prev: AuditRecord | None) -> list[AuditRecord]:
+    def broken(prev: ChainHead | None) -> list[AuditRecord]:
         raise RuntimeError("sealing failed")
 
     with pytest.raises((RuntimeError, StoreError)):
@@ -514,7 +529,7 @@ def test_an_audit_append_adds_its_approvals_in_the_same_transaction(store: Store
 
 def test_an_unsynced_append_is_read_back_and_made_durable_by_sync(store: Store) -> None:
     for n in range(3):
-        def make(prev: AuditRecord | None, n: int = n) -> list[AuditRecord]:
+        def make(prev: ChainHead | None, n: int = n) -> list[AuditRecord]:
             return [seal(prev, "action", f"a{n}", {}, KEY)]
 
         store.append_audit_many(make, sync=n == 1)

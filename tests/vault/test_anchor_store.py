@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from airlock.anchors import AnchorWriter, read_anchors, verify_anchors
-from airlock.audit import AuditRecord, seal
+from airlock.audit import AuditRecord, ChainHead, seal
 from airlock.store.memory import MemoryStore
 from airlock.vault.stores.s3 import S3Store
 
@@ -17,7 +17,7 @@ KEY = b"k" * 32
 def test_anchors_in_s3_are_locked_in_compliance_mode(s3: Any, s3_bucket: str) -> None:
     store = MemoryStore()
     for i in range(3):
-        def make(prev: AuditRecord | None, i: int = i) -> AuditRecord:
+        def make(prev: ChainHead | None, i: int = i) -> AuditRecord:
             return seal(prev, "decision", None, {"i": i}, KEY)
 
         store.append_audit(make)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from airlock.audit import AuditRecord
+from airlock.audit import AuditRecord, ChainHead
 from airlock.errors import ConfigError
 from airlock.store.records import (
     ApprovalRecord,
@@ -108,11 +108,11 @@ class Store(Protocol):
         ...
 
     # audit
-    def append_audit(self, make: Callable[[AuditRecord | None], AuditRecord]) -> AuditRecord:
+    def append_audit(self, make: Callable[[ChainHead | None], AuditRecord]) -> AuditRecord:
         """Append `make(head)` atomically: no other record can slip between reading the head
         and writing its successor, even from another process or replica."""
         ...
-    def append_audit_many(self, make: Callable[[AuditRecord | None], Sequence[AuditRecord]], *,
+    def append_audit_many(self, make: Callable[[ChainHead | None], Sequence[AuditRecord]], *,
                           approvals: Sequence[ApprovalRecord] = (), sync: bool = True
                           ) -> list[AuditRecord]:
         """Append the records `make(head)` returns (each following the one before it) and add

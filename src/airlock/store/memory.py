@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import replace
 
-from airlock.audit import AuditRecord
+from airlock.audit import AuditRecord, ChainHead
 from airlock.store.records import (
     ApprovalRecord,
     ApprovalStatus,
@@ -137,10 +137,10 @@ class MemoryStore:
             self.outbox[item.id] = item
             return True
 
-    def append_audit(self, make: Callable[[AuditRecord | None], AuditRecord]) -> AuditRecord:
+    def append_audit(self, make: Callable[[ChainHead | None], AuditRecord]) -> AuditRecord:
         return self.append_audit_many(lambda prev: [make(prev)])[0]
 
-    def append_audit_many(self, make: Callable[[AuditRecord | None], Sequence[AuditRecord]], *,
+    def append_audit_many(self, make: Callable[[ChainHead | None], Sequence[AuditRecord]], *,
                           approvals: Sequence[ApprovalRecord] = (), sync: bool = True
                           ) -> list[AuditRecord]:
         with self._lock:

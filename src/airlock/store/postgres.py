@@ -9,7 +9,7 @@ and DELETE by trigger. Rows are written as text, not jsonb: the audit hash cover
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -45,6 +45,9 @@ class _QmarkCursor:
 
     def execute(self, sql: str, params: Any = ()) -> Any:
         return self._cur.execute(sql.replace("%", "%%").replace("?", "%s"), params)
+
+    def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> Any:
+        return self._cur.executemany(sql.replace("%", "%%").replace("?", "%s"), params)
 
     def fetchone(self) -> Any:
         return self._cur.fetchone()

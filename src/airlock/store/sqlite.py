@@ -141,8 +141,10 @@ class SqliteStore(SqlStore):
         # the console and `audit verify` read often.
         # Durability per commit (WAL): FULL syncs the log at commit; NORMAL writes the commit
         # to the log (the OS has it: a killed process loses nothing) and syncs it later — at
-        # the next FULL commit, which syncs the whole log, or at a checkpoint.
-        level = "FULL" if sync or read else "NORMAL"
+        # the next FULL commit, which syncs the whole log, or at a checkpoint. A read commits
+        # nothing, so it leaves the level as the last write set it (switching it costs a
+        # statement each way on the hot path: a token read, then a relaxed audit append).
+        level = self._synchronous if read else "FULL" if sync else "NORMAL"
         with self._lock:
             self._refuse_if_broken()
             problem = self._file.problem() if self._file is not None else ""

@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from airlock.audit import AuditRecord
+from airlock.audit import AuditHead, AuditRecord, ChainHead
 from airlock.errors import StoreError
 from airlock.model import PrincipalKind, utcnow
 from airlock.redact import redact_text
@@ -108,6 +108,7 @@ class Cursor(Protocol):
     @property
     def rowcount(self) -> int: ...
     def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
+    def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> Any: ...
     def fetchone(self) -> Any: ...
     def fetchall(self) -> list[Any]: ...
 
@@ -453,10 +454,10 @@ class SqlStore(ABC):
 
     # ---- audit ------------------------------------------------------------------------------
 
-    def append_audit(self, make: Callable[[AuditRecord | None], AuditRecord]) -> AuditRecord:
+    def append_audit(self, make: Callable[[ChainHead | None], AuditRecord]) -> AuditRecord:
         return self.append_audit_many(lambda prev: [make(prev)])[0]
 
-    def append_audit_many(self, make: Callable[[AuditRecord | None], Sequence[AuditRecord]], *,
+    def append_audit_many(self, make: Callable[[ChainHead | None], Sequence[AuditRecord]], *,
                           approvals: Sequence[ApprovalRecord] = (), sync: bool = True
                           ) -> list[AuditRecord]:
         # One transaction (one commit, at most one fsync) for records that belong together: the
@@ -465,18 +466,16 @@ class SqlStore(ABC):
         with self._transaction(lock_audit=True, sync=sync or bool(approvals)) as cur:
             for approval in approvals:
                 _insert_approval(cur, approval)
-            cur.execute("SELECT seq, at, kind, action_id, data, prev, hash, mac FROM audit "
-                        "ORDER BY seq DESC LIMIT 1")
+            # The chain needs only the head's place and hash: its data is not read (or parsed).
+            cur.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
             row = cur.fetchone()
-            records = list(make(_audit(row) if row else None))
-            for record in records:
-                cur.execute(
-                    "INSERT INTO audit (seq, at, kind, action_id, data, prev, hash, mac) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (record.seq, record.at, record.kind, record.action_id,
-                     json.dumps(record.data, sort_keys=True, separators=(",", ":"),
-                                ensure_ascii=False),
-                     record.prev, record.hash, record.mac))
+            records = list(make(AuditHead(int(row[0]), row[1]) if row else None))
+            # data_text(): the canonical JSON the record's hash covers, as it was sealed.
+            cur.executemany(
+                "INSERT INTO audit (seq, at, kind, action_id, data, prev, hash, mac) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(record.seq, record.at, record.kind, record.action_id, record.data_text(),
+                  record.prev, record.hash, record.mac) for record in records])
         return records
 
     def audit_head(self) -> AuditRecord | None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from airlock.audit import verify_records
 from airlock.classify import KindDispatch
 from airlock.gate import Judge
@@ -186,3 +188,26 @@ def test_submit_kept_answers_only_a_kept_read_and_records_it_like_submit() -> No
     t.gate.judge.verdicts = None
     assert t.gate.submit_kept(post(ME), AGENT) is None
     assert len(t.audit.records) == 6
+
+
+def test_a_kept_reads_records_show_the_same_redacted_content_worked_out_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import airlock.gate
+    from airlock.redact import redact as real
+
+    t, _counting, _clock, _ = make()
+    calls: list[object] = []
+
+    def counting(value: object) -> object:
+        calls.append(value)
+        return real(value)
+
+    monkeypatch.setattr(airlock.gate, "redact", counting)
+    secret_url = RAILWAY + "?api_key=hunter2hunter2"
+    t.gate.submit(post(ME, url=secret_url), AGENT)
+    for _ in range(3):
+        assert t.gate.submit_kept(post(ME, url=secret_url), AGENT) is not None
+    contents = [r.data["content"] for r in t.audit.records if r.kind == "action"]
+    assert len(contents) == 4 and all(c == contents[0] for c in contents)
+    assert "hunter2hunter2" not in json.dumps(contents)  # redacted, every time
+    assert len(calls) == 2  # the first submission, and the first reuse; not every reuse

@@ -83,6 +83,9 @@ class Evaluation:
     decision: Decision
     errors: tuple[str, ...] = field(default=())
     cached: bool = False  # the verdict kept for the same read (verdicts.py), not judged again
+    # For a kept verdict: what its records show of the (same) content, worked out once and
+    # shared by every reuse — the redacted content costs more than the rest of a kept read.
+    shown: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -329,7 +332,7 @@ class Gate:
             await asyncio.sleep(min(WAIT_POLL_SECONDS, left))
 
     def _submit(self, action: Action, caller: Caller, kept: Evaluation | None) -> Outcome:
-        self.audit.record("action", action.id, _action_record(action, caller))
+        self.audit.record("action", action.id, _action_record(action, caller, kept))
 
         ev = kept or self.evaluate(action, caller)
         for error in ev.errors:
@@ -473,10 +476,17 @@ def _backup_note(plan: SafetyPlan, snapshots: tuple[str, ...],
     return f"ran without a backup of {gaps}{accepted}"
 
 
-def _action_record(action: Action, caller: Caller) -> dict[str, Any]:
+def _action_record(action: Action, caller: Caller,
+                   kept: Evaluation | None = None) -> dict[str, Any]:
+    shown = kept.shown if kept is not None else None
+    content = shown.get("content") if shown is not None else None
+    if content is None:
+        content = redact(action.content())
+        if shown is not None:  # the kept read's content is this one's (verdicts.py's key)
+            shown["content"] = content
     record = {"principal": action.principal, "principal_kind": caller.principal.kind.value,
               "token": caller.token_id, "front": action.front, "kind": action.kind.value,
-              "content": redact(action.content()), "context": action.context.canonical(),
+              "content": content, "context": action.context.canonical(),
               "received_at": action.received_at.isoformat()}
     if action.stated is not None:  # the agent's own words, kept (redacted) beside the action
         record["agent_says"] = redact(action.stated.to_json())

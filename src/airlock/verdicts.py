@@ -97,8 +97,9 @@ class VerdictCache:
                 until = min(until, scope.expires_at)
         if now >= until:
             return False
+        kept = replace(evaluation, shown={})  # each reuse shares what its records show
         with self._lock:
-            self._items[key] = _Kept(evaluation, until)
+            self._items[key] = _Kept(kept, until)
             self._items.move_to_end(key)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)

@@ -10,7 +10,7 @@ Each endpoint has its own gate: the same classifier, policy, approvals, vault an
 every front, and a resolver that knows where that endpoint's targets live (placing.py).
 With a local store (SQLite), a read whose allow the verdict cache keeps is authenticated and
 submitted on the event loop itself (`Gate.submit_kept`: three audit records, an unsynced
-commit); everything else — and every call when the store is over the network — runs on the
+commit, shared by the kept reads of one turn of the loop); everything else — and every call when the store is over the network — runs on the
 proxy's worker threads (one hop a call). Bytes go to the upstream through airlock's own
 keep-alive client (upstream/client.py).
 Any failure inside airlock is answered with an error, never by forwarding.
@@ -19,6 +19,7 @@ Any failure inside airlock is answered with an error, never by forwarding.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import tempfile
@@ -133,6 +134,8 @@ class ApiProxyApp:
         self._workers = ThreadPoolExecutor(_WORKERS, thread_name_prefix="airlock-apiproxy-gate")
         self.on_loop = is_local(runtime.store)
         self.tokens = TokenLookup(runtime.store)
+        # Kept reads waiting for the end of this turn of the loop (_submit_kept).
+        self._kept: list[tuple[Endpoint, Action, Caller, asyncio.Future[Outcome | None]]] = []
         self.endpoints = {name: self._endpoint(resource)
                           for name, resource in runtime.config.resources.items()
                           if resource.kind == "api"}
@@ -262,7 +265,7 @@ class ApiProxyApp:
                 # hop (most of a call's cost under load was the hop: GIL hand-offs between the
                 # loop and the workers); anything else is judged in full on a worker.
                 caller, canonical, action = prepare()
-                kept = endpoint.gate.submit_kept(action, caller)
+                kept = await self._submit_kept(endpoint, action, caller)
                 outcome = kept if kept is not None else \
                     await self._in_worker(lambda: endpoint.gate.submit(action, caller))
             else:  # every store read over the network: one trip to a worker for all of it
@@ -287,6 +290,40 @@ class ApiProxyApp:
                                                          console_url=self.console_url, due_at=due))
             return
         await self._forward(endpoint, method, canonical, headers, body, style, send)
+
+    async def _submit_kept(self, endpoint: Endpoint, action: Action,
+                           caller: Caller) -> Outcome | None:
+        """`Gate.submit_kept`, batched: the kept reads that reach this point in one turn of the
+        event loop are submitted together at its end, inside one `audit.group()` (each
+        submission's own group nests in it), so their records take one transaction instead of
+        one each. Each call's answer waits for that commit, as it waits for its own."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Outcome | None] = loop.create_future()
+        self._kept.append((endpoint, action, caller, future))
+        if len(self._kept) == 1:
+            loop.call_soon(self._submit_kept_batch)
+        return await future
+
+    def _submit_kept_batch(self) -> None:
+        batch, self._kept = self._kept, []
+        outcomes: list[Outcome | None] = []
+        try:
+            with contextlib.ExitStack() as groups:
+                # (every endpoint's gate writes to the runtime's one log; grouped per log anyway)
+                for audit in {id(e.gate.audit): e.gate.audit for e, *_ in batch}.values():
+                    groups.enter_context(audit.group())
+                for endpoint, action, caller, _ in batch:
+                    outcomes.append(endpoint.gate.submit_kept(action, caller))
+        except BaseException as exc:  # their records were not written: nothing of it passes
+            log.exception("the audit records of %d kept reads could not be written", len(batch))
+            for *_, future in batch:
+                if not future.done():
+                    future.set_exception(exc if isinstance(exc, Exception)
+                                         else RuntimeError(repr(exc)))
+            return
+        for (*_, future), outcome in zip(batch, outcomes, strict=True):
+            if not future.done():  # (a caller that went away was cancelled)
+                future.set_result(outcome)
 
     def _authenticate(self, endpoint: Endpoint, method: str, rest: str, query: str,
                       headers: list[tuple[str, str]], body: _Body,

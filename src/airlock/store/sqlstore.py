@@ -8,6 +8,7 @@ beside the columns that are searched on, and updated by compare-and-set on `vers
 from __future__ import annotations
 
 import json
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -103,6 +104,8 @@ SCHEMA = (
         data TEXT NOT NULL, prev TEXT NOT NULL, hash TEXT NOT NULL, mac TEXT NOT NULL)""",
 )
 
+
+_TOKEN_WRITES = threading.Lock()
 
 class Cursor(Protocol):
     @property
@@ -230,15 +233,20 @@ class SqlStore(ABC):
     # ---- tokens -----------------------------------------------------------------------------
 
     # Token writes by this process, counted after each commits (tokens_version: a reader that
-    # saw the old count re-reads after the change, never before it).
+    # saw the old count re-reads after the change, never before it). Counted under a lock: two
+    # writes counted as one could leave a record read between them kept as current.
     _token_writes = 0
+
+    def _counted_token_write(self) -> None:
+        with _TOKEN_WRITES:
+            self._token_writes += 1
 
     def tokens_version(self) -> object | None:
         return None  # over a network nothing is cheaper than the read itself (SqliteStore: yes)
 
     def add_token(self, token: TokenRecord) -> None:
         self._add_token(token)
-        self._token_writes += 1
+        self._counted_token_write()
 
     def _add_token(self, token: TokenRecord) -> None:
         with self._transaction() as cur:
@@ -271,7 +279,7 @@ class SqlStore(ABC):
                 cur.execute("SELECT revoked_at FROM tokens WHERE id = ?", (token_id,))
                 row = cur.fetchone()
         finally:
-            self._token_writes += 1  # even a failed commit: a reader re-reads, which is safe
+            self._counted_token_write()  # even a failed commit: a reader re-reads: safe
         return row is not None and row[0] == at
 
     # ---- AWS access keys --------------------------------------------------------------------

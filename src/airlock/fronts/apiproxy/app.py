@@ -10,9 +10,9 @@ Each endpoint has its own gate: the same classifier, policy, approvals, vault an
 every front, and a resolver that knows where that endpoint's targets live (placing.py).
 With a local store (SQLite), a read whose allow the verdict cache keeps is authenticated and
 submitted on the event loop itself (`Gate.submit_kept`: three audit records, an unsynced
-commit, shared by the kept reads of one turn of the loop); everything else — and every call when the store is over the network — runs on the
-proxy's worker threads (one hop a call). Bytes go to the upstream through airlock's own
-keep-alive client (upstream/client.py).
+commit, shared by the kept reads of one turn of the loop); everything else — and every call
+when the store is over the network — runs on the proxy's worker threads (one hop a call).
+Bytes go to the upstream through airlock's own keep-alive client (upstream/client.py).
 Any failure inside airlock is answered with an error, never by forwarding.
 """
 

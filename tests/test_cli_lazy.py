@@ -6,11 +6,13 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 
 from airlock.cli import COMMAND_MODULES, command_named, load_all
 from airlock.cli.app import app
+from airlock.hookline import HookLine, hook_line
 
 
 def _registered() -> dict[str, set[str]]:
@@ -82,3 +84,36 @@ def test_version_needs_no_command_module() -> None:
     code, modules = _modules_after("--version")
     assert code == 0
     assert not {m for m in modules if m.startswith("airlock.cli.") and m.endswith("_cmd")}
+
+
+@pytest.mark.parametrize(("argv", "expected"), [
+    (["hook", "claude"], HookLine("claude")),
+    (["--config", "a.toml", "hook", "cursor", "--state-dir", "/s"],
+     HookLine("cursor", "a.toml", Path("/s"))),
+    (["-c", "a.toml", "hook", "codex"], HookLine("codex", "a.toml")),
+    (["hook", "--help"], None),  # a value that looks like an option: the command line explains
+    (["hook"], None),
+    (["--state-dir", "/s", "hook", "claude"], None),  # --state-dir belongs after the harness
+    (["hook", "claude", "--extra", "x"], None),
+    (["token", "list"], None),
+    (["--version"], None),
+    ([], None),
+])
+def test_a_hook_call_is_told_from_any_other_command_line(argv: list[str],
+                                                        expected: HookLine | None) -> None:
+    assert hook_line(argv) == expected
+
+
+def test_python_m_airlock_imports_the_hooks_only_for_a_hook_call() -> None:
+    # `python -m airlock`, as the hook client's fallback and many scripts run it: a command that
+    # is not a hook call does not import the hooks, and --version imports nothing but the CLI.
+    script = ("import runpy, sys\nsys.argv = ['airlock', *sys.argv[1:]]\ncode = 0\n"
+              "try:\n    runpy.run_module('airlock', run_name='__main__')\n"
+              "except SystemExit as exc:\n    code = exc.code or 0\n"
+              "print(code)\nprint(' '.join(m for m in sys.modules if m.startswith('airlock')))\n")
+    done = subprocess.run([sys.executable, "-c", script, "--version"], capture_output=True,
+                          text=True, timeout=120)
+    lines = done.stdout.strip().splitlines()
+    assert lines[-2] == "0", done.stderr
+    modules = set(lines[-1].split())
+    assert not {m for m in modules if m.startswith(("airlock.fronts", "airlock.config"))}, modules

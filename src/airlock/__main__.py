@@ -1,11 +1,14 @@
 import sys
 
-from airlock.fronts.hooks.inprocess import lean_main
+from airlock.hookline import hook_line
 
-# A hook's in-process fallback skips the command line's imports (inprocess.py).
-code = lean_main(sys.argv[1:])
-if code is not None:
-    sys.exit(code)
+# A hook's in-process fallback skips the command line's imports (fronts/hooks/inprocess.py), and
+# every other command skips the hooks' (hookline.py decides which it is, importing nothing).
+hook = hook_line(sys.argv[1:])
+if hook is not None:
+    from airlock.fronts.hooks.inprocess import lean_main
+
+    sys.exit(lean_main(hook))
 
 from airlock.cli import main  # noqa: E402
 

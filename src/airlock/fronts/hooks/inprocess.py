@@ -3,7 +3,8 @@
 The hook client falls back to `python -m airlock [--config PATH] hook HARNESS [--state-dir DIR]`
 when no daemon answers and none can be started. Importing the whole command line (typer, rich,
 every command, the console, the vault) cost about a second of that; `airlock/__main__.py` sends
-exactly that argument shape here (`lean_main`), which imports only what a verdict needs. Any other
+exactly that argument shape here (`lean_main`, recognised by airlock/hookline.py without
+importing anything), which imports only what a verdict needs. Any other
 shape (`--help`, an unknown option) goes through the command line as before.
 
 It fails closed like the command: a configuration that does not load, an exception, or a
@@ -15,7 +16,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -23,33 +24,14 @@ from airlock.fronts.hooks import HARNESSES
 from airlock.fronts.hooks.autostart import hook_config
 from airlock.fronts.hooks.base import Answer, Harness
 from airlock.fronts.hooks.messages import failed
+from airlock.hookline import HookLine
 
 DEADLINE_SECONDS = 20  # beyond [hooks] wait_seconds: a judgement that takes longer is blocked
 
 
-def lean_main(argv: Sequence[str]) -> int | None:
-    """Answer a hook call for `[--config PATH] hook HARNESS [--state-dir DIR]` and return the
-    exit code; None for any other command line (the full CLI handles it)."""
-    config_path: str | None = None
-    state_dir: Path | None = None
-    harness: str | None = None
-    args = list(argv)
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if i + 1 >= len(args) or args[i + 1].startswith("-"):
-            return None
-        if arg in ("--config", "-c") and harness is None and config_path is None:
-            config_path = args[i + 1]
-        elif arg == "hook" and harness is None:
-            harness = args[i + 1]
-        elif arg == "--state-dir" and harness is not None and state_dir is None:
-            state_dir = Path(args[i + 1])
-        else:
-            return None
-        i += 2
-    if harness is None:
-        return None
+def lean_main(line: HookLine) -> int:
+    """Answer the hook call `line` (airlock/hookline.py) and return the exit code."""
+    config_path, harness, state_dir = line.config_path, line.harness, line.state_dir
     from airlock.fronts.hooks.runner import MAX_PAYLOAD_BYTES
 
     logging.getLogger("airlock").addHandler(logging.NullHandler())

@@ -366,3 +366,23 @@ def test_wait_async_ends_when_the_waiter_leaves() -> None:
 
     waited = asyncio.run(t.gate.wait_async([held], 60, gone=gone))
     assert waited.statuses == (ApprovalStatus.PENDING,)
+
+
+def test_a_submission_uses_the_fronts_evaluation_of_that_very_action_only() -> None:
+    calls: list[str] = []
+    fixed = FixedClassifier(assessment(effect(Risk.READ)))
+
+    class Counting:
+        def classify(self, a: Any) -> Any:
+            calls.append(a.id)
+            return fixed.classify(a)
+
+    t = Twins(classifier=Counting())
+    who, first, second = caller(), action("SELECT 1"), action("SELECT 2")
+    looked = t.gate.evaluate(first, who)
+    assert t.gate.submit(first, who, looked).status is Status.EXECUTED
+    assert calls == [first.id]  # judged once
+    # Another action's evaluation, or the same action for another caller, is not used
+    t.gate.submit(second, who, looked)
+    t.gate.submit(first, caller(token_id="tok_other"), looked)
+    assert calls == [first.id, second.id, first.id]

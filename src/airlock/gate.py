@@ -225,8 +225,16 @@ class Gate:
     def evaluate(self, action: Action, caller: Caller) -> Evaluation:
         return self.judge.evaluate(action, caller)
 
-    def submit(self, action: Action, caller: Caller) -> Outcome:
-        return self._submitting(action, caller, None)
+    def submit(self, action: Action, caller: Caller,
+               evaluation: Evaluation | None = None) -> Outcome:
+        """Judge `action` and carry it through. `evaluation`: this gate's own evaluation of
+        this very action, made a moment before by a front that had to look first (the wire
+        proxy's rulings), so that it is not judged twice — and not judged differently the
+        second time; anything else is ignored and the action judged afresh."""
+        if evaluation is not None and (evaluation.action is not action
+                                       or evaluation.caller is not caller):
+            evaluation = None
+        return self._submitting(action, caller, evaluation)
 
     def submit_kept(self, action: Action, caller: Caller) -> Outcome | None:
         """`submit` for a read whose allow the verdict cache keeps for this caller, or None when
@@ -241,13 +249,13 @@ class Gate:
         return self._submitting(action, caller, kept)
 
     def _submitting(self, action: Action, caller: Caller,
-                    kept: Evaluation | None) -> Outcome:
+                    evaluation: Evaluation | None) -> Outcome:
         try:
             # One write transaction for the submission's records, committed before the outcome
             # is returned (so before any front answers or releases the action); a log that
             # cannot be written raises here, and the answer is no.
             with self.audit.group():
-                return self._submit(action, caller, kept)
+                return self._submit(action, caller, evaluation)
         except Exception as exc:  # the last line: whatever broke, the answer is no
             return self._failed(action, exc)
 
@@ -331,10 +339,10 @@ class Gate:
                 return waited
             await asyncio.sleep(min(WAIT_POLL_SECONDS, left))
 
-    def _submit(self, action: Action, caller: Caller, kept: Evaluation | None) -> Outcome:
-        self.audit.record("action", action.id, _action_record(action, caller, kept))
+    def _submit(self, action: Action, caller: Caller, made: Evaluation | None) -> Outcome:
+        self.audit.record("action", action.id, _action_record(action, caller, made))
 
-        ev = kept or self.evaluate(action, caller)
+        ev = made or self.evaluate(action, caller)
         for error in ev.errors:
             self.audit.record("error", action.id, {"step": error.split(":", 1)[0], "error": error})
         self.audit.record("decision", action.id, _decision_record(ev))

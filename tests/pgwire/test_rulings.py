@@ -104,3 +104,30 @@ def test_transaction_control_is_lent_to_the_relay_only_while_no_record_is_owed()
     journal.flush().result(timeout=10)
     assert lent() == {"BEGIN", "COMMIT", "SELECT 1"}
     journal.close()
+
+
+def test_a_first_statement_is_judged_once_and_its_records_follow_that_judgement() -> None:
+    # The rulings look first (evaluate) and then carry the statement through the gate (submit)
+    # with that same evaluation: judged once — a live row probe runs once — and never
+    # differently the second time.
+    from airlock.classify import KindDispatch
+    from airlock.model import Action, Assessment
+    from tests.factories import Twins
+
+    class Counting:
+        def __init__(self) -> None:
+            self.inner, self.calls = KindDispatch(), 0
+
+        def classify(self, action: Action) -> Assessment:
+            self.calls += 1
+            return self.inner.classify(action)
+
+    counting = Counting()
+    twins = Twins(classifier=counting)
+    journal = Journal(_Audit(), "app")  # type: ignore[arg-type]
+    rulings = Rulings(twins.gate, journal, ActionContext(environment="staging"), clock=lambda: T0)
+    caller = Caller(Principal("agent", PrincipalKind.AGENT), (Scope(),), token_id="tok_1")
+    assert rulings.decide(caller, "SELECT 1", True) is ALLOW
+    assert counting.calls == 1
+    assert twins.kinds() == ["action", "decision", "outcome"]
+    journal.close()

@@ -368,7 +368,7 @@ class Rulings:
         decision = ev.decision
         if decision.verdict is Verdict.ALLOW and not decision.snapshot_required:
             if runs:  # the full records of the gate, written before it runs
-                outcome = self.gate.submit(action, caller)
+                outcome = self.gate.submit(action, caller, ev)
                 if outcome.verdict is not Verdict.ALLOW:
                     return refusal_for(outcome)
             cached = Cached(ses.ALLOW, ev.assessment.risk is Risk.READ and ev.assessment.complete,
@@ -376,7 +376,7 @@ class Rulings:
             self._remember(token, sql, ev.assessment.fingerprint, cached)
             return cached.rule
         if decision.verdict is Verdict.DENY:
-            return refusal_for(self.gate.submit(action, caller))
+            return refusal_for(self.gate.submit(action, caller, ev))
         self._remember(token, sql, ev.assessment.fingerprint, Cached(ses.HEAVY, False))
         return ses.HEAVY
 

@@ -170,24 +170,33 @@ def test_a_broken_cache_judges_afresh() -> None:
     assert counting.calls == 2
 
 
-def test_submit_kept_answers_only_a_kept_read_and_records_it_like_submit() -> None:
+def test_a_kept_verdict_is_found_without_judging_and_submitted_like_any() -> None:
     t, counting, _clock, _ = make()
-    assert t.gate.submit_kept(post(ME), AGENT) is None  # nothing kept yet: nothing recorded
-    assert t.kinds() == [] and counting.calls == 0
+    assert t.judge.kept(post(ME), AGENT) is None  # nothing kept yet
     t.gate.submit(post(ME), AGENT)
     again = post(ME)
-    kept = t.gate.submit_kept(again, AGENT)
-    assert kept is not None and kept.status is Status.EXECUTED and kept.action_id == again.id
+    kept = t.judge.kept(again, AGENT)
+    assert kept is not None and kept.cached and kept.action is again and kept.routine
+    outcome = t.gate.submit(again, AGENT, kept)
+    assert outcome.status is Status.EXECUTED and outcome.action_id == again.id
     assert counting.calls == 1  # not judged again
     assert t.kinds() == ["action", "decision", "outcome"] * 2
     assert t.audit.records[-2].data["cached"] is True
     assert verify_records(t.audit.records, t.audit.key).ok
-    # A hold is never kept: it goes the whole way through submit
-    assert t.gate.submit_kept(post(DELETE), AGENT) is None
-    assert t.gate.submit_kept(post(ME), caller(token_id="tok_other")) is None
-    t.gate.judge.verdicts = None
-    assert t.gate.submit_kept(post(ME), AGENT) is None
-    assert len(t.audit.records) == 6
+    # A hold is never kept, nor is anything for another token, nor anything without a cache
+    t.gate.submit(post(DELETE), AGENT)
+    assert t.judge.kept(post(DELETE), AGENT) is None
+    assert t.judge.kept(post(ME), caller(token_id="tok_other")) is None
+    t.judge.verdicts = None
+    assert t.judge.kept(post(ME), AGENT) is None
+
+
+def test_only_an_allow_that_asks_for_no_backup_of_a_read_or_write_is_routine() -> None:
+    t, _counting, _clock, _ = make()
+    read = t.gate.evaluate(post(ME), AGENT)
+    held = t.gate.evaluate(post(DELETE), AGENT)
+    assert read.routine and not held.routine
+    assert held.decision.verdict is not Verdict.ALLOW
 
 
 def test_a_kept_reads_records_show_the_same_redacted_content_worked_out_once(
@@ -206,7 +215,10 @@ def test_a_kept_reads_records_show_the_same_redacted_content_worked_out_once(
     secret_url = RAILWAY + "?api_key=hunter2hunter2"
     t.gate.submit(post(ME, url=secret_url), AGENT)
     for _ in range(3):
-        assert t.gate.submit_kept(post(ME, url=secret_url), AGENT) is not None
+        again, same = post(ME, url=secret_url), caller(token_id="tok_a")  # equal, not identical
+        kept = t.judge.kept(again, same)
+        assert kept is not None and kept.caller is same  # rebound, so submit uses it
+        assert t.gate.submit(again, same, kept).status is Status.EXECUTED
     contents = [r.data["content"] for r in t.audit.records if r.kind == "action"]
     assert len(contents) == 4 and all(c == contents[0] for c in contents)
     assert "hunter2hunter2" not in json.dumps(contents)  # redacted, every time

@@ -87,6 +87,15 @@ class Evaluation:
     # shared by every reuse — the redacted content costs more than the rest of a kept read.
     shown: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
+    @property
+    def routine(self) -> bool:
+        """Submitted, it goes through with no human, no backup and no sync: an allow that asks
+        for no safety net, of an action that destroys nothing (read or write) — the records
+        `audit.needs_sync` lets commit unsynced. A front may finish such a submission where
+        blocking matters (the API proxy's event loop, with a local store)."""
+        return (self.decision.verdict is Verdict.ALLOW and not self.decision.snapshot_required
+                and self.assessment.risk in (Risk.READ, Risk.WRITE))
+
 
 @dataclass(frozen=True)
 class Waited:
@@ -235,18 +244,6 @@ class Gate:
                                        or evaluation.caller is not caller):
             evaluation = None
         return self._submitting(action, caller, evaluation)
-
-    def submit_kept(self, action: Action, caller: Caller) -> Outcome | None:
-        """`submit` for a read whose allow the verdict cache keeps for this caller, or None when
-        none is kept (then `submit` it). Such a submission classifies nothing, looks nothing up,
-        takes no backup and syncs nothing (`audit.needs_sync`): its cost is its three audit
-        records, committed to the local log — which is why the API proxy runs it on its event
-        loop when the store is local, rather than paying a thread hop per call. (The commit can
-        still wait for another thread's commit in progress.)"""
-        kept = self.judge.kept(action, caller)
-        if kept is None:
-            return None
-        return self._submitting(action, caller, kept)
 
     def _submitting(self, action: Action, caller: Caller,
                     evaluation: Evaluation | None) -> Outcome:

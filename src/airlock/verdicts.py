@@ -129,13 +129,13 @@ class VerdictCache:
 def evaluate_through(cache: VerdictCache, action: Action, caller: Caller, now: datetime,
                      judge: Callable[[], Evaluation]) -> Evaluation:
     """`judge()`'s evaluation of `action`, or the one kept for the same request, rebound to this
-    action (its id and time) and marked as reused."""
+    action (its id and time) and this caller (equal by the key) and marked as reused."""
     key = cache.key(action, caller)
     if key is None:
         return judge()
     kept = cache.get(key, now)
     if kept is not None:
-        return replace(kept, action=action, cached=True)
+        return replace(kept, action=action, caller=caller, cached=True)
     evaluation = judge()
     cache.put(key, evaluation, now)
     return evaluation
@@ -143,8 +143,8 @@ def evaluate_through(cache: VerdictCache, action: Action, caller: Caller, now: d
 
 def kept_evaluation(cache: VerdictCache, action: Action, caller: Caller,
                     now: datetime) -> Evaluation | None:
-    """The evaluation kept for the same request, rebound to this action, or None: nothing is
-    judged (the gate's bounded path, `Gate.submit_kept`)."""
+    """The evaluation kept for the same request, rebound to this action and caller, or None:
+    nothing is judged (`Judge.kept`: the API proxy looks there on its event loop)."""
     key = cache.key(action, caller)
     kept = cache.get(key, now) if key is not None else None
-    return replace(kept, action=action, cached=True) if kept is not None else None
+    return replace(kept, action=action, caller=caller, cached=True) if kept is not None else None

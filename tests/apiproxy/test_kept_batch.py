@@ -1,7 +1,8 @@
-"""Kept reads that reach the proxy in one turn of its event loop are submitted together, their
-audit records written in one transaction, and each answer waits for that commit; a commit that
-fails lets none of them through (app.py, `_submit_kept`). Driven through the ASGI application
-itself, so that several calls land in one turn for certain."""
+"""Routine calls (kept or judged on the event loop) that reach the proxy in one turn of its loop
+are submitted together, their audit records written in one transaction, and each answer waits
+for that commit; a commit that fails lets none of them through (app.py, `_submit_here`); and
+what is not routine goes to a worker with the evaluation already made. Driven through the ASGI
+application itself, so that several calls land in one turn for certain."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import asyncio
 import json
 from collections.abc import Callable, MutableMapping
 from typing import Any
+
+import pytest
 
 from airlock.errors import StoreError
 from airlock.fronts.apiproxy.app import ApiProxyApp
@@ -20,8 +23,9 @@ from tests.apiproxy.test_http_upstreams import CLUSTER
 PODS = "/cluster/api/v1/namespaces/shop/pods"
 
 
-async def _call(app: ApiProxyApp, token: str, path: str = PODS) -> tuple[int, dict[str, Any]]:
-    scope = {"type": "http", "method": "GET", "path": path, "raw_path": path.encode(),
+async def _call(app: ApiProxyApp, token: str, path: str = PODS,
+                method: str = "GET") -> tuple[int, dict[str, Any]]:
+    scope = {"type": "http", "method": method, "path": path, "raw_path": path.encode(),
              "query_string": b"", "headers": [(b"host", b"127.0.0.1"),
                                               (b"authorization", f"Bearer {token}".encode())]}
     sent: list[dict[str, Any]] = []
@@ -104,3 +108,33 @@ def test_a_batch_whose_records_cannot_be_written_lets_none_of_it_through(
     assert [status for status, _ in answers] == [500] * 3
     assert all("not forwarded" in body["reason"] for _, body in answers)
     assert len(upstream.seen) == 1  # only the first call, written and forwarded
+
+
+def test_calls_judged_afresh_share_a_transaction_and_a_hold_is_judged_once(
+        start_proxy: StartProxy, upstream: Upstream, monkeypatch: pytest.MonkeyPatch) -> None:
+    proxy = start_proxy(CLUSTER.format(upstream=upstream.url))
+    token = proxy.token("staging")
+    judged: list[str] = []
+    gate = proxy.runtime.judge  # the classifier every endpoint's judge shares
+    real = gate.classifier.classify
+
+    def counting(action: Any) -> Any:
+        judged.append(action.payload.url)
+        return real(action)
+
+    monkeypatch.setattr(gate.classifier, "classify", counting)
+
+    async def play(app: ApiProxyApp) -> list[tuple[int, dict[str, Any]]]:
+        counts = _appends(proxy.runtime)
+        # Three different reads, none kept yet: judged on the loop, recorded in one transaction
+        reads = await asyncio.gather(*(_call(app, token, f"/cluster/api/v1/namespaces/n{i}/pods")
+                                       for i in range(3)))
+        assert counts == [9]
+        held = await _call(app, token, "/cluster/api/v1/namespaces/shop", method="DELETE")
+        return [*reads, held]
+
+    answers = _run(proxy.runtime, play)
+    assert [status for status, _ in answers] == [200, 200, 200, 409]
+    assert answers[-1][1]["status"] == "held"
+    assert len(judged) == 4  # the hold too was judged once: on the loop, submitted on a worker
+    assert len(upstream.seen) == 3

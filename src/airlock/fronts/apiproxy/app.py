@@ -8,10 +8,12 @@
 
 Each endpoint has its own gate: the same classifier, policy, approvals, vault and audit log as
 every front, and a resolver that knows where that endpoint's targets live (placing.py).
-With a local store (SQLite), a read whose allow the verdict cache keeps is authenticated and
-submitted on the event loop itself (`Gate.submit_kept`: three audit records, an unsynced
-commit, shared by the kept reads of one turn of the loop); everything else — and every call
-when the store is over the network — runs on the proxy's worker threads (one hop a call).
+With a local store (SQLite), a call whose verdict is kept, or is cheap to judge (no network
+lookup to place it, a small body), is judged on the event loop itself; if the gate lets it
+through as routine (`Evaluation.routine`: three audit records, an unsynced commit, shared by
+the calls of one turn of the loop) it is submitted there too. Everything else — holds, denials,
+backups, and every call when the store is over the network — runs on the proxy's worker
+threads (one hop a call), with the evaluation already made.
 Bytes go to the upstream through airlock's own keep-alive client (upstream/client.py).
 Any failure inside airlock is answered with an error, never by forwarding.
 """
@@ -42,7 +44,7 @@ from airlock.fronts.apiproxy.placing import EndpointResolver
 from airlock.fronts.apiproxy.railway import RailwayLookup
 from airlock.fronts.apiproxy.settings import ApiProxySettings
 from airlock.fronts.context import action_context, front_action
-from airlock.gate import Gate, Judge
+from airlock.gate import Evaluation, Gate, Judge
 from airlock.inventory import Inventory
 from airlock.model import Action, ActionContext, Caller, Outcome, Verdict, utcnow
 from airlock.runtime import Runtime
@@ -69,6 +71,9 @@ _CHUNK = 64 * 1024
 # several), but each more thread contends for the GIL with the event loop: with 16, a call cost
 # ~25 % more CPU than with 1 or 2 (bench_apiproxy, tmpfs). Four keep a group commit.
 _WORKERS = 4
+# A call judged afresh on the event loop has a body no larger than this: the classifier's time
+# grows with the body, and the loop serves every other call meanwhile. Larger: on a worker.
+_JUDGED_ON_LOOP_BYTES = 16 * 1024
 # Never sent upstream from the agent's or the signer's headers: the client writes these itself.
 _FRAMING = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 _T = TypeVar("_T")
@@ -85,6 +90,7 @@ class Endpoint:
     # Worked out once from the configuration (a reload builds new endpoints), not per call:
     context: ActionContext  # where its calls run, as the gate sees them
     canonical_base: str  # its calls' canonical URLs start so (AWS: one per service, region)
+    judged_on_loop: bool = False  # placing its targets needs no network lookup (no Railway map)
 
     @property
     def provider(self) -> str:
@@ -134,8 +140,9 @@ class ApiProxyApp:
         self._workers = ThreadPoolExecutor(_WORKERS, thread_name_prefix="airlock-apiproxy-gate")
         self.on_loop = is_local(runtime.store)
         self.tokens = TokenLookup(runtime.store)
-        # Kept reads waiting for the end of this turn of the loop (_submit_kept).
-        self._kept: list[tuple[Endpoint, Action, Caller, asyncio.Future[Outcome | None]]] = []
+        # Routine calls waiting for the end of this turn of the loop (_submit_here).
+        self._here: list[tuple[Endpoint, Action, Caller, Evaluation,
+                               asyncio.Future[Outcome]]] = []
         self.endpoints = {name: self._endpoint(resource)
                           for name, resource in runtime.config.resources.items()
                           if resource.kind == "api"}
@@ -165,7 +172,8 @@ class ApiProxyApp:
                                  if proxied.one_environment else None)
         return Endpoint(resource, gate, self.settings.endpoint(resource.name),
                         tuple(wire.secret_forms(secrets)), context,
-                        canonical_base(resource) if resource.provider != "aws" else "")
+                        canonical_base(resource) if resource.provider != "aws" else "",
+                        judged_on_loop=railway is None)
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -261,13 +269,17 @@ class ApiProxyApp:
 
         try:
             if self.on_loop:
-                # A local store: a read whose allow is kept is submitted here, with no thread
-                # hop (most of a call's cost under load was the hop: GIL hand-offs between the
-                # loop and the workers); anything else is judged in full on a worker.
+                # A local store: a call judged here (kept, or cheap to judge) that the gate lets
+                # through as routine is submitted here too, with no thread hop (most of a call's
+                # cost under load was the hop: GIL hand-offs between the loop and the workers);
+                # anything else goes to a worker, with the evaluation made here if any.
                 caller, canonical, action = prepare()
-                kept = await self._submit_kept(endpoint, action, caller)
-                outcome = kept if kept is not None else \
-                    await self._in_worker(lambda: endpoint.gate.submit(action, caller))
+                ev = self._judged_here(endpoint, action, caller, body.size)
+                if ev is not None and ev.routine:
+                    outcome = await self._submit_here(endpoint, action, caller, ev)
+                else:
+                    outcome = await self._in_worker(
+                        lambda: endpoint.gate.submit(action, caller, ev))
             else:  # every store read over the network: one trip to a worker for all of it
                 outcome, canonical = await self._in_worker(judge)
         except AuthError as exc:
@@ -291,31 +303,45 @@ class ApiProxyApp:
             return
         await self._forward(endpoint, method, canonical, headers, body, style, send)
 
-    async def _submit_kept(self, endpoint: Endpoint, action: Action,
-                           caller: Caller) -> Outcome | None:
-        """`Gate.submit_kept`, batched: the kept reads that reach this point in one turn of the
-        event loop are submitted together at its end, inside one `audit.group()` (each
-        submission's own group nests in it), so their records take one transaction instead of
-        one each. Each call's answer waits for that commit, as it waits for its own."""
+    @staticmethod
+    def _judged_here(endpoint: Endpoint, action: Action, caller: Caller,
+                     size: int) -> Evaluation | None:
+        """The evaluation of a call, when it can be made on the event loop: the verdict kept for
+        it, or — where placement needs no network lookup and the body is small — a judgement
+        (CPU only, bounded by the body's size). None: judge it on a worker."""
+        kept = endpoint.gate.judge.kept(action, caller)
+        if kept is not None:
+            return kept
+        if endpoint.judged_on_loop and size <= _JUDGED_ON_LOOP_BYTES:
+            return endpoint.gate.evaluate(action, caller)
+        return None
+
+    async def _submit_here(self, endpoint: Endpoint, action: Action, caller: Caller,
+                           evaluation: Evaluation) -> Outcome:
+        """`Gate.submit` of a routine evaluation (`Evaluation.routine`: allowed, no backup, no
+        sync), batched: the calls that reach this point in one turn of the event loop are
+        submitted together at its end, inside one `audit.group()` (each submission's own group
+        nests in it), so their records take one transaction instead of one each. Each call's
+        answer waits for that commit, as it waits for its own."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[Outcome | None] = loop.create_future()
-        self._kept.append((endpoint, action, caller, future))
-        if len(self._kept) == 1:
-            loop.call_soon(self._submit_kept_batch)
+        future: asyncio.Future[Outcome] = loop.create_future()
+        self._here.append((endpoint, action, caller, evaluation, future))
+        if len(self._here) == 1:
+            loop.call_soon(self._submit_batch)
         return await future
 
-    def _submit_kept_batch(self) -> None:
-        batch, self._kept = self._kept, []
-        outcomes: list[Outcome | None] = []
+    def _submit_batch(self) -> None:
+        batch, self._here = self._here, []
+        outcomes: list[Outcome] = []
         try:
             with contextlib.ExitStack() as groups:
                 # (every endpoint's gate writes to the runtime's one log; grouped per log anyway)
                 for audit in {id(e.gate.audit): e.gate.audit for e, *_ in batch}.values():
                     groups.enter_context(audit.group())
-                for endpoint, action, caller, _ in batch:
-                    outcomes.append(endpoint.gate.submit_kept(action, caller))
+                for endpoint, action, caller, evaluation, _ in batch:
+                    outcomes.append(endpoint.gate.submit(action, caller, evaluation))
         except BaseException as exc:  # their records were not written: nothing of it passes
-            log.exception("the audit records of %d kept reads could not be written", len(batch))
+            log.exception("the audit records of %d calls could not be written", len(batch))
             for *_, future in batch:
                 if not future.done():
                     future.set_exception(exc if isinstance(exc, Exception)

@@ -324,6 +324,18 @@ def test_a_client_still_sending_when_told_goodbye_reads_the_farewell_and_is_not_
     run(binary, play)
 
 
+def test_stopping_tells_every_session_still_lent_that_it_ended(binary: Path) -> None:
+    # A connection ended while lent keeps its copies of the sockets until the relay says the
+    # session ended; a relay stopped first must say so for every session it still had.
+    async def play(r: relay.Relay) -> None:
+        sessions = [lend(r, [(1, SELECT, False)]) for _ in range(2)]
+        await r.stop(grace=0.1)
+        assert [s.closed for s in sessions] == ["airlock is stopping"] * 2
+        assert not r.sessions
+
+    run(binary, play)
+
+
 def test_a_killed_relay_ends_its_sessions_and_a_new_one_serves(binary: Path) -> None:
     async def play(r: relay.Relay) -> None:
         s = lend(r, [(1, SELECT, False)])

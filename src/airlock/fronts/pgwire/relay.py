@@ -120,6 +120,12 @@ class Relay:
         while self.sessions and self._sock is not None and loop.time() < deadline:
             await asyncio.sleep(0.02)
         self._drop_process()
+        # Sessions it did not report ended in time end now: their connections wait for word
+        # from the relay before closing their copies of the sockets (proxy.py, `end`).
+        sessions, self.sessions = self.sessions, {}
+        self._data.clear()
+        for lender in sessions.values():
+            lender.relay_closed("airlock is stopping")
 
     # ---- to the relay ---------------------------------------------------------------------------
 

@@ -136,7 +136,9 @@ class ApiProxyApp:
         self.clock = clock
         # Made on the event loop that serves (its connections belong to that loop); redirects
         # are the agent's business, not ours.
-        self.client = client or UpstreamClient(connect_timeout=10.0, read_timeout=120.0)
+        self.client = client or UpstreamClient(
+            connect_timeout=10.0, read_timeout=120.0,
+            max_per_host=settings.max_upstream_connections)
         self._workers = ThreadPoolExecutor(_WORKERS, thread_name_prefix="airlock-apiproxy-gate")
         self.on_loop = is_local(runtime.store)
         self.tokens = TokenLookup(runtime.store)

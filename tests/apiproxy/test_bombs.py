@@ -63,7 +63,8 @@ def compressing() -> Iterator[str]:
 
         def do_GET(self) -> None:
             _, encoding, what = self.path.split("/")[:3]
-            body = packed(encoding, what)
+            body = b"\x1f\x8b\x08\x00 not compressed" if what == "corrupt" \
+                else packed(encoding, what)
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Encoding", encoding)
@@ -127,3 +128,13 @@ def test_normal_compressed_answers_pass_byte_identical(start_proxy: StartProxy,
         assert answer.status_code == 200
         assert "content-encoding" not in answer.headers
         assert answer.content == BODIES[what]
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "zstd"])
+def test_a_corrupt_answer_is_a_502_that_says_so(start_proxy: StartProxy, compressing: str,
+                                                encoding: str) -> None:
+    proxy = start_proxy(CONFIG.format(settings="", upstream=compressing))
+    auth = {"Authorization": f"Bearer {proxy.token('staging')}"}
+    answer = httpx.get(f"{proxy.base}/cluster/{encoding}/corrupt", headers=auth, timeout=60)
+    assert answer.status_code == 502
+    assert answer.json()["reason"].startswith(f"the {encoding} answer does not decode")

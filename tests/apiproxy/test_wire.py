@@ -194,9 +194,21 @@ def test_normal_compressed_answers_pass_whole_under_the_limits(encoding: str) ->
 def test_a_zstd_frame_asking_for_a_huge_window_is_refused() -> None:
     import zstandard
 
+    from airlock.fronts.apiproxy.wire import DecodingRefused
+
     params = zstandard.ZstdCompressionParameters.from_level(19, window_log=27)
     packed = zstandard.ZstdCompressor(compression_params=params).compress(bytes(64 << 20))
     decoder = body_decoder("zstd", max_bytes=1 << 40, max_ratio=1 << 40)
     assert decoder is not None
-    with pytest.raises(zstandard.ZstdError):
+    with pytest.raises(DecodingRefused, match=r"the zstd answer does not decode \(ZstdError"):
         list(decoder.feed(packed))
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "zstd"])
+def test_a_corrupt_answer_is_refused_by_name(encoding: str) -> None:
+    from airlock.fronts.apiproxy.wire import DecodingRefused
+
+    decoder = body_decoder(encoding)
+    assert decoder is not None
+    with pytest.raises(DecodingRefused, match=f"the {encoding} answer does not decode"):
+        list(decoder.feed(b"\x1f\x8b\x08\x00 this is not compressed at all" * 3))

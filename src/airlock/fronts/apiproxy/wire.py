@@ -287,12 +287,14 @@ DEFAULT_MAX_RATIO = 1000
 
 
 class DecodingRefused(ValueError):
-    """An answer that decodes to more than airlock passes on: over the limit, or absurdly
-    compressed (a decompression bomb). The message says which, for the log and the agent."""
+    """An answer that decodes to more than airlock passes on — over the limit, or absurdly
+    compressed (a decompression bomb) — or does not decode at all (corrupt, or a zstd window
+    over 8 MiB). The message says which, for the log and the agent."""
 
 
 class _Steps(Protocol):
     consumed: int  # encoded bytes used so far
+    errors: tuple[type[Exception], ...]  # what the codec raises for bytes that are not its own
 
     def feed(self, data: bytes) -> Iterator[bytes]: ...
     def flush(self) -> Iterator[bytes]: ...
@@ -330,6 +332,14 @@ class BodyDecoder:
             yield from self._counted(self._steps.flush())
 
     def _counted(self, pieces: Iterator[bytes]) -> Iterator[bytes]:
+        assert self._steps is not None
+        try:
+            yield from self._limited(pieces)
+        except self._steps.errors as exc:
+            raise DecodingRefused(f"the {self.encoding} answer does not decode "
+                                  f"({type(exc).__name__}: {exc})") from None
+
+    def _limited(self, pieces: Iterator[bytes]) -> Iterator[bytes]:
         assert self._steps is not None
         for piece in pieces:
             self.decoded += len(piece)
@@ -374,6 +384,7 @@ class _ZlibSteps:
         self._inflate = zlib.decompressobj(wbits)
         self._undecided = raw_fallback  # deflate: the first bytes say zlib-wrapped or raw
         self.consumed = 0
+        self.errors: tuple[type[Exception], ...] = (zlib.error,)
 
     def feed(self, data: bytes) -> Iterator[bytes]:
         if self._undecided and data:
@@ -420,6 +431,7 @@ class _ZstdSteps:
         self._zstd = zstandard.ZstdDecompressor(max_window_size=_ZSTD_WINDOW).decompressobj(
             read_across_frames=True)
         self.consumed = 0
+        self.errors: tuple[type[Exception], ...] = (zstandard.ZstdError,)
 
     def feed(self, data: bytes) -> Iterator[bytes]:
         view = memoryview(data)

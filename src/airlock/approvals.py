@@ -32,7 +32,6 @@ from airlock.model import (
     PrincipalKind,
     ResolvedTarget,
     canonical_json,
-    new_id,
     sha256_hex,
     utcnow,
 )
@@ -112,18 +111,42 @@ class StoreApprovals:
     def request(self, action: Action, digest: str, assessment: Assessment,
                 targets: Sequence[ResolvedTarget], decision: Decision,
                 details: Mapping[str, Any], now: datetime) -> ApprovalRecord:
-        for pending in self.store.list_approvals(status=ApprovalStatus.PENDING, digest=digest):
-            if datetime.fromisoformat(pending.expires_at) > now:
-                return pending
+        # One pending approval per digest, even when two holds of the same action race (two
+        # threads, two processes, two replicas): the new approval's id is derived from the
+        # digest and the approvals it had so far, so racers that saw the same history make the
+        # same id, and the store keeps the first row of an id (the others are not added). A
+        # racer that looks after the row is stored finds it pending. The id is fixed before
+        # anything is written, so the held call's audit records may name it and commit with it.
+        history = self.store.list_approvals(digest=digest, limit=HISTORY)
+        for known in history:
+            if known.status is ApprovalStatus.PENDING and \
+                    datetime.fromisoformat(known.expires_at) > now:
+                return known
         record = ApprovalRecord(
-            id=new_id("apr"), action_id=action.id, digest=digest, principal=action.principal,
+            id=next_approval_id(digest, [a.id for a in history]), action_id=action.id,
+            digest=digest, principal=action.principal,
             summary=redact_text(action.summary()), risk=assessment.risk,
             approvals_required=max(1, decision.approvals_required),
             requested_at=now.isoformat(), expires_at=(now + self.ttl).isoformat(),
             details=dict(details))
-        if self.audit is None or not self.audit.attach_approval(record):
-            self.store.add_approval(record)
-        return record
+        if self.audit is not None and self.audit.attach_approval(record):
+            return record  # inserted with the records of the hold, unless a racer's was first
+        return self.store.add_approval_once(record)
+
+
+# How many of a digest's approvals (newest first) make the next one's id. Any approval added
+# for the digest changes the set, so a denied, used or expired approval is never named again.
+HISTORY = 100
+
+
+def next_approval_id(digest: str, history: Sequence[str]) -> str:
+    """The id of the next approval for `digest`, given the ids of the ones it has (newest
+    first): the same for every caller that saw the same history, new once one was added."""
+    value = int(sha256_hex(canonical_json({"digest": digest, "after": sorted(history)})), 16)
+    return "apr_" + "".join(_CROCKFORD[(value >> (5 * i)) & 31] for i in range(25, -1, -1))
+
+
+_CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"  # as model.new_id writes ids
 
 
 class _Attaching(Protocol):

@@ -57,6 +57,10 @@ def write(tmp_path: Path, extra: str = "") -> Path:
      "railway_environments.prod"),
     ('[fronts.apiproxy]\nverdict_ttl = "forever"\n', "fronts.apiproxy.verdict_ttl"),
     ('[fronts.apiproxy]\nverdict_ttl = "2h"\n', "fronts.apiproxy.verdict_ttl"),
+    ("[fronts.apiproxy]\nmax_decoded_mb = 0\n", "fronts.apiproxy.max_decoded_mb"),
+    ("[fronts.apiproxy]\nmax_decode_ratio = 1\n", "fronts.apiproxy.max_decode_ratio"),
+    ("[fronts.apiproxy]\nmax_upstream_connections = 0\n",
+     "fronts.apiproxy.max_upstream_connections"),
 ])
 def test_bad_settings_name_the_file_and_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                             extra: str, key: str) -> None:
@@ -78,6 +82,19 @@ def test_the_verdict_cache_is_on_by_default_and_verdict_ttl_0s_turns_it_off(
             assert caches and all((c is not None) is on for c in caches)
         finally:
             runtime.close()
+
+
+def test_limits_on_answers_and_upstream_connections_are_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    default = SECTION.of(load_config(write(tmp_path)))
+    assert (default.max_decoded, default.max_decode_ratio, default.max_upstream_connections) \
+        == (512 * 1024 * 1024, 1000, 64)
+    set_ = SECTION.of(load_config(write(tmp_path, "[fronts.apiproxy]\nmax_decoded_mb = 8\n"
+                                        "max_decode_ratio = 50\nmax_upstream_connections = 4\n")))
+    assert (set_.max_decoded, set_.max_decode_ratio, set_.max_upstream_connections) \
+        == (8 * 1024 * 1024, 50, 4)
 
 
 def test_an_aws_resource_needs_its_keys_and_no_bearer_credential(

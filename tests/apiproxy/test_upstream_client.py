@@ -450,3 +450,143 @@ def test_the_last_bytes_arriving_while_a_chunk_is_consumed_are_not_lost(ending: 
         return received
 
     assert asyncio.run(main()) == b"0123456789"
+
+
+# ---- at most max_per_host connections open ---------------------------------------------------
+
+def _key(server: Server) -> tuple[str, str, int]:
+    return ("http", "127.0.0.1", server.port)
+
+
+def test_a_burst_beyond_the_cap_waits_for_connections_and_all_complete(run: Run) -> None:
+    open_now = [0]
+    most = [0]
+
+    async def slow(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                   server: Server) -> None:
+        open_now[0] += 1
+        most[0] = max(most[0], open_now[0])
+        try:
+            while (request := await server.read_request(reader)) is not None:
+                await asyncio.sleep(0.05)
+                writer.write(_answer(request.split(b"\r\n", 1)[0]))
+        finally:
+            open_now[0] -= 1
+
+    async def test(server: Server, client: UpstreamClient) -> None:
+        seen_open: list[int] = []
+
+        async def call(i: int) -> bytes:
+            response = await client.request("GET", f"{server.url}/{i}", [])
+            seen_open.append(client.open_connections(_key(server)))
+            try:
+                return await response.read()
+            finally:
+                await response.aclose()
+
+        bodies = await asyncio.gather(*(call(i) for i in range(11)))
+        assert bodies == [f"GET /{i} HTTP/1.1".encode() for i in range(11)]
+        assert max(seen_open) <= 3
+        assert client.open_connections(_key(server)) <= 3
+
+    server = run(slow, test, client=lambda: UpstreamClient(max_per_host=3))
+    assert most[0] <= 3 and server.connections <= 3 and len(server.requests) == 11
+
+
+def test_waiting_calls_are_served_in_order(run: Run) -> None:
+    async def test(server: Server, client: UpstreamClient) -> None:
+        done: list[int] = []
+        holder = await client.request("GET", server.url + "/hold", [])
+
+        async def call(i: int) -> None:
+            response = await client.request("POST", server.url + "/", [], b"%d" % i)
+            await response.read()
+            await response.aclose()
+            done.append(i)
+
+        tasks = []
+        for i in range(5):
+            tasks.append(asyncio.create_task(call(i)))
+            await asyncio.sleep(0.01)  # each in line before the next
+        await holder.read()
+        await holder.aclose()  # its connection goes to the first in line, then the next …
+        await asyncio.gather(*tasks)
+        assert done == [0, 1, 2, 3, 4]
+
+    server = run(_keep_answering, test, client=lambda: UpstreamClient(max_per_host=1))
+    assert server.connections == 1
+
+
+def test_a_waiter_that_times_out_gets_a_clear_error_and_leaves_no_slot_taken(run: Run) -> None:
+    async def stall_first(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                          server: Server) -> None:
+        while (request := await server.read_request(reader)) is not None:
+            if b"/stall" in request:
+                await asyncio.sleep(0.5)
+            writer.write(_answer(b"ok"))
+
+    async def test(server: Server, client: UpstreamClient) -> None:
+        stalled = asyncio.create_task(client.request("GET", server.url + "/stall", []))
+        await asyncio.sleep(0.05)
+        with pytest.raises(UpstreamConnectError, match=r"all 1 connections to 127\.0\.0\.1:\d+ "
+                                                        r"stayed busy for 0\.2 s"):
+            await client.request("GET", server.url + "/next", [])
+        # A waiter cancelled while in line gives up its place, nothing else.
+        cancelled = asyncio.create_task(client.request("GET", server.url + "/gone", []))
+        await asyncio.sleep(0.05)
+        cancelled.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+        first = await stalled
+        assert await first.read() == b"ok"
+        await first.aclose()
+        after = await client.request("GET", server.url + "/after", [])
+        assert await after.read() == b"ok"
+        await after.aclose()
+        assert client.open_connections(_key(server)) == 1
+
+    run(stall_first, test, client=lambda: UpstreamClient(max_per_host=1, connect_timeout=0.2))
+
+
+def test_failed_and_closed_connections_free_their_slots(run: Run) -> None:
+    async def hang_up_on_posts(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                               server: Server) -> None:
+        request = await server.read_request(reader)
+        if request is not None and not request.startswith(b"POST"):
+            # answers one request, then closes: every connection is the upstream's to end
+            writer.write(_answer(b"once", b"Connection: close"))
+            await writer.drain()
+
+    async def test(server: Server, client: UpstreamClient) -> None:
+        for _ in range(4):  # the upstream closes without answering: a failed call each time
+            with pytest.raises(UpstreamProtocolError, match="before answering"):
+                await client.request("POST", server.url + "/", [], b"x")
+        for _ in range(4):  # answered, then closed by the upstream
+            response = await client.request("GET", server.url + "/", [])
+            assert await response.read() == b"once"
+            await response.aclose()
+        await asyncio.sleep(0.05)
+        assert client.open_connections(_key(server)) == 0
+
+    server = run(hang_up_on_posts, test,
+                 client=lambda: UpstreamClient(max_per_host=1, connect_timeout=0.5))
+    assert server.connections == 8
+
+    async def refused() -> None:
+        import socket
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]  # bound, not listening: every connect fails
+            client = UpstreamClient(max_per_host=1, connect_timeout=0.5)
+            for _ in range(3):  # each failure frees its slot, or the second would wait
+                with pytest.raises(UpstreamConnectError, match="no connection"):
+                    await client.request("GET", f"http://127.0.0.1:{port}/", [])
+            assert client.open_connections(("http", "127.0.0.1", port)) == 0
+            await client.aclose()
+
+    asyncio.run(refused())
+
+
+def test_the_cap_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        UpstreamClient(max_per_host=0)

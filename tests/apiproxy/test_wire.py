@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 
@@ -83,9 +84,10 @@ def test_encoded_answers_are_decoded_piece_by_piece_for_the_scrubber(encoding: s
               "zstd": zstandard.ZstdCompressor().compress(plain)}.get(encoding, plain)
     decoder = body_decoder(encoding.replace("-raw", ""))
     assert decoder is not None
-    feed, flush = decoder
-    out = b"".join(feed(packed[at:at + 999]) for at in range(0, len(packed), 999)) + flush()
+    out = b"".join(piece for at in range(0, len(packed), 999)
+                   for piece in decoder.feed(packed[at:at + 999])) + b"".join(decoder.flush())
     assert out == plain
+    assert decoder.decodes is (encoding not in ("", "identity"))
 
 
 def test_encodings_airlock_cannot_read_are_refused() -> None:
@@ -98,3 +100,115 @@ def _raw_deflate(data: bytes) -> bytes:
 
     packer = zlib.compressobj(wbits=-zlib.MAX_WBITS)  # no zlib header, as some servers send
     return packer.compress(data) + packer.flush()
+
+
+# ---- decompression bombs ---------------------------------------------------------------------
+
+def _bomb(encoding: str, size: int) -> bytes:
+    """`size` zero bytes, as compressed as the encoding makes them."""
+    import gzip
+    import zlib
+
+    import zstandard
+
+    zeros = bytes(size)
+    if encoding == "gzip":
+        return gzip.compress(zeros, 9)
+    if encoding == "deflate":
+        return zlib.compress(zeros, 9)
+    if encoding == "deflate-raw":
+        return _raw_deflate(zeros)
+    return zstandard.ZstdCompressor(level=19).compress(zeros)
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "deflate-raw", "zstd"])
+def test_a_bomb_is_decoded_in_bounded_steps_and_memory(encoding: str) -> None:
+    import tracemalloc
+
+    packed = _bomb(encoding, 256 * 1024 * 1024)  # 256 MiB of zeros in a few hundred KB
+    assert len(packed) < 400_000
+    # Limits off (as high as they go): each step stays small and nothing piles up.
+    decoder = body_decoder(encoding.replace("-raw", ""), max_bytes=1 << 40, max_ratio=1 << 40)
+    assert decoder is not None
+    largest = total = 0
+    tracemalloc.start()
+    try:
+        for at in range(0, len(packed), 65536):  # upstream chunks
+            for piece in decoder.feed(packed[at:at + 65536]):
+                largest, total = max(largest, len(piece)), total + len(piece)
+        for piece in decoder.flush():
+            largest, total = max(largest, len(piece)), total + len(piece)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert total == 256 * 1024 * 1024
+    assert largest <= 1024 * 1024  # one step: at most 1 MiB, whatever one chunk decodes to
+    assert peak < 4 * 1024 * 1024  # where decoding a chunk whole took up to 256 MiB
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "zstd"])
+def test_a_bomb_is_refused_early_by_its_ratio(encoding: str) -> None:
+    from airlock.fronts.apiproxy.wire import RATIO_FLOOR, DecodingRefused
+
+    decoder = body_decoder(encoding)  # defaults: 512 MiB, 1000x
+    assert decoder is not None
+    packed = _bomb(encoding, 64 * 1024 * 1024)
+    with pytest.raises(DecodingRefused, match="decompression bomb"):
+        list(decoder.feed(packed))
+    assert decoder.decoded <= RATIO_FLOOR + 1024 * 1024  # found within the first MiBs
+
+
+def test_an_answer_over_the_decoded_limit_is_refused() -> None:
+    import gzip
+    import os
+
+    from airlock.fronts.apiproxy.wire import DecodingRefused
+
+    plain = os.urandom(1024 * 1024).hex().encode()  # 2 MiB, compresses about 2:1
+    decoder = body_decoder("gzip", max_bytes=1024 * 1024)
+    assert decoder is not None
+    with pytest.raises(DecodingRefused, match="more than 1 MiB"):
+        list(decoder.feed(gzip.compress(plain)))
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "zstd"])
+def test_normal_compressed_answers_pass_whole_under_the_limits(encoding: str) -> None:
+    import gzip
+    import zlib
+
+    import zstandard
+
+    plain = json.dumps([{"id": n, "name": f"pod-{n}", "status": "Running"}
+                        for n in range(100_000)]).encode()  # ~5 MiB of repetitive JSON
+    pack: dict[str, Callable[[bytes], bytes]] = {
+        "gzip": gzip.compress, "deflate": zlib.compress,
+        "zstd": zstandard.ZstdCompressor().compress}
+    packed = pack[encoding](plain)
+    decoder = body_decoder(encoding)
+    assert decoder is not None
+    out = b"".join(piece for at in range(0, len(packed), 16384)
+                   for piece in decoder.feed(packed[at:at + 16384]))
+    assert out + b"".join(decoder.flush()) == plain
+
+
+def test_a_zstd_frame_asking_for_a_huge_window_is_refused() -> None:
+    import zstandard
+
+    from airlock.fronts.apiproxy.wire import DecodingRefused
+
+    params = zstandard.ZstdCompressionParameters.from_level(19, window_log=27)
+    packed = zstandard.ZstdCompressor(compression_params=params).compress(bytes(64 << 20))
+    decoder = body_decoder("zstd", max_bytes=1 << 40, max_ratio=1 << 40)
+    assert decoder is not None
+    with pytest.raises(DecodingRefused, match=r"the zstd answer does not decode \(ZstdError"):
+        list(decoder.feed(packed))
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "zstd"])
+def test_a_corrupt_answer_is_refused_by_name(encoding: str) -> None:
+    from airlock.fronts.apiproxy.wire import DecodingRefused
+
+    decoder = body_decoder(encoding)
+    assert decoder is not None
+    with pytest.raises(DecodingRefused, match=f"the {encoding} answer does not decode"):
+        list(decoder.feed(b"\x1f\x8b\x08\x00 this is not compressed at all" * 3))

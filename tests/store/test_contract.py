@@ -132,6 +132,33 @@ def test_approvals_filter_by_status_and_digest(store: Store) -> None:
     assert len(store.list_approvals(limit=1)) == 1
 
 
+def test_an_approval_added_once_keeps_the_first_of_its_id(store: Store) -> None:
+    first = approval(1)
+    assert store.add_approval_once(first) == first
+    racer = approval(1, action_id="act_racer", requested_at=(T0 + timedelta(seconds=9)).isoformat())
+    assert store.add_approval_once(racer) == first  # the stored one, not the racer's
+    assert store.list_approvals(digest="d1") == [first]
+    with pytest.raises((StoreError, KeyError)):
+        store.add_approval(racer)  # a plain add still refuses a taken id
+
+
+def test_concurrent_adds_of_one_approval_id_store_one(store: Store) -> None:
+    barrier = threading.Barrier(8)
+    got: list[ApprovalRecord] = []
+
+    def add(i: int) -> None:
+        barrier.wait()
+        got.append(store.add_approval_once(approval(1, action_id=f"act_{i}")))
+
+    threads = [threading.Thread(target=add, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 8 and len({a.action_id for a in got}) == 1  # all see the one stored
+    assert [a.id for a in store.list_approvals(digest="d1")] == ["apr_1"]
+
+
 def test_approval_update_is_compare_and_set(store: Store) -> None:
     a = approval()
     store.add_approval(a)
@@ -525,6 +552,15 @@ def test_an_audit_append_adds_its_approvals_in_the_same_transaction(store: Store
         approvals=[approval(1)], sync=False)  # an approval is always synced
     assert [r.kind for r in store.audit_records()] == ["held"] == [r.kind for r in written]
     assert store.get_approval("apr_1") == approval(1)
+
+
+def test_an_audit_append_keeps_an_approval_already_stored_under_that_id(store: Store) -> None:
+    store.add_approval(approval(1))
+    written = store.append_audit_many(
+        lambda prev: [seal(prev, "held", "act_2", {"approval_id": "apr_1"}, KEY)],
+        approvals=[approval(1, action_id="act_2")])
+    assert [r.kind for r in written] == ["held"]  # the hold is recorded, naming the approval
+    assert store.get_approval("apr_1") == approval(1)  # the first one stored stands
 
 
 def test_an_unsynced_append_is_read_back_and_made_durable_by_sync(store: Store) -> None:

@@ -55,7 +55,14 @@ class Store(Protocol):
     def get_aws_key(self, access_key_id: str) -> AwsKeyRecord | None: ...
 
     # approvals
-    def add_approval(self, approval: ApprovalRecord) -> None: ...
+    def add_approval(self, approval: ApprovalRecord) -> None:
+        """Add a new approval; raises if one with that id exists."""
+        ...
+    def add_approval_once(self, approval: ApprovalRecord) -> ApprovalRecord:
+        """Add `approval` unless one with its id is stored, atomically (across processes too);
+        the approval stored under that id afterwards. Two holds of the same action that raced
+        name the same id (approvals.next_approval_id): the first one stored stands."""
+        ...
     def get_approval(self, approval_id: str) -> ApprovalRecord | None: ...
     def list_approvals(self, *, status: ApprovalStatus | None = None, digest: str | None = None,
                        limit: int = 100) -> list[ApprovalRecord]: ...
@@ -116,7 +123,8 @@ class Store(Protocol):
                           approvals: Sequence[ApprovalRecord] = (), sync: bool = True
                           ) -> list[AuditRecord]:
         """Append the records `make(head)` returns (each following the one before it) and add
-        `approvals` in one transaction: all of it is written, or none. `sync` False (routine
+        `approvals` in one transaction: all of it is written, or none (an approval whose id
+        is stored already is left as it is, like `add_approval_once`). `sync` False (routine
         records only, see audit.needs_sync): the commit survives a crash of the process but
         may roll back on a power loss, until the next synced commit or `sync()`."""
         ...

@@ -75,6 +75,10 @@ class MemoryStore:
                 raise KeyError(approval.id)
             self.approvals[approval.id] = approval
 
+    def add_approval_once(self, approval: ApprovalRecord) -> ApprovalRecord:
+        with self._lock:
+            return self.approvals.setdefault(approval.id, approval)
+
     def get_approval(self, approval_id: str) -> ApprovalRecord | None:
         return self.approvals.get(approval_id)
 
@@ -144,10 +148,9 @@ class MemoryStore:
                           approvals: Sequence[ApprovalRecord] = (), sync: bool = True
                           ) -> list[AuditRecord]:
         with self._lock:
-            if any(a.id in self.approvals for a in approvals):
-                raise KeyError(next(a.id for a in approvals if a.id in self.approvals))
             records = list(make(self.audit[-1] if self.audit else None))
-            self.approvals.update((a.id, a) for a in approvals)
+            for approval in approvals:  # the first of an id stands (as add_approval_once)
+                self.approvals.setdefault(approval.id, approval)
             self.audit.extend(records)
             return records
 

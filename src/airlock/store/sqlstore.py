@@ -301,7 +301,14 @@ class SqlStore(ABC):
 
     def add_approval(self, approval: ApprovalRecord) -> None:
         with self._transaction() as cur:
+            cur.execute(_INSERT_APPROVAL, _approval_row(approval))
+
+    def add_approval_once(self, approval: ApprovalRecord) -> ApprovalRecord:
+        with self._transaction() as cur:
             _insert_approval(cur, approval)
+            cur.execute("SELECT record FROM approvals WHERE id = ?", (approval.id,))
+            row = cur.fetchone()
+        return ApprovalRecord.from_json(json.loads(row[0]))
 
     def get_approval(self, approval_id: str) -> ApprovalRecord | None:
         with self._transaction(read=True) as cur:
@@ -514,12 +521,20 @@ class SqlStore(ABC):
             after = int(rows[-1][0])
 
 
+_INSERT_APPROVAL = ("INSERT INTO approvals (id, action_id, digest, status, requested_at, "
+                    "version, record) VALUES (?, ?, ?, ?, ?, ?, ?)")
+
+
+def _approval_row(approval: ApprovalRecord) -> tuple[Any, ...]:
+    return (approval.id, approval.action_id, approval.digest, approval.status.value,
+            approval.requested_at, approval.version, json.dumps(approval.to_json()))
+
+
 def _insert_approval(cur: Cursor, approval: ApprovalRecord) -> None:
-    cur.execute(
-        "INSERT INTO approvals (id, action_id, digest, status, requested_at, version, "
-        "record) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (approval.id, approval.action_id, approval.digest, approval.status.value,
-         approval.requested_at, approval.version, json.dumps(approval.to_json())))
+    """Add a held call's approval unless its id is stored: two holds of the same action that
+    raced name the same id (approvals.next_approval_id), and the first one stored stands. The
+    primary key decides, in the database, so it holds across processes and replicas."""
+    cur.execute(_INSERT_APPROVAL + " ON CONFLICT (id) DO NOTHING", _approval_row(approval))
 
 
 def _neutralise_deferred(cur: Cursor) -> None:

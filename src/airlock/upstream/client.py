@@ -17,15 +17,22 @@ What it does, and does not:
   OPTIONS): a POST the upstream may have acted on is never sent twice.
 - TLS with the system's trust store (or the context given), SNI and host name checked.
 - Timeouts: `connect` to open a connection, `read` between two arrivals of bytes.
+- At most `max_per_host` connections are open to one (scheme, host, port), idle ones included:
+  a burst of agent calls must not open sockets (and airlock's file descriptors) without end.
+  A call beyond the cap waits, in order, for a connection handed back or closed (within the
+  connect timeout, then UpstreamConnectError); a connection that closes — or fails to open —
+  frees its slot, once, whoever closed it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import ssl
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import cast
 
@@ -38,6 +45,8 @@ IDLE_SECONDS = 4.0
 _HIGH_WATER = 1024 * 1024  # body bytes waiting to be taken before reading pauses
 _INLINE_BODY = 64 * 1024  # a body up to this size goes out in the same write as the head
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+# A safe request is sent on at most this many connections that turn out closed by the upstream.
+_ATTEMPTS = 3
 
 
 class UpstreamConnectError(UpstreamProtocolError):
@@ -51,8 +60,10 @@ class UpstreamTimeout(UpstreamProtocolError):
 class _Connection(asyncio.Protocol):
     """One keep-alive connection; reads into the current request's ResponseReader."""
 
-    def __init__(self, key: tuple[str, str, int]) -> None:
+    def __init__(self, key: tuple[str, str, int],
+                 on_closed: Callable[[], None] | None = None) -> None:
         self.key = key
+        self._on_closed = on_closed  # frees the connection's slot (UpstreamClient), once
         self.transport: asyncio.Transport | None = None
         self.reader: ResponseReader | None = None
         self.closed = False
@@ -102,6 +113,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self._freed()
         self.resume_writing()
         if self.reader is not None and self.error is None:
             try:
@@ -135,6 +147,12 @@ class _Connection(asyncio.Protocol):
         self.closed = True
         if self.transport is not None:
             self.transport.close()
+        self._freed()
+
+    def _freed(self) -> None:
+        on_closed, self._on_closed = self._on_closed, None
+        if on_closed is not None:
+            on_closed()
 
     @property
     def usable(self) -> bool:
@@ -193,17 +211,42 @@ class Response:
             connection.close()
 
 
+Key = tuple[str, str, int]
+
+
+class _Host:
+    """The connections open to one host (idle ones included), and the calls waiting for one."""
+
+    __slots__ = ("open", "waiters")
+
+    def __init__(self) -> None:
+        self.open = 0
+        # Each waiter gets a connection handed back by a finished call, or None: a freed slot
+        # in which to open a new one.
+        self.waiters: deque[asyncio.Future[_Connection | None]] = deque()
+
+
 class UpstreamClient:
-    """Pooled keep-alive connections per (scheme, host, port)."""
+    """Pooled keep-alive connections per (scheme, host, port), at most `max_per_host` open."""
 
     def __init__(self, *, connect_timeout: float = 10.0, read_timeout: float = 120.0,
-                 ssl_context: ssl.SSLContext | None = None, max_idle_per_host: int = 64) -> None:
+                 ssl_context: ssl.SSLContext | None = None, max_idle_per_host: int = 64,
+                 max_per_host: int = 64) -> None:
+        if max_per_host < 1:
+            raise ValueError("max_per_host must be at least 1")
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.max_idle_per_host = max_idle_per_host
+        self.max_per_host = max_per_host
         self._ssl = ssl_context
-        self._idle: dict[tuple[str, str, int], deque[_Connection]] = {}
+        self._idle: dict[Key, deque[_Connection]] = {}
+        self._hosts: dict[Key, _Host] = {}
         self._closed = False
+
+    def open_connections(self, key: Key) -> int:
+        """How many connections to (scheme, host, port) hold a slot now (for tests, doctor)."""
+        host = self._hosts.get(key)
+        return host.open if host is not None else 0
 
     def _ssl_context(self) -> ssl.SSLContext:
         if self._ssl is None:
@@ -227,26 +270,77 @@ class UpstreamClient:
         if content_length or method not in _SAFE:
             sent.append(("Content-Length", str(content_length)))
         head = request_head(method, target, sent)
-        connection = self._take_idle(target)
-        # Sent again only when safe, and when the body can be sent again (not a stream).
-        if connection is not None and method in _SAFE and not _streamed(body):
-            try:
-                return await self._exchange(connection, method, head, body)
-            except _NothingReceived:
-                connection = None  # a reused connection the upstream had closed: once more
-        elif connection is not None:
+        for attempt in range(_ATTEMPTS):
+            # An idle connection, one a finished call hands back, or a new one in a free slot.
+            connection = self._take_idle(target) if attempt == 0 else None
+            if connection is None:
+                connection = await self._acquire(target)
+            reused = connection is not None
+            if connection is None:
+                connection = await self._connect(target)
             try:
                 return await self._exchange(connection, method, head, body)
             except _NothingReceived as exc:
-                raise UpstreamProtocolError(
-                    "the upstream closed a kept-alive connection as this request was sent; it "
-                    "is not sent again, since the upstream may have acted on it") from exc
-        connection = await self._connect(target)
+                if not reused:
+                    raise UpstreamProtocolError("the upstream closed the connection before "
+                                                "answering") from exc
+                # Sent again only when safe, and when the body can be sent again (a stream
+                # cannot): a POST the upstream may have acted on is never sent twice.
+                if method not in _SAFE or _streamed(body):
+                    raise UpstreamProtocolError(
+                        "the upstream closed a kept-alive connection as this request was sent; "
+                        "it is not sent again, since the upstream may have acted on it") from exc
+        raise UpstreamProtocolError("the upstream closed every kept-alive connection this "
+                                    "request was sent on")
+
+    async def _acquire(self, target: Target) -> _Connection | None:
+        """A connection a finished call handed back, or None: a slot taken for a new one.
+        Waits in order behind earlier callers while the host has `max_per_host` open."""
+        key = (target.scheme, target.host, target.port)
+        host = self._hosts.setdefault(key, _Host())
+        if host.open < self.max_per_host and not host.waiters:
+            host.open += 1
+            return None
+        if self._closed:
+            raise UpstreamConnectError("the upstream client is closed")
+        waiter: asyncio.Future[_Connection | None] = asyncio.get_running_loop().create_future()
+        host.waiters.append(waiter)
         try:
-            return await self._exchange(connection, method, head, body)
-        except _NothingReceived as exc:
-            raise UpstreamProtocolError("the upstream closed the connection before "
-                                        "answering") from exc
+            async with asyncio.timeout(self.connect_timeout):
+                # shielded: a wait that ends (timeout, cancellation) leaves the waiter to us
+                return await asyncio.shield(waiter)
+        except BaseException as exc:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                # Handed a connection or a slot in the same moment the wait ended otherwise:
+                # pass it on rather than lose it.
+                given = waiter.result()
+                if given is None:
+                    self._free_slot(key)
+                else:
+                    self._release(given)
+            else:
+                waiter.cancel()
+                with contextlib.suppress(ValueError):
+                    host.waiters.remove(waiter)
+            if isinstance(exc, TimeoutError):
+                raise UpstreamConnectError(
+                    f"all {self.max_per_host} connections to {target.authority} stayed busy "
+                    f"for {self.connect_timeout:g} s ([fronts.apiproxy] "
+                    "max_upstream_connections)") from None
+            raise
+
+    def _free_slot(self, key: Key) -> None:
+        """A connection to `key` closed (or never opened): its slot goes to the first waiter,
+        or back to the host."""
+        host = self._hosts.get(key)
+        if host is None:
+            return
+        while host.waiters:
+            waiter = host.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the slot changes hands: `open` stays as it is
+                return
+        host.open -= 1
 
     async def _exchange(self, connection: _Connection, method: str, head: bytes,
                         body: bytes | AsyncIterator[bytes] | None) -> Response:
@@ -282,20 +376,26 @@ class UpstreamClient:
                         self, connection, reader)
 
     async def _connect(self, target: Target) -> _Connection:
+        """A new connection in the slot the caller took (`_acquire`); the slot is freed when
+        the connection closes, or now if it cannot be opened."""
         loop = asyncio.get_running_loop()
         key = (target.scheme, target.host, target.port)
         tls = self._ssl_context() if target.scheme == "https" else None
         try:
             async with asyncio.timeout(self.connect_timeout):
                 _, connection = await loop.create_connection(
-                    lambda: _Connection(key), target.host, target.port, ssl=tls,
+                    lambda: _Connection(key, functools.partial(self._free_slot, key)),
+                    target.host, target.port, ssl=tls,
                     server_hostname=target.host if tls is not None else None)
-        except TimeoutError:
-            raise UpstreamConnectError(f"no connection to {target.authority} within "
-                                       f"{self.connect_timeout:g} s") from None
-        except (OSError, ssl.SSLError) as exc:
-            raise UpstreamConnectError(f"no connection to {target.authority}: "
-                                       f"{type(exc).__name__}: {exc}") from None
+        except BaseException as exc:
+            self._free_slot(key)
+            if isinstance(exc, TimeoutError):
+                raise UpstreamConnectError(f"no connection to {target.authority} within "
+                                           f"{self.connect_timeout:g} s") from None
+            if isinstance(exc, OSError | ssl.SSLError):
+                raise UpstreamConnectError(f"no connection to {target.authority}: "
+                                           f"{type(exc).__name__}: {exc}") from None
+            raise
         return connection
 
     def _take_idle(self, target: Target) -> _Connection | None:
@@ -314,6 +414,12 @@ class UpstreamClient:
         if self._closed:
             connection.close()
             return
+        host = self._hosts.get(connection.key)
+        while host is not None and host.waiters and connection.usable:
+            waiter = host.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(connection)  # the first in line takes it, slot and all
+                return
         idle = self._idle.setdefault(connection.key, deque())
         now = time.monotonic()
         # The oldest sit at the left: close those past their time (or closed by the upstream),
@@ -330,6 +436,11 @@ class UpstreamClient:
             for connection in idle:
                 connection.close()
         self._idle.clear()
+        for host in self._hosts.values():
+            for waiter in host.waiters:
+                if not waiter.done():
+                    waiter.set_exception(UpstreamConnectError("the upstream client is closed"))
+            host.waiters.clear()
 
 
 def _streamed(body: bytes | AsyncIterator[bytes] | None) -> bool:

@@ -25,7 +25,7 @@ import contextlib
 import hashlib
 import logging
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -136,7 +136,9 @@ class ApiProxyApp:
         self.clock = clock
         # Made on the event loop that serves (its connections belong to that loop); redirects
         # are the agent's business, not ours.
-        self.client = client or UpstreamClient(connect_timeout=10.0, read_timeout=120.0)
+        self.client = client or UpstreamClient(
+            connect_timeout=10.0, read_timeout=120.0,
+            max_per_host=settings.max_upstream_connections)
         self._workers = ThreadPoolExecutor(_WORKERS, thread_name_prefix="airlock-apiproxy-gate")
         self.on_loop = is_local(runtime.store)
         self.tokens = TokenLookup(runtime.store)
@@ -446,13 +448,14 @@ class ApiProxyApp:
         try:
             encoding = next((v for k, v in response.headers if k.lower() == "content-encoding"),
                             "").strip().lower()
-            decoder = wire.body_decoder(encoding)
+            decoder = wire.body_decoder(encoding, max_bytes=self.settings.max_decoded,
+                                        max_ratio=self.settings.max_decode_ratio)
             if decoder is None:
                 await _send_answer(send, wire.error_answer(
                     502, "AirlockUpstreamEncoding", f"the upstream answered in encoding "
                     f"{encoding!r}, which airlock cannot check for credentials", style=style))
                 return
-            decoded = encoding not in ("", "identity")
+            decoded = decoder.decodes
             out_headers = wire.response_headers(
                 response.headers, scrubber, forward_base=(resource.base_url or "").rstrip("/"),
                 local_base=endpoint.local_url, decoded=decoded)
@@ -476,16 +479,67 @@ class ApiProxyApp:
                 await send({"type": "http.response.body",
                             "body": scrubber.feed(whole) + scrubber.close(), "more_body": False})
                 return
+            chunks = aiter(response.chunks())
+            try:
+                # A decoded answer is decoded a little ahead of its head (its first chunk, up
+                # to _AHEAD bytes), so that a bomb is refused with an answer that says so; past
+                # the head, the connection is cut. A plain stream's head is never held back.
+                ahead, pieces = await _decode_ahead(decoder, chunks) if decoded \
+                    else ([], iter(()))
+            except wire.DecodingRefused as exc:
+                log.warning("refused an answer of %s: %s", resource.name, exc)
+                await _send_answer(send, wire.error_answer(
+                    502, "AirlockUpstreamEncoding", f"{exc}; airlock did not pass it on",
+                    style=style))
+                return
             await send(start)
-            feed, flush = decoder
-            async for chunk in response.chunks():
-                masked = scrubber.feed(feed(chunk))
-                if masked:
-                    await send({"type": "http.response.body", "body": masked, "more_body": True})
-            await send({"type": "http.response.body",
-                        "body": scrubber.feed(flush()) + scrubber.close(), "more_body": False})
+            try:
+                async for piece in _decoded(decoder, ahead, pieces, chunks):
+                    masked = scrubber.feed(piece)
+                    if masked:
+                        await send({"type": "http.response.body", "body": masked,
+                                    "more_body": True})
+            except wire.DecodingRefused as exc:
+                log.warning("cut an answer of %s short: %s", resource.name, exc)
+                raise
+            await send({"type": "http.response.body", "body": scrubber.close(),
+                        "more_body": False})
         finally:
             await response.aclose()
+
+
+# How much of a decoded answer is decoded before its head is sent (see _forward): a step past
+# the ratio's floor, so a bomb in the first chunk is found while a 502 can still say so.
+_AHEAD = wire.RATIO_FLOOR + wire.DECODE_STEP
+
+
+async def _decode_ahead(decoder: wire.BodyDecoder, chunks: AsyncIterator[bytes]
+                        ) -> tuple[list[bytes], Iterator[bytes]]:
+    """The first chunk's decoded pieces up to _AHEAD bytes, and the rest of them (undecoded
+    yet). Raises DecodingRefused for a bomb found there. Never waits for a second chunk."""
+    pieces = decoder.feed(await anext(chunks, b""))
+    ahead: list[bytes] = []
+    size = 0
+    for piece in pieces:
+        ahead.append(piece)
+        size += len(piece)
+        if size >= _AHEAD:
+            break
+    return ahead, pieces
+
+
+async def _decoded(decoder: wire.BodyDecoder, ahead: list[bytes], pieces: Iterator[bytes],
+                   chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The whole body decoded, a bounded step at a time (wire.BodyDecoder)."""
+    for piece in ahead:
+        yield piece
+    for piece in pieces:
+        yield piece
+    async for chunk in chunks:
+        for piece in decoder.feed(chunk):
+            yield piece
+    for piece in decoder.flush():
+        yield piece
 
 
 def _aws_service(endpoint: Endpoint, headers: list[tuple[str, str]]) -> str | None:

@@ -5,6 +5,11 @@
                                      #   (port 0: any free port, for tests)
     public_url = "http://airlock.internal:8378"   # what `airlock endpoints` prints (optional)
     max_body_mb = 64                 # larger request bodies are refused (413)
+    max_decoded_mb = 512             # a compressed answer decoding to more is refused: a 502
+                                     #   before its head, a cut connection after it
+    max_decode_ratio = 1000          # so is one decoding to more than 1000x its size (past
+                                     #   1 MiB): a decompression bomb
+    max_upstream_connections = 64    # open connections per upstream host; more calls wait
     verdict_ttl = "60s"              # an allowed read's verdict is reused this long for the same
                                      #   read by the same token (airlock/verdicts.py); "0s": off
 
@@ -50,6 +55,9 @@ class ApiProxyFile(Strict):
     listen: str = DEFAULT_LISTEN
     public_url: str | None = None
     max_body_mb: int = 64
+    max_decoded_mb: int = 512
+    max_decode_ratio: int = 1000
+    max_upstream_connections: int = 64
     verdict_ttl: str = "60s"
     resources: dict[str, ProxiedResourceFile] = Field(default_factory=dict)
 
@@ -72,6 +80,9 @@ class ApiProxySettings:
     max_body: int = 64 * 1024 * 1024
     resources: Mapping[str, ProxiedResource] = field(default_factory=dict)
     verdict_ttl: timedelta = timedelta(seconds=60)  # zero: every call is judged afresh
+    max_decoded: int = 512 * 1024 * 1024  # a decoded answer's size limit (wire.BodyDecoder)
+    max_decode_ratio: int = 1000
+    max_upstream_connections: int = 64  # per upstream host (upstream/client.py)
 
     def of(self, resource: str) -> ProxiedResource:
         return self.resources.get(resource, ProxiedResource())
@@ -89,6 +100,12 @@ def build(parsed: ApiProxyFile, ctx: BuildContext) -> ApiProxySettings:
         ctx.fail("public_url", f"{public_url!r} is not an http(s) URL")
     if not 1 <= parsed.max_body_mb <= 5 * 1024:
         ctx.fail("max_body_mb", "give a size in MiB from 1 to 5120")
+    if not 1 <= parsed.max_decoded_mb <= 64 * 1024:
+        ctx.fail("max_decoded_mb", "give a size in MiB from 1 to 65536")
+    if not 10 <= parsed.max_decode_ratio <= 1_000_000:
+        ctx.fail("max_decode_ratio", "give a ratio from 10 to 1000000")
+    if not 1 <= parsed.max_upstream_connections <= 4096:
+        ctx.fail("max_upstream_connections", "give a number of connections from 1 to 4096")
     verdict_ttl = ctx.duration(parsed.verdict_ttl, "verdict_ttl", least=timedelta(seconds=0),
                                most=timedelta(hours=1), default=timedelta(seconds=60))
     resources: dict[str, ProxiedResource] = {}
@@ -110,7 +127,9 @@ def build(parsed: ApiProxyFile, ctx: BuildContext) -> ApiProxySettings:
         resources[name] = ProxiedResource(entry.one_environment, tuple(entry.railway_projects),
                                           dict(entry.railway_environments), ttl)
     return ApiProxySettings(parsed.enabled, host, port, public_url,
-                            parsed.max_body_mb * 1024 * 1024, resources, verdict_ttl)
+                            parsed.max_body_mb * 1024 * 1024, resources, verdict_ttl,
+                            parsed.max_decoded_mb * 1024 * 1024, parsed.max_decode_ratio,
+                            parsed.max_upstream_connections)
 
 
 def _listen(text: str, ctx: BuildContext) -> tuple[str, int]:

@@ -22,15 +22,17 @@ body (streamed: the scrubber keeps back the last len(secret)-1 bytes between chu
 locations and error texts have each secret (and its URL- and JSON-escaped forms) replaced by as
 many `*`, which keeps Content-Length true. `Set-Cookie` is dropped: a session minted for airlock's
 credential is a credential. Redirects to the upstream are rewritten to the local endpoint.
+A compressed answer is decoded for the scrubber a bounded step at a time (`BodyDecoder`), and
+refused past a size or a ratio: a decompression bomb must not take airlock's memory.
 """
 
 from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 from xml.sax.saxutils import escape
 
@@ -38,9 +40,9 @@ from airlock.classify import MAX_INPUT_BYTES
 from airlock.model import HttpRequest, Outcome, Status
 from airlock.upstream.http import BODY_NOT_KEPT, DROPPED_HEADERS
 
-__all__ = ["VOLATILE_HEADERS", "Answer", "BodyRefused", "Scrubber", "action_request",
-           "answer_style", "body_decoder", "error_answer", "outcome_answer", "response_headers",
-           "secret_forms"]
+__all__ = ["DECODE_STEP", "VOLATILE_HEADERS", "Answer", "BodyDecoder", "BodyRefused",
+           "DecodingRefused", "Scrubber", "action_request", "answer_style", "body_decoder",
+           "error_answer", "outcome_answer", "response_headers", "secret_forms"]
 
 # Headers a client sets on its own, differently on every call: kept out of the judged action
 # (forwarded all the same) so an identical retry has an identical digest.
@@ -266,40 +268,187 @@ def response_headers(headers: Iterable[tuple[str, str]], scrubber: Scrubber, *,
     return out
 
 
-def body_decoder(encoding: str) -> tuple[Callable[[bytes], bytes], Callable[[], bytes]] | None:
-    """(feed, flush) that decode a body sent in `encoding` (a Content-Encoding value) so the
-    scrubber reads plain bytes, or None for an encoding airlock cannot read (the call is then
-    refused, not passed on unread). The identity encoding decodes to itself."""
+# Decoding answers in bounded steps. A few KB of gzip (zstd: of anything) can decode to GBs:
+# decoded whole, one answer would take airlock's memory, and every agent's calls with it. So a
+# body is decoded a step at a time, each step giving back at most about DECODE_STEP bytes, and an
+# answer whose decoded size passes the configured limit, or whose ratio is absurd, is refused.
+DECODE_STEP = 256 * 1024
+# zstd's decoder (python-zstandard) has no output limit per call, so its input is given a slice
+# at a time: a block is at least 4 bytes (3 of header, 1 of an RLE byte) and decodes to at most
+# 128 KiB, so 24 bytes finish at most 7 blocks: under 1 MiB out per step.
+_ZSTD_SLICE = 24
+# RFC 9659: the zstd content coding uses windows of at most 8 MiB. A frame that asks for more
+# (a window the decoder would allocate) is not an HTTP answer; it is refused.
+_ZSTD_WINDOW = 8 * 1024 * 1024
+# Below this many decoded bytes any ratio is fine (a small answer of one repeated byte).
+RATIO_FLOOR = 1024 * 1024
+DEFAULT_MAX_DECODED = 512 * 1024 * 1024
+DEFAULT_MAX_RATIO = 1000
+
+
+class DecodingRefused(ValueError):
+    """An answer that decodes to more than airlock passes on — over the limit, or absurdly
+    compressed (a decompression bomb) — or does not decode at all (corrupt, or a zstd window
+    over 8 MiB). The message says which, for the log and the agent."""
+
+
+class _Steps(Protocol):
+    consumed: int  # encoded bytes used so far
+    errors: tuple[type[Exception], ...]  # what the codec raises for bytes that are not its own
+
+    def feed(self, data: bytes) -> Iterator[bytes]: ...
+    def flush(self) -> Iterator[bytes]: ...
+
+
+class BodyDecoder:
+    """Decodes a body sent in a content encoding, step by step: `feed` and `flush` give back
+    pieces of at most about DECODE_STEP bytes (under 1 MiB), decoded only as the caller asks for
+    the next one, and raise DecodingRefused once the decoded size passes `max_bytes`, or passes
+    RATIO_FLOOR at more than `max_ratio` times the encoded bytes it came from. The identity
+    encoding passes bytes through, unlimited: nothing is amplified (a long watch stays open)."""
+
+    def __init__(self, encoding: str, steps: _Steps | None, *, max_bytes: int,
+                 max_ratio: int) -> None:
+        self.encoding = encoding
+        self._steps = steps
+        self.max_bytes = max_bytes
+        self.max_ratio = max_ratio
+        self.decoded = 0
+
+    @property
+    def decodes(self) -> bool:
+        """Whether the body is decoded (its encoding and length no longer hold)."""
+        return self._steps is not None
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        if self._steps is None:
+            if data:
+                yield data
+            return
+        yield from self._counted(self._steps.feed(data))
+
+    def flush(self) -> Iterator[bytes]:
+        if self._steps is not None:
+            yield from self._counted(self._steps.flush())
+
+    def _counted(self, pieces: Iterator[bytes]) -> Iterator[bytes]:
+        assert self._steps is not None
+        try:
+            yield from self._limited(pieces)
+        except self._steps.errors as exc:
+            raise DecodingRefused(f"the {self.encoding} answer does not decode "
+                                  f"({type(exc).__name__}: {exc})") from None
+
+    def _limited(self, pieces: Iterator[bytes]) -> Iterator[bytes]:
+        assert self._steps is not None
+        for piece in pieces:
+            self.decoded += len(piece)
+            if self.decoded > self.max_bytes:
+                raise DecodingRefused(
+                    f"the {self.encoding} answer decodes to more than "
+                    f"{self.max_bytes // (1024 * 1024)} MiB ([fronts.apiproxy] max_decoded_mb)")
+            encoded = max(self._steps.consumed, 1)
+            if self.decoded > RATIO_FLOOR and self.decoded > self.max_ratio * encoded:
+                raise DecodingRefused(
+                    f"the {self.encoding} answer is a decompression bomb: {encoded} bytes "
+                    f"decoded to over {self.decoded} (more than {self.max_ratio}x, "
+                    "[fronts.apiproxy] max_decode_ratio)")
+            yield piece
+
+
+def body_decoder(encoding: str, *, max_bytes: int = DEFAULT_MAX_DECODED,
+                 max_ratio: int = DEFAULT_MAX_RATIO) -> BodyDecoder | None:
+    """A decoder for a body sent in `encoding` (a Content-Encoding value), so the scrubber reads
+    plain bytes, or None for an encoding airlock cannot read (the call is then refused, not
+    passed on unread). The identity encoding decodes to itself."""
     name = encoding.strip().lower()
+    steps: _Steps | None
     if name in ("", "identity"):
-        return (lambda data: data), (lambda: b"")
-    if name in ("gzip", "x-gzip"):
-        gzip = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
-        return gzip.decompress, gzip.flush
-    if name == "deflate":  # zlib-wrapped as the standard says, or raw as some servers send it
-        inflate = _Inflate()
-        return inflate.feed, inflate.flush
-    if name == "zstd":
+        steps = None
+    elif name in ("gzip", "x-gzip"):
+        steps = _ZlibSteps(zlib.MAX_WBITS | 16)
+    elif name == "deflate":  # zlib-wrapped as the standard says, or raw as some servers send it
+        steps = _ZlibSteps(zlib.MAX_WBITS, raw_fallback=True)
+    elif name == "zstd":
+        steps = _ZstdSteps()
+    else:
+        return None
+    return BodyDecoder(name or "identity", steps, max_bytes=max_bytes, max_ratio=max_ratio)
+
+
+class _ZlibSteps:
+    """gzip and deflate: zlib's own output limit (`max_length`), the rest of the input kept in
+    `unconsumed_tail` until the caller asks for the next step."""
+
+    def __init__(self, wbits: int, *, raw_fallback: bool = False) -> None:
+        self._inflate = zlib.decompressobj(wbits)
+        self._undecided = raw_fallback  # deflate: the first bytes say zlib-wrapped or raw
+        self.consumed = 0
+        self.errors: tuple[type[Exception], ...] = (zlib.error,)
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        if self._undecided and data:
+            self._undecided = False
+            try:
+                first = self._inflate.decompress(data, DECODE_STEP)
+            except zlib.error:  # not zlib-wrapped: raw deflate
+                self._inflate = zlib.decompressobj(-zlib.MAX_WBITS)
+            else:
+                yield from self._account(data, first)
+                data = self._inflate.unconsumed_tail
+                if not first and not data:
+                    return
+        yield from self._steps(data)
+
+    def flush(self) -> Iterator[bytes]:
+        yield from self._steps(b"")
+        rest = self._inflate.flush()  # all input is used: what is left is at most a step
+        if rest:
+            yield rest
+
+    def _steps(self, data: bytes) -> Iterator[bytes]:
+        while True:
+            out = self._inflate.decompress(data, DECODE_STEP)
+            yield from self._account(data, out)
+            data = self._inflate.unconsumed_tail
+            # A full step may leave output pending with no input left: ask again until a step
+            # gives nothing (then the input is used up: zlib keeps none back when it has room).
+            if not out:
+                return
+
+    def _account(self, given: bytes, out: bytes) -> Iterator[bytes]:
+        self.consumed += len(given) - len(self._inflate.unconsumed_tail)
+        if out:
+            yield out
+
+
+class _ZstdSteps:
+    """zstd: input a slice at a time (see _ZSTD_SLICE), output gathered up to a step."""
+
+    def __init__(self) -> None:
         import zstandard  # a runtime dependency (the vault's compression)
 
-        zstd = zstandard.ZstdDecompressor().decompressobj()
-        return zstd.decompress, (lambda: b"")
-    return None
+        self._zstd = zstandard.ZstdDecompressor(max_window_size=_ZSTD_WINDOW).decompressobj(
+            read_across_frames=True)
+        self.consumed = 0
+        self.errors: tuple[type[Exception], ...] = (zstandard.ZstdError,)
 
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        view = memoryview(data)
+        gathered: list[bytes] = []
+        size = 0
+        for at in range(0, len(view), _ZSTD_SLICE):
+            piece = view[at:at + _ZSTD_SLICE]
+            out = self._zstd.decompress(piece)
+            self.consumed += len(piece)
+            if out:
+                gathered.append(out)
+                size += len(out)
+                if size >= DECODE_STEP:
+                    yield b"".join(gathered)
+                    gathered, size = [], 0
+        if gathered:
+            yield b"".join(gathered)
 
-class _Inflate:
-    def __init__(self) -> None:
-        self._inflate = zlib.decompressobj()
-        self._first = True
-
-    def feed(self, data: bytes) -> bytes:
-        if self._first and data:
-            self._first = False
-            try:
-                return self._inflate.decompress(data)
-            except zlib.error:
-                self._inflate = zlib.decompressobj(-zlib.MAX_WBITS)
-        return self._inflate.decompress(data)
-
-    def flush(self) -> bytes:
-        return self._inflate.flush()
+    def flush(self) -> Iterator[bytes]:
+        return iter(())

@@ -32,6 +32,7 @@ from airlock.model import (
     PrincipalKind,
     ResolvedTarget,
     canonical_json,
+    id_from_hash,
     sha256_hex,
     utcnow,
 )
@@ -142,11 +143,8 @@ HISTORY = 100
 def next_approval_id(digest: str, history: Sequence[str]) -> str:
     """The id of the next approval for `digest`, given the ids of the ones it has (newest
     first): the same for every caller that saw the same history, new once one was added."""
-    value = int(sha256_hex(canonical_json({"digest": digest, "after": sorted(history)})), 16)
-    return "apr_" + "".join(_CROCKFORD[(value >> (5 * i)) & 31] for i in range(25, -1, -1))
-
-
-_CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"  # as model.new_id writes ids
+    return id_from_hash("apr", sha256_hex(canonical_json({"digest": digest,
+                                                          "after": sorted(history)})))
 
 
 class _Attaching(Protocol):

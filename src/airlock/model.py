@@ -116,6 +116,14 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{''.join(reversed(chars))}"
 
 
+def id_from_hash(prefix: str, hex_digest: str) -> str:
+    """An id in `new_id`'s form (prefix, 26 characters) taken from a hash: whoever derives it
+    from the same things gets the same id, so writers racing to add one thing name it alike and
+    the store keeps the first (approvals.next_approval_id, a hold's notifications)."""
+    value = int(hex_digest, 16)
+    return f"{prefix}_" + "".join(_CROCKFORD[(value >> (5 * i)) & 31] for i in range(25, -1, -1))
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -42,6 +42,8 @@ from airlock.model import (
     Assessment,
     Decision,
     ResolvedTarget,
+    canonical_json,
+    id_from_hash,
     new_id,
     sha256_hex,
     utcnow,
@@ -197,18 +199,30 @@ FORMATS: dict[str, Callable[[Mapping[str, Any], str], dict[str, Any]]] = {
 
 def enqueue_hold(store: Store, config: Config, approval: ApprovalRecord,
                  now: datetime | None = None) -> list[OutboxItem]:
-    return enqueue_event(store, config, hold_event(approval, config), now)
+    # One announcement per approval and channel: two holds of one action that raced share one
+    # approval (approvals.next_approval_id), and each would otherwise queue its own.
+    return enqueue_event(store, config, hold_event(approval, config), now, about=approval.id)
 
 
 def enqueue_event(store: Store, config: Config, event: dict[str, Any],
-                  now: datetime | None = None) -> list[OutboxItem]:
+                  now: datetime | None = None, *, about: str | None = None) -> list[OutboxItem]:
+    """Queue `event` for every webhook. With `about` (what it announces, e.g. an approval id)
+    each item's id is derived from it, the channel and the event, so announcing the same thing
+    twice queues it once (the store keeps the first item of an id)."""
     now = now or utcnow()
-    items = [OutboxItem(id=new_id("ntf"), channel=channel_id(hook), event=str(event["event"]),
+    items = [OutboxItem(id=_item_id(about, channel_id(hook), str(event["event"])),
+                        channel=channel_id(hook), event=str(event["event"]),
                         payload=event, created_at=now.isoformat(), due_at=now.isoformat())
              for hook in config.approvals.webhooks]
     for item in items:
         store.add_outbox(item)
     return items
+
+
+def _item_id(about: str | None, channel: str, event: str) -> str:
+    if about is None:
+        return new_id("ntf")
+    return id_from_hash("ntf", sha256_hex(canonical_json([about, channel, event])))
 
 
 def _about(approval: ApprovalRecord | None, approval_id: str) -> dict[str, Any]:

@@ -153,6 +153,46 @@ def test_only_new_holds_are_announced(receiver: Receiver) -> None:
     assert len(receiver.received) == 2
 
 
+def test_holds_that_raced_to_one_approval_announce_it_once(receiver: Receiver,
+                                                           tmp_path: Path) -> None:
+    # Two holds of one action racing (threads here; processes and replicas alike) share one
+    # approval (approvals.next_approval_id). With the store's audit log each writes it with its
+    # records and thinks it made it, so each queues its announcement — under the same ids,
+    # derived from the approval and the channel.
+    from airlock.audit import StoreAuditLog
+
+    store = open_store(None, tmp_path)
+    twins = notifying_twins(receiver.url, store=store)
+    audit = StoreAuditLog(store, b"k" * 32)
+    twins.gate = Gate(judge=twins.judge, approvals=NotifyingApprovals(
+        StoreApprovals(store, audit=audit), store, twins.config, audit),
+        safety_net=twins.safety, executor=twins.executor, audit=audit)
+    approvals: list[str] = []
+    looked = threading.Barrier(6, timeout=10)
+    real = twins.store.list_approvals
+
+    def all_look_first(**kwargs: Any) -> Any:  # every racer sees no approval yet: a true race
+        found = real(**kwargs)
+        if kwargs.get("digest") is not None and kwargs.get("status") is None:
+            looked.wait()
+        return found
+
+    twins.store.list_approvals = all_look_first  # type: ignore[method-assign]
+
+    def racer() -> None:
+        approvals.append(hold(twins))
+
+    threads = [threading.Thread(target=racer) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(approvals)) == 1
+    assert len(store.due_outbox((T0 + timedelta(hours=1)).isoformat())) == 1
+    assert dispatcher(twins).run_once() == 1
+    assert len(receiver.received) == 1
+
+
 def test_a_broken_outbox_does_not_undo_the_hold(receiver: Receiver) -> None:
     twins = notifying_twins(receiver.url)
 

@@ -269,6 +269,13 @@ def test_outbox_returns_due_pending_items_oldest_first(store: Store) -> None:
     assert len(store.due_outbox((T0 + timedelta(hours=1)).isoformat(), limit=1)) == 1
 
 
+def test_an_outbox_item_whose_id_is_queued_is_not_queued_again(store: Store) -> None:
+    store.add_outbox(outbox_item(1, due=10))
+    store.add_outbox(outbox_item(1, due=0, payload={"again": True}))  # the same id: the first
+    due = store.due_outbox((T0 + timedelta(hours=1)).isoformat())
+    assert due == [outbox_item(1, due=10)]
+
+
 def test_outbox_update_is_compare_and_set(store: Store) -> None:
     item = outbox_item()
     store.add_outbox(item)

@@ -123,9 +123,7 @@ class MemoryStore:
 
     def add_outbox(self, item: OutboxItem) -> None:
         with self._lock:
-            if item.id in self.outbox:
-                raise KeyError(item.id)
-            self.outbox[item.id] = item
+            self.outbox.setdefault(item.id, item)
 
     def due_outbox(self, now: str, limit: int = 20) -> list[OutboxItem]:
         due = [i for i in self.outbox.values()

@@ -378,7 +378,7 @@ class SqlStore(ABC):
     def add_outbox(self, item: OutboxItem) -> None:
         with self._transaction() as cur:
             cur.execute("INSERT INTO outbox (id, status, due_at, version, record) "
-                        "VALUES (?, ?, ?, ?, ?)",
+                        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
                         (item.id, item.status.value, item.due_at, item.version,
                          json.dumps(item.to_json())))
 

@@ -18,6 +18,7 @@ import pytest
 import zstandard
 
 from tests.apiproxy.conftest import StartProxy
+from tests.apiproxy.test_http_upstreams import CLUSTER
 
 BOMB_SIZE = 256 * 1024 * 1024  # decoded; a few hundred KB on the wire
 JSON = json.dumps([{"id": n, "name": f"pod-{n}", "status": "Running"}
@@ -29,22 +30,7 @@ PACK = {"gzip": lambda data: gzip.compress(data, 9), "deflate": lambda data: zli
 BODIES = {"bomb": bytes(BOMB_SIZE), "json": JSON, "random": RANDOM}
 _packed: dict[str, bytes] = {}
 
-CONFIG = """
-{settings}
-[environments.staging]
-
-[resources.cluster]
-kind = "api"
-environment = "staging"
-base_url = "{upstream}"
-credential = {{ env = "UPSTREAM_TOKEN" }}
-
-[fronts.apiproxy.resources.cluster]
-one_environment = true
-
-[vault]
-enabled = false
-"""
+CONFIG = "{settings}\n" + CLUSTER  # a staging cluster endpoint, with [fronts.apiproxy] settings
 
 
 def packed(encoding: str, what: str) -> bytes:

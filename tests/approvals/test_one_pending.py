@@ -11,18 +11,15 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from airlock.approvals import StoreApprovals, action_digest, next_approval_id
 from airlock.audit import StoreAuditLog
 from airlock.model import Decision, Risk, Status, Target, Verdict
 from airlock.store import ApprovalRecord, ApprovalStatus, Store, open_store
-from airlock.store.memory import MemoryStore
 from tests.factories import action, assessment, caller, effect
 from tests.test_audit_durability import gate_over
 
@@ -31,18 +28,6 @@ HOLD = Decision(Verdict.HOLD, "test", "destructive", 1)
 DB = Target("postgres", "db.staging.internal:5432/app")
 RACERS = 8
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "memory":
-        s: Store = MemoryStore()
-    elif request.param == "sqlite":
-        s = open_store(None, tmp_path)
-    else:
-        s = open_store(request.getfixturevalue("pg_database"), tmp_path)
-    yield s
-    s.close()
 
 
 def race(n: int, work: Callable[[int], Any]) -> list[Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,25 +26,11 @@ from airlock.store import (
     TokenRecord,
     open_store,
 )
-from airlock.store.memory import MemoryStore
 from airlock.store.sqlstore import SCHEMA_VERSION
 from tests.pgcluster import Cluster
 
 KEY = b"k" * 32
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "memory":
-        s: Store = MemoryStore()
-    elif request.param == "sqlite":
-        s = open_store(None, tmp_path)
-    else:
-        url = request.getfixturevalue("pg_database")
-        s = open_store(url, tmp_path)
-    yield s
-    s.close()
 
 
 def token(n: int = 1, **changes: object) -> TokenRecord:

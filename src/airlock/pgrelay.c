@@ -729,21 +729,23 @@ static void from_server(Session *s) {
 
 /* ---- epoll ---------------------------------------------------------------------------------------- */
 
-/* Before a farewell (a FATAL saying why airlock ends the session): let the server frame in
- * flight, and what is queued for the client, reach the client first, so the FATAL lands where
- * the client can read it — a revoked token's client is told why, even mid-answer. Nothing more
- * is read from the client. Bounded: the relay's other sessions wait meanwhile. 1 when the
- * client stands at a frame boundary. */
+/* Before a farewell (a FATAL saying why airlock ends the session): let the answers in flight
+ * (every ReadyForQuery owed for what was forwarded) and what is queued for the client reach the
+ * client first, so the FATAL lands between two answers, where the client reads it as the reason
+ * (in the middle of one, libpq reports only that the server closed the connection). Nothing
+ * more is read from the client. Bounded: the relay's other sessions wait meanwhile. 1 when the
+ * client stands at least at a frame boundary (the deadline may cut an answer short there). */
 #define FAREWELL_MS 200
 static int finish_frame(Session *s) {
     uint64_t deadline = now_ms() + FAREWELL_MS;
     unsigned char tmp[CHUNK];
-    while (s->hdr_have || s->body_left || buf_size(&s->to_client)) {
+    while (s->hdr_have || s->body_left || buf_size(&s->to_client) || s->zgot != s->zsent) {
         uint64_t now = now_ms();
-        if (now >= deadline) return 0;
+        if (now >= deadline) return !s->hdr_have && !s->body_left && !buf_size(&s->to_client);
         struct pollfd p = {buf_size(&s->to_client) ? s->cfd : s->sfd,
                            buf_size(&s->to_client) ? POLLOUT : POLLIN, 0};
-        if (poll(&p, 1, (int)(deadline - now)) <= 0) return 0;
+        if (poll(&p, 1, (int)(deadline - now)) <= 0)
+            return !s->hdr_have && !s->body_left && !buf_size(&s->to_client);
         if (buf_size(&s->to_client)) {
             if (flush_to(s->cfd, &s->to_client) < 0) return 0;
             continue;

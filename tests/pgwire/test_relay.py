@@ -297,6 +297,28 @@ def _tcp_pair() -> tuple[socket.socket, socket.socket]:
     return ours, theirs
 
 
+def test_a_farewell_waits_for_the_answer_in_flight_to_end(binary: Path) -> None:
+    # Ended between an answer's CommandComplete and its ReadyForQuery, libpq would read the
+    # FATAL as a broken answer and report only "server closed the connection": the relay lets
+    # the answer finish first (bounded), then says why.
+    async def play(r: relay.Relay) -> None:
+        s = lend(r, [(7, SELECT, False)])
+        s.client.send(query(SELECT))
+        assert await received(s.server, len(query(SELECT))) == query(SELECT)
+        complete = pw.frame(b"C", b"SELECT 1\0")
+        s.server.send(complete)
+        assert await received(s.client, len(complete)) == complete
+        farewell = pw.error_response("28000", "token was revoked", severity="FATAL")
+        r.end(s.sid, farewell)
+        await asyncio.sleep(0.05)
+        s.server.send(pw.frame(b"Z", b"I"))  # the answer's end arrives while the relay waits
+        ready = pw.frame(b"Z", b"I")
+        got = await received(s.client, len(ready) + len(farewell) + 1)
+        assert got == ready + farewell
+
+    run(binary, play)
+
+
 def test_a_client_still_sending_when_told_goodbye_reads_the_farewell_and_is_not_reset(
         binary: Path) -> None:
     # Told goodbye, a client may still be sending (libpq writes its next query before it reads).

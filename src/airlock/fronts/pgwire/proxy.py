@@ -61,6 +61,9 @@ def _encoding(name: str) -> str:
 READ_SIZE = 256 * 1024
 HIGH_WATER = 1024 * 1024  # stop reading a client whose queued messages exceed this
 GOODBYE_SECONDS = 0.5  # how long an ended client's last bytes are read and dropped
+# How long a session airlock ends (a revoked token) may finish the answer in flight first, so
+# that the FATAL saying why lands between two answers (see Connection.end_between_answers).
+FAREWELL_SECONDS = 0.2
 REVOKED_SQLSTATE = "28000"  # invalid_authorization_specification
 
 
@@ -190,8 +193,9 @@ class Proxy:
             for conn in list(self.connections):
                 token = conn.caller.token_id if conn.caller is not None else None
                 if token is not None and token in revoked:
-                    conn.end(pw.error_response(REVOKED_SQLSTATE, f"token {token} was revoked; "
-                                               "airlock ended this session", severity="FATAL"))
+                    conn.end_between_answers(pw.error_response(
+                        REVOKED_SQLSTATE, f"token {token} was revoked; airlock ended this "
+                        "session", severity="FATAL"))
             await asyncio.sleep(REFRESH_SECONDS)
 
     async def _serve(self, listener: Listener, reader: asyncio.StreamReader,
@@ -232,6 +236,7 @@ class Connection:
         self.tasks: set[asyncio.Task[None]] = set()
         self.lent: int | None = None  # the relay's id for this session while it has it
         self._farewell: bytes | None = None  # why it ended, once it has
+        self._ending: asyncio.Task[None] | None = None  # end_between_answers, under way
 
     @property
     def idle(self) -> bool:
@@ -692,6 +697,26 @@ class Connection:
         return self.up.writer.transport
 
     # ---- ending ------------------------------------------------------------------------------
+
+    def end_between_answers(self, error: bytes) -> None:
+        """`end(error)` once no answer of the server is in flight, or after FAREWELL_SECONDS.
+        A FATAL in the middle of an answer (after its rows, before its ReadyForQuery) is not
+        read as the reason by libpq: it reports only that the server closed the connection.
+        (A session the relay has: the relay finds the quiet point itself, pgrelay.c.)"""
+        if self.closed or self._ending is not None:
+            return
+        self._ending = asyncio.get_running_loop().create_task(self._end_when_quiet(error))
+
+    async def _end_when_quiet(self, error: bytes) -> None:
+        deadline = time.monotonic() + FAREWELL_SECONDS
+        while not self.closed and self._answering() and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
+        self.end(error)
+
+    def _answering(self) -> bool:
+        s = self.session
+        return self.lent is None and s is not None and bool(
+            s.pending or s.queue or s.unit is not None or s.waiting is not None or s.gating)
 
     def end(self, error: bytes | None) -> None:
         if self.closed:

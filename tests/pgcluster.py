@@ -11,7 +11,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -19,6 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.cli import free_port
 
 
 def find_bindir() -> Path | None:
@@ -29,12 +30,6 @@ def find_bindir() -> Path | None:
             return Path(candidate)
     initdb = shutil.which("initdb")
     return Path(initdb).parent if initdb else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -71,7 +66,7 @@ def running_cluster(bindir: Path) -> Iterator[Cluster]:
     if os.geteuid() == 0:
         entry = pwd.getpwnam(user)
         os.chown(base, entry.pw_uid, entry.pw_gid)
-    port = _free_port()
+    port = free_port()
     try:
         subprocess.run(_as_server_user([str(bindir / "initdb"), "-D", str(datadir), "-U", user,
                                         "-A", "trust", "--no-sync", "-E", "UTF8"], user),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -21,7 +20,7 @@ from airlock.approvers import DRIFT_STEPS, PERIOD, Enrolment, code_at_step, curr
 from airlock.config import load_config
 from airlock.model import utcnow
 from airlock.runtime import Runtime
-from tests.cli import airlock
+from tests.cli import airlock, free_port
 
 CONFIG = """
 [environments.production]
@@ -127,12 +126,6 @@ def agent_token(project: Path, principal: str = "agent", env: str = "*") -> str:
     result = airlock("token", "create", "--principal", principal, "--env", env, cwd=project)
     assert result.returncode == 0, result.stderr
     return result.stdout.splitlines()[-1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -22,8 +22,9 @@ from airlock.fronts.check import check_request
 from airlock.fronts.hooks.base import Answer
 from airlock.fronts.hooks.runner import HookRunner
 from airlock.runtime import Runtime
+from tests.cli import free_port
 from tests.hooks.conftest import client_command, fixture, raw, run_client, with_command
-from tests.hooks.test_dcg_agreement import _free_port, verdict_of
+from tests.hooks.test_dcg_agreement import verdict_of
 
 RAILWAY = "https://backboard.railway.com/graphql/v2"
 MUTATION = 'mutation { volumeDelete(volumeId: \\"vol-1\\") }'
@@ -119,7 +120,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     root = tmp_path_factory.mktemp("up")
     log = (root / "up.log").open("wb")
     env = {k: v for k, v in os.environ.items() if k != "AIRLOCK_CONFIG"} | {"NO_COLOR": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "airlock", "up", "--port", str(_free_port())],
+    proc = subprocess.Popen([sys.executable, "-m", "airlock", "up", "--port", str(free_port())],
                             cwd=root, stdout=log, stderr=subprocess.STDOUT, env=env)
     sock = root / ".airlock" / "hooks.sock"
     deadline = time.monotonic() + 30

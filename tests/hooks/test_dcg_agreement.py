@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -41,6 +40,7 @@ from airlock.model import Action, Assessment
 from airlock.runtime import Runtime
 from airlock.safety import NoVault
 from airlock.store.memory import MemoryStore
+from tests.cli import free_port
 from tests.hooks.conftest import client_command, fixture, raw, run_client, with_command
 
 CWD = "/home/user/my-project"
@@ -154,19 +154,13 @@ def test_every_dcg_command_gets_the_same_verdict_from_hook_and_check(corpora: Pa
 # A sample through the real processes
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """`airlock up` on built-in defaults in a fresh folder; yields its state folder."""
     root = tmp_path_factory.mktemp("up")
     log = (root / "up.log").open("wb")
     env = {k: v for k, v in os.environ.items() if k != "AIRLOCK_CONFIG"} | {"NO_COLOR": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "airlock", "up", "--port", str(_free_port())],
+    proc = subprocess.Popen([sys.executable, "-m", "airlock", "up", "--port", str(free_port())],
                             cwd=root, stdout=log, stderr=subprocess.STDOUT, env=env)
     sock = root / ".airlock" / "hooks.sock"
     deadline = time.monotonic() + 30
